@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Builds the test rig's binaries from source through the Go module proxy and
+# caches them in <repo>/.rig/bin. Idempotent: a component whose binaries exist
+# and whose stamp (.rig/stamps/<family>) matches the wanted recipe is skipped,
+# so a warm run takes well under a second.
+#
+# Usage: test/rig/build.sh [kube] [etcd] [kwok] [adapter]   (default: all)
+#        RIG_FORCE=1 test/rig/build.sh ...                   (rebuild anyway)
+#
+# Families, each built from its own throwaway module in .rig/build/<family>:
+#   kube    kube-apiserver, kube-scheduler, kube-controller-manager (one go build)
+#   etcd    etcd
+#   kwok    kwok
+#   adapter Knative eventing's ApiServerSource receive adapter
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+RIG="${RIG_DIR:-$ROOT/.rig}"
+BIN="$RIG/bin"
+STAMPS="$RIG/stamps"
+BUILD="$RIG/build"
+LOGS="$RIG/logs"
+
+# Pinned versions (all served by the Go module proxy).
+KUBE_VERSION="${RIG_KUBE_VERSION:-v1.34.4}"      # latest 1.34 patch the proxy had
+ETCD_VERSION="${RIG_ETCD_VERSION:-v3.6.16}"
+KWOK_VERSION="${RIG_KWOK_VERSION:-v0.8.0}"
+# knative.dev/eventing tags each knative-v1.N.P release also as the Go version
+# v0.(N+27).P; v0.48.2 is knative-v1.21.2.
+KNATIVE_EVENTING_VERSION="${RIG_KNATIVE_EVENTING_VERSION:-v0.48.2}"
+RECIPE=3   # bump when the build recipe below changes
+
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
+export CGO_ENABLED=0
+GO="${GO:-go}"
+if ! command -v "$GO" >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then GO=/usr/local/go/bin/go; fi
+GOVERSION="$("$GO" env GOVERSION)"
+
+mkdir -p "$BIN" "$STAMPS" "$BUILD" "$LOGS"
+
+log() { printf '[rig:build %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# fresh <family> <stamp> <binaries...>: 0 if all binaries exist and the stamp matches.
+fresh() {
+  local fam="$1" stamp="$2"; shift 2
+  [ -n "${RIG_FORCE:-}" ] && return 1
+  [ -f "$STAMPS/$fam" ] && [ "$(cat "$STAMPS/$fam")" = "$stamp" ] || return 1
+  local b; for b in "$@"; do [ -x "$BIN/$b" ] || return 1; done
+  return 0
+}
+
+# progress <logfile>: reads `go build -v` output on stdin, logs it, prints a line every 100 packages.
+progress() {
+  local logfile="$1" n=0 line
+  while IFS= read -r line; do
+    printf '%s\n' "$line" >>"$logfile"
+    n=$((n + 1))
+    if [ $((n % 100)) -eq 0 ]; then log "  ... $n packages compiled"; fi
+  done
+  log "  ... $n packages compiled in total"
+}
+
+# gobuild <family> <module dir> <ldflags> <packages...>: builds into $BIN, streaming progress.
+gobuild() {
+  local fam="$1" dir="$2" ldflags="$3"; shift 3
+  local logfile="$LOGS/build-$fam.log"
+  log "$fam: compiling $* (log: $logfile)"
+  : >"$logfile"
+  # The caller checks that the binaries exist (go's exit code is lost in the pipe).
+  (cd "$dir" && "$GO" build -p 2 -v -trimpath -ldflags "-s -w $ldflags" -o "$BIN/" "$@" 2>&1) | progress "$logfile" || true
+}
+
+modinit() {
+  local fam="$1" dir="$BUILD/$1"
+  rm -rf "$dir"; mkdir -p "$dir"
+  printf '%s\n' "$dir"
+}
+
+build_kube() {
+  local stamp="kube $KUBE_VERSION $GOVERSION recipe$RECIPE"
+  if fresh kube "$stamp" kube-apiserver kube-scheduler kube-controller-manager; then
+    log "kube $KUBE_VERSION: cached"; return 0
+  fi
+  local t0=$SECONDS dir; dir="$(modinit kube)"
+  local minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
+  local staging="v0.$minor.${KUBE_VERSION##*.}"
+  log "kube $KUBE_VERSION: downloading k8s.io/kubernetes"
+  local kdir; kdir="$(cd "$dir" && "$GO" mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [ -f "$kdir/go.mod" ] || { log "cannot find go.mod of k8s.io/kubernetes@$KUBE_VERSION"; return 1; }
+  # Every staging module replaced to ./staging/... upstream is replaced to its published vX twin.
+  local mods; mods="$(sed -n 's/^[[:space:]]*\(k8s\.io\/[^[:space:]]*\) => \.\/staging\/.*/\1/p' "$kdir/go.mod")"
+  {
+    echo "module rig.local/kube"
+    echo
+    echo "go 1.24.0"
+    echo
+    grep '^godebug' "$kdir/go.mod" || true
+    echo
+    echo "require k8s.io/kubernetes $KUBE_VERSION"
+    echo
+    echo "replace ("
+    local m; for m in $mods; do echo "	$m => $m $staging"; done
+    echo ")"
+  } >"$dir/go.mod"
+  log "kube: $(echo "$mods" | wc -l) staging modules replaced by $staging; resolving dependencies"
+  local pkgs="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-controller-manager"
+  # `go get` fills go.sum for exactly the packages we build (downloads modules).
+  (cd "$dir" && "$GO" get $(for p in $pkgs; do printf '%s@%s ' "$p" "$KUBE_VERSION"; done) >>"$LOGS/build-kube.log" 2>&1) || { log "kube: go get failed, see $LOGS/build-kube.log"; tail -20 "$LOGS/build-kube.log"; return 1; }
+  local date; date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  local ld="" kv
+  for kv in "gitVersion=$KUBE_VERSION" "gitMajor=1" "gitMinor=$minor" "gitTreeState=clean" "buildDate=$date"; do
+    ld="$ld -X k8s.io/component-base/version.$kv -X k8s.io/client-go/pkg/version.$kv"
+  done
+  rm -f "$BIN/kube-apiserver" "$BIN/kube-scheduler" "$BIN/kube-controller-manager"
+  gobuild kube "$dir" "$ld" $pkgs
+  for b in kube-apiserver kube-scheduler kube-controller-manager; do
+    [ -x "$BIN/$b" ] || { log "kube: $b missing after build, see $LOGS/build-kube.log"; tail -30 "$LOGS/build-kube.log"; return 1; }
+  done
+  echo "$stamp" >"$STAMPS/kube"
+  log "kube $KUBE_VERSION: built in $((SECONDS - t0))s"
+}
+
+build_etcd() {
+  local stamp="etcd $ETCD_VERSION $GOVERSION recipe$RECIPE"
+  if fresh etcd "$stamp" etcd; then log "etcd $ETCD_VERSION: cached"; return 0; fi
+  local t0=$SECONDS dir; dir="$(modinit etcd)"
+  # go.etcd.io/etcd/server/v3 is etcd's main package; its go.mod uses local
+  # replaces, which are ignored when it is a dependency, so pin the siblings.
+  local ver="$ETCD_VERSION"
+  cat >"$dir/go.mod" <<EOF
+module rig.local/etcd
+
+go 1.24.0
+
+require go.etcd.io/etcd/server/v3 $ver
+
+replace (
+	go.etcd.io/etcd/api/v3 => go.etcd.io/etcd/api/v3 $ver
+	go.etcd.io/etcd/client/pkg/v3 => go.etcd.io/etcd/client/pkg/v3 $ver
+	go.etcd.io/etcd/client/v3 => go.etcd.io/etcd/client/v3 $ver
+	go.etcd.io/etcd/pkg/v3 => go.etcd.io/etcd/pkg/v3 $ver
+)
+EOF
+  log "etcd $ver: resolving dependencies"
+  : >"$LOGS/build-etcd.log"
+  (cd "$dir" && "$GO" get "go.etcd.io/etcd/server/v3@$ver" >>"$LOGS/build-etcd.log" 2>&1) || { log "etcd: go get failed"; tail -20 "$LOGS/build-etcd.log"; return 1; }
+  rm -f "$BIN/etcd" "$BIN/v3"
+  # The package path ends in /v3, so build to an explicit file name.
+  log "etcd: compiling (log: $LOGS/build-etcd.log)"
+  (cd "$dir" && "$GO" build -p 2 -v -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3 2>&1) | progress "$LOGS/build-etcd.log" || true
+  [ -x "$BIN/etcd" ] || { log "etcd: binary missing, see $LOGS/build-etcd.log"; tail -30 "$LOGS/build-etcd.log"; return 1; }
+  echo "$stamp" >"$STAMPS/etcd"
+  log "etcd $ver: built in $((SECONDS - t0))s"
+}
+
+build_kwok() {
+  local stamp="kwok $KWOK_VERSION $GOVERSION recipe$RECIPE"
+  if fresh kwok "$stamp" kwok; then log "kwok $KWOK_VERSION: cached"; return 0; fi
+  local t0=$SECONDS dir; dir="$(modinit kwok)"
+  printf 'module rig.local/kwok\n\ngo 1.24.0\n\nrequire sigs.k8s.io/kwok %s\n' "$KWOK_VERSION" >"$dir/go.mod"
+  log "kwok $KWOK_VERSION: resolving dependencies"
+  : >"$LOGS/build-kwok.log"
+  (cd "$dir" && "$GO" get "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" >>"$LOGS/build-kwok.log" 2>&1) || { log "kwok: go get failed"; tail -20 "$LOGS/build-kwok.log"; return 1; }
+  rm -f "$BIN/kwok"
+  gobuild kwok "$dir" "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" sigs.k8s.io/kwok/cmd/kwok
+  [ -x "$BIN/kwok" ] || { log "kwok: binary missing"; tail -30 "$LOGS/build-kwok.log"; return 1; }
+  echo "$stamp" >"$STAMPS/kwok"
+  log "kwok $KWOK_VERSION: built in $((SECONDS - t0))s"
+}
+
+build_adapter() {
+  local stamp="adapter $KNATIVE_EVENTING_VERSION $GOVERSION recipe$RECIPE"
+  if fresh adapter "$stamp" apiserver_receive_adapter; then log "apiserver_receive_adapter $KNATIVE_EVENTING_VERSION: cached"; return 0; fi
+  local t0=$SECONDS dir; dir="$(modinit adapter)"
+  printf 'module rig.local/adapter\n\ngo 1.24.0\n\nrequire knative.dev/eventing %s\n' "$KNATIVE_EVENTING_VERSION" >"$dir/go.mod"
+  log "knative eventing $KNATIVE_EVENTING_VERSION: resolving dependencies"
+  : >"$LOGS/build-adapter.log"
+  (cd "$dir" && "$GO" get "knative.dev/eventing/cmd/apiserver_receive_adapter@$KNATIVE_EVENTING_VERSION" >>"$LOGS/build-adapter.log" 2>&1) || { log "adapter: go get failed"; tail -20 "$LOGS/build-adapter.log"; return 1; }
+  rm -f "$BIN/apiserver_receive_adapter"
+  gobuild adapter "$dir" "" knative.dev/eventing/cmd/apiserver_receive_adapter
+  [ -x "$BIN/apiserver_receive_adapter" ] || { log "adapter: binary missing"; tail -30 "$LOGS/build-adapter.log"; return 1; }
+  echo "$stamp" >"$STAMPS/adapter"
+  log "apiserver_receive_adapter $KNATIVE_EVENTING_VERSION: built in $((SECONDS - t0))s"
+}
+
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(kube etcd kwok adapter)
+T0=$SECONDS
+for t in "${targets[@]}"; do
+  case "$t" in
+    kube) build_kube ;;
+    etcd) build_etcd ;;
+    kwok) build_kwok ;;
+    adapter) build_adapter ;;
+    *) echo "unknown component: $t (kube|etcd|kwok|adapter)" >&2; exit 2 ;;
+  esac
+done
+log "done in $((SECONDS - T0))s; binaries in $BIN"
