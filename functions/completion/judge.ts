@@ -1,0 +1,260 @@
+import type { Reason } from '../lib/config.ts';
+import { keys } from '../lib/config.ts';
+import type { ContainerOutcome, RestoreData } from '../lib/events.ts';
+import type { Condition, ContainerStatus, Job, Pod } from '../lib/k8s.ts';
+import { annotationsOf, jobNameOf } from '../lib/k8s.ts';
+import type { RetryPolicy } from '../lib/policy.ts';
+import { isRetryable } from '../lib/policy.ts';
+import type { Selection } from '../lib/profile.ts';
+
+/**
+ * What happened to a restore, as a pure function of the object (and the event's time, for the
+ * one judgement that needs a clock: how long an image pull may stay stuck). No API call.
+ */
+export interface JudgeContext {
+  policy: RetryPolicy;
+  domain: string;
+  imagePullGraceSeconds: number;
+  /** The event said the object was deleted. */
+  deleted: boolean;
+  now: Date;
+}
+
+const IMAGE_PULL = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable']);
+const IMAGE_PULL_FATAL = new Set(['InvalidImageName', 'ErrImageNeverPull']);
+const CONFIG = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+
+/** Which containers decide the restore's outcome. Native sidecars (init, restartPolicy Always) never count. */
+export function restoreContainerNames(pod: Pick<Pod, 'spec'>, sel: Selection): string[] {
+  const regular = pod.spec.containers.map((c) => c.name);
+  const named = sel.restoreContainers.filter((n) => regular.includes(n));
+  if (named.length > 0) return named;
+  return regular.filter((n) => !sel.helpers.includes(n));
+}
+
+function containerOutcome(name: string, s: ContainerStatus | undefined): ContainerOutcome {
+  const t = s?.state?.terminated;
+  return {
+    name,
+    exitCode: t ? t.exitCode : null,
+    reason: t?.reason ?? s?.state?.waiting?.reason ?? null,
+    startedAt: t?.startedAt ?? s?.state?.running?.startedAt ?? null,
+    finishedAt: t?.finishedAt ?? null,
+  };
+}
+
+function attemptOf(annotations: Record<string, string>, domain: string): number {
+  const n = Number(annotations[keys(domain).attempt]);
+  return Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+function minIso(values: (string | null)[]): string | null {
+  const v = values.filter((x): x is string => !!x).sort();
+  return v[0] ?? null;
+}
+function maxIso(values: (string | null)[]): string | null {
+  const v = values.filter((x): x is string => !!x).sort();
+  return v[v.length - 1] ?? null;
+}
+
+/** Why a pod ended without its restore containers finishing, from its status. */
+export function disruptionReason(pod: Pod, deleted: boolean): Reason | null {
+  const conds = pod.status.conditions ?? [];
+  const disruption = conds.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+  switch (disruption?.reason) {
+    case 'PreemptionByScheduler':
+    case 'PreemptionByKubeScheduler':
+      return 'Preempted';
+    case 'DeletionByTaintManager':
+    case 'DeletionByPodGC':
+      return 'NodeLost';
+    case 'EvictionByEvictionAPI':
+    case 'TerminationByKubelet':
+      return 'Evicted';
+  }
+  switch (pod.status.reason) {
+    case 'Evicted':
+      return 'Evicted';
+    case 'Preempting':
+      return 'Preempted';
+    case 'NodeLost':
+    case 'NodeShutdown':
+    case 'Terminated':
+      return 'NodeLost';
+    case 'DeadlineExceeded':
+      return 'DeadlineExceeded';
+  }
+  if (deleted || pod.metadata.deletionTimestamp) return 'Deleted';
+  return null;
+}
+
+/** Judges a selected Pod. Returns null when there is nothing to say. */
+export function judgePod(pod: Pod, sel: Selection, ctx: JudgeContext): RestoreData | null {
+  const names = restoreContainerNames(pod, sel);
+  const statuses = new Map((pod.status.containerStatuses ?? []).map((s) => [s.name, s]));
+  const containers = names.map((n) => containerOutcome(n, statuses.get(n)));
+  const node = pod.spec.nodeName ?? null;
+  const phase = pod.status.phase;
+  const ended = phase === 'Succeeded' || phase === 'Failed';
+  const going = ctx.deleted || !!pod.metadata.deletionTimestamp;
+  const allTerminated = containers.length > 0 && containers.every((c) => c.exitCode !== null);
+  const anyTerminated = containers.some((c) => c.exitCode !== null);
+
+  const base = {
+    namespace: sel.namespace,
+    group: sel.group,
+    profile: sel.profile,
+    job: jobNameOf(pod) ?? null,
+    pod: pod.metadata.name,
+    uid: pod.metadata.uid ?? null,
+    node,
+    scope: 'pod' as const,
+    containers,
+    attempt: attemptOf(annotationsOf(pod), ctx.domain),
+    startedAt: minIso(containers.map((c) => c.startedAt)) ?? pod.status.startTime ?? null,
+    finishedAt: maxIso(containers.map((c) => c.finishedAt)),
+  };
+  const failed = (reason: Reason, exitCode: number | null, message: string | null): RestoreData => ({
+    ...base,
+    state: 'failed',
+    reason,
+    exitCode,
+    retryable: isRetryable(ctx.policy, reason, exitCode),
+    message,
+  });
+
+  // 1. Every restore container terminated: the restore's own verdict, whatever the pod's phase
+  //    (a helper sidecar may keep the pod Running). A kill during deletion is not the restore's fault.
+  if (allTerminated) {
+    const bad = containers.filter((c) => c.exitCode !== 0);
+    if (bad.length === 0) return { ...base, state: 'succeeded', reason: null, exitCode: 0, retryable: false, message: null };
+    const disrupted = going || ended ? disruptionReason(pod, ctx.deleted) : null;
+    if (disrupted && disrupted !== 'DeadlineExceeded' && bad.every((c) => c.exitCode === 137 || c.exitCode === 143)) {
+      return failed(disrupted, bad[0]!.exitCode, pod.status.message ?? null);
+    }
+    const oom = bad.find((c) => c.reason === 'OOMKilled');
+    const first = oom ?? bad[0]!;
+    const status = statuses.get(first.name)?.state?.terminated;
+    return failed(oom ? 'OOMKilled' : 'Error', first.exitCode, status?.message ?? `container ${first.name} exited ${first.exitCode}`);
+  }
+
+  // 2. The pod ended (or is going) without its restore containers finishing.
+  if (ended || going) {
+    const init = (pod.status.initContainerStatuses ?? []).find(
+      (s) => (s.state?.terminated?.exitCode ?? 0) !== 0 && !isNativeSidecar(pod, s.name),
+    );
+    if (init && phase === 'Failed') {
+      return failed('InitFailed', init.state!.terminated!.exitCode, `init container ${init.name} exited ${init.state!.terminated!.exitCode}`);
+    }
+    const disrupted = disruptionReason(pod, ctx.deleted);
+    if (disrupted) return failed(disrupted, firstExit(containers), pod.status.message ?? null);
+    const stuck = waitingFailure(pod, names, null);
+    if (stuck) return failed(stuck.reason, null, stuck.message);
+    if (phase === 'Failed') return failed('Unknown', firstExit(containers), pod.status.message ?? pod.status.reason ?? null);
+    // Succeeded without terminated statuses (should not happen): say nothing rather than guess.
+    return null;
+  }
+
+  // 3. Stuck before it could start: an image that cannot be pulled, a missing config.
+  const stuck = waitingFailure(pod, names, ctx);
+  if (stuck) return failed(stuck.reason, null, stuck.message);
+
+  // 4. Bound to a node and nothing finished yet: placed.
+  if (node && !anyTerminated && phase !== 'Unknown') {
+    return { ...base, state: 'placed', reason: null, exitCode: null, retryable: false, message: null };
+  }
+  return null;
+}
+
+function firstExit(containers: ContainerOutcome[]): number | null {
+  return containers.find((c) => c.exitCode !== null && c.exitCode !== 0)?.exitCode ?? null;
+}
+
+function isNativeSidecar(pod: Pod, name: string): boolean {
+  return (pod.spec.initContainers ?? []).some((c) => c.name === name && c.restartPolicy === 'Always');
+}
+
+/**
+ * Waiting reasons that mean the restore cannot start. Fatal ones count at once; the others
+ * (ErrImagePull, CreateContainerConfigError, ...) only after the grace period since the pod
+ * started, because a registry hiccup or a Secret created a moment later heals them. With ctx null
+ * (the pod already ended) any of them explains the end.
+ */
+function waitingFailure(pod: Pod, names: string[], ctx: JudgeContext | null): { reason: Reason; message: string } | null {
+  const all = [...(pod.status.initContainerStatuses ?? []), ...(pod.status.containerStatuses ?? [])];
+  for (const s of all) {
+    if (!names.includes(s.name) && !(pod.status.initContainerStatuses ?? []).includes(s)) continue;
+    const w = s.state?.waiting?.reason;
+    if (!w) continue;
+    const reason: Reason | null = IMAGE_PULL.has(w) ? 'ImagePullFailed' : CONFIG.has(w) ? 'ConfigError' : null;
+    if (!reason) continue;
+    const message = `${s.name}: ${w}${s.state?.waiting?.message ? `: ${s.state.waiting.message}` : ''}`;
+    if (!ctx || IMAGE_PULL_FATAL.has(w)) return { reason, message };
+    const since = Date.parse(pod.status.startTime ?? pod.metadata.creationTimestamp ?? '');
+    if (Number.isFinite(since) && ctx.now.getTime() - since >= ctx.imagePullGraceSeconds * 1000) return { reason, message };
+  }
+  return null;
+}
+
+const JOB_FAILED_REASONS: Record<string, Reason> = {
+  BackoffLimitExceeded: 'BackoffLimitExceeded',
+  DeadlineExceeded: 'DeadlineExceeded',
+  PodFailurePolicy: 'PodFailurePolicy',
+  MaxFailedIndexesExceeded: 'BackoffLimitExceeded',
+  FailedIndexes: 'BackoffLimitExceeded',
+};
+
+function trueCondition(job: Job, ...types: string[]): Condition | undefined {
+  return (job.status.conditions ?? []).find((c) => types.includes(c.type) && c.status === 'True');
+}
+
+/** Judges a selected Job by its conditions. */
+export function judgeJob(job: Job, sel: Selection, ctx: JudgeContext): RestoreData | null {
+  const ann = annotationsOf(job);
+  const prior = parseOutcome(ann[keys(ctx.domain).outcome]);
+  const base = {
+    namespace: sel.namespace,
+    group: sel.group,
+    profile: sel.profile,
+    job: job.metadata.name,
+    pod: prior?.pod ?? null,
+    uid: job.metadata.uid ?? null,
+    node: prior?.node ?? null,
+    scope: 'job' as const,
+    containers: prior?.containers ?? [],
+    attempt: attemptOf(ann, ctx.domain),
+    startedAt: job.status.startTime ?? null,
+    finishedAt: job.status.completionTime ?? null,
+  };
+  const done = trueCondition(job, 'Complete', 'SuccessCriteriaMet');
+  if (done) {
+    return { ...base, state: 'succeeded', reason: null, retryable: false, exitCode: 0, message: done.message ?? null };
+  }
+  const fail = trueCondition(job, 'Failed', 'FailureTarget');
+  if (fail) {
+    const reason: Reason = JOB_FAILED_REASONS[fail.reason ?? ''] ?? 'Unknown';
+    // A Job that gave up is worth another attempt when its last pod failed in a retryable way.
+    const podRetryable = prior && prior.state === 'failed' && prior.reason ? isRetryable(ctx.policy, prior.reason, prior.exitCode) : true;
+    return {
+      ...base,
+      state: 'failed',
+      reason,
+      exitCode: prior?.exitCode ?? null,
+      retryable: reason !== 'PodFailurePolicy' && isRetryable(ctx.policy, reason, null) && podRetryable,
+      message: fail.message ?? null,
+      finishedAt: fail.lastTransitionTime ?? base.finishedAt,
+    };
+  }
+  return null;
+}
+
+/** The outcome record we write, read back; null when absent or unreadable. */
+export function parseOutcome(text: string | undefined): (RestoreData & { recordedAt?: string }) | null {
+  if (!text) return null;
+  try {
+    const v = JSON.parse(text) as RestoreData;
+    return v && typeof v === 'object' && typeof v.state === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * restore-guard's process: every function on one port (PORT, default 8080).
+ * `npm start` runs the bundle built from this file (dist/server.js); `npm run dev` runs it as is.
+ */
+import { serve } from '@hono/node-server';
+import { loadConfig } from './lib/config.ts';
+import { isRestoreGuardError } from './lib/errors.ts';
+import { createLogger } from './lib/log.ts';
+import { FUNCTIONS, createServer } from './lib/server.ts';
+
+const boot = createLogger();
+let config;
+try {
+  config = loadConfig();
+} catch (e) {
+  boot.error(isRestoreGuardError(e) ? e.message : String(e), isRestoreGuardError(e) ? { hint: e.hint } : {});
+  process.exit(2);
+}
+const log = createLogger({ level: config.LOG_LEVEL });
+const server = createServer({
+  config,
+  log,
+  // Loaded on first use, so the fast path and the readiness probe never pay for the Kubernetes client.
+  connect: async () => (await import('./lib/kube-cluster.ts')).connectCluster(config.KUBECONFIG),
+});
+const http = serve({ fetch: server.app.fetch, port: config.PORT, hostname: process.env.HOST ?? '0.0.0.0' }, (info) => {
+  log.info('restore-guard listening', {
+    port: info.port,
+    functions: FUNCTIONS.map((f) => `/${f.name}`),
+    profiles: config.RG_PROFILES,
+    dryRun: config.RG_DRY_RUN,
+    localBroker: config.RG_LOCAL_BROKER,
+    recordDir: config.RG_RECORD_DIR || null,
+  });
+});
+const stop = (signal: string) => {
+  log.info('shutting down', { signal });
+  http.close(() => void server.flush().then(() => process.exit(0)));
+  setTimeout(() => process.exit(0), 5000).unref();
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));

@@ -1,0 +1,128 @@
+import type { Config } from '../lib/config.ts';
+import { keys } from '../lib/config.ts';
+import type { KubeObject, LabelSelector, OwnerReference, Pod, PodSpec } from '../lib/k8s.ts';
+import { annotationsOf, isControllerLabel, labelsOf } from '../lib/k8s.ts';
+import { childName } from '../lib/names.ts';
+import type { Selection } from '../lib/profile.ts';
+
+/** Label keys that the pod's inter-pod (anti-)affinity and topology spread selectors look at. */
+export function selectorKeys(spec: PodSpec): string[] {
+  const out = new Set<string>();
+  const fromSelector = (s: LabelSelector | null | undefined) => {
+    for (const k of Object.keys(s?.matchLabels ?? {})) out.add(k);
+    for (const e of s?.matchExpressions ?? []) out.add(e.key);
+  };
+  const a = spec.affinity;
+  for (const aff of [a?.podAffinity, a?.podAntiAffinity]) {
+    const terms = [
+      ...(aff?.requiredDuringSchedulingIgnoredDuringExecution ?? []),
+      ...(aff?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((w) => w.podAffinityTerm),
+    ];
+    for (const t of terms) {
+      fromSelector(t.labelSelector);
+      for (const k of [...(t.matchLabelKeys ?? []), ...(t.mismatchLabelKeys ?? [])]) out.add(k);
+    }
+  }
+  for (const c of spec.topologySpreadConstraints ?? []) {
+    fromSelector(c.labelSelector);
+    for (const k of c.matchLabelKeys ?? []) out.add(k);
+  }
+  return [...out].sort();
+}
+
+/** The labels an anchor carries: exactly the restore pod's labels that the group's selectors use. */
+export function anchorLabels(pod: Pod, sel: Selection, domain: string): Record<string, string> | null {
+  const k = keys(domain);
+  const labels = labelsOf(pod);
+  const copied: Record<string, string> = {};
+  for (const key of selectorKeys(pod.spec)) {
+    if (isControllerLabel(key)) continue;
+    const v = labels[key];
+    if (v !== undefined) copied[key] = v;
+  }
+  if (Object.keys(copied).length === 0) return null; // nothing a selector could match: no anchor needed
+  return { ...copied, [k.anchorFor]: pod.metadata.name, [k.group]: sel.group };
+}
+
+export function anchorName(podName: string): string {
+  return childName(podName, 'anchor');
+}
+
+/**
+ * The owner of a group's anchors: the group's owner where there is one (KubeBlocks: the Restore;
+ * generic: the Job's own controller), as controller so no other controller adopts the anchor;
+ * else the restore Job, as a plain owner (controller false) so the Job neither releases nor counts it.
+ */
+export function anchorOwner(groupOwner: KubeObject | null, job: KubeObject | null): OwnerReference[] {
+  const ref = (o: KubeObject, controller: boolean): OwnerReference => ({
+    apiVersion: o.apiVersion ?? 'v1',
+    kind: o.kind ?? 'Unknown',
+    name: o.metadata.name,
+    uid: o.metadata.uid ?? '',
+    controller,
+    blockOwnerDeletion: false,
+  });
+  if (groupOwner?.metadata.uid) return [ref(groupOwner, true)];
+  if (job?.metadata.uid) return [ref(job, false)];
+  return [];
+}
+
+/**
+ * An anchor pod: bound to the restore pod's node (never scheduled), zero-ish explicit requests,
+ * restricted security context, a hard deadline, the pod's tolerations and priority class.
+ * Null when the pod has no inter-pod rules whose selectors it would satisfy.
+ */
+export function buildAnchor(
+  pod: Pod,
+  sel: Selection,
+  cfg: Pick<Config, 'RG_DOMAIN' | 'RG_ANCHOR_IMAGE' | 'RG_ANCHOR_DEADLINE_SECONDS' | 'RG_ANCHOR_CPU' | 'RG_ANCHOR_MEMORY'>,
+  owners: OwnerReference[],
+): KubeObject | null {
+  const node = pod.spec.nodeName;
+  if (!node) return null;
+  const labels = anchorLabels(pod, sel, cfg.RG_DOMAIN);
+  if (!labels) return null;
+  const k = keys(cfg.RG_DOMAIN);
+  const size = annotationsOf(pod)[k.groupSize];
+  const resources = { cpu: cfg.RG_ANCHOR_CPU, memory: cfg.RG_ANCHOR_MEMORY };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: anchorName(pod.metadata.name),
+      namespace: sel.namespace,
+      labels,
+      annotations: {
+        [k.anchorUid]: pod.metadata.uid ?? '',
+        [k.profile]: sel.profile,
+        ...(size ? { [k.groupSize]: size } : {}),
+      },
+      ...(owners.length ? { ownerReferences: owners } : {}),
+    },
+    spec: {
+      nodeName: node,
+      restartPolicy: 'Never',
+      activeDeadlineSeconds: cfg.RG_ANCHOR_DEADLINE_SECONDS,
+      terminationGracePeriodSeconds: 0,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      ...(pod.spec.tolerations?.length ? { tolerations: pod.spec.tolerations } : {}),
+      ...(pod.spec.priorityClassName ? { priorityClassName: pod.spec.priorityClassName } : {}),
+      securityContext: { runAsNonRoot: true, runAsUser: 65535, runAsGroup: 65535, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'anchor',
+          image: cfg.RG_ANCHOR_IMAGE,
+          imagePullPolicy: 'IfNotPresent',
+          resources: { requests: resources, limits: resources },
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            runAsNonRoot: true,
+            capabilities: { drop: ['ALL'] },
+          },
+        },
+      ],
+    },
+  };
+}

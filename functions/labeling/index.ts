@@ -1,0 +1,179 @@
+import type { Cluster } from '../lib/cluster.ts';
+import { KB, keys } from '../lib/config.ts';
+import type { Deps } from '../lib/deps.ts';
+import type { RestoreData } from '../lib/events.ts';
+import { RestoreDataSchema, T, replyEvent } from '../lib/events.ts';
+import type { FunctionDef } from '../lib/handler.ts';
+import { dataOf } from '../lib/handler.ts';
+import type { Job, KubeObject, Pod } from '../lib/k8s.ts';
+import { PodSchema, annotationsOf, claimsOf, labelsOf } from '../lib/k8s.ts';
+import type { Selection } from '../lib/profile.ts';
+import { anchorName, anchorOwner, buildAnchor } from './anchor.ts';
+import { hasRecord, outcomeEvent, outcomeRecord, redactTail, withHistory } from './record.ts';
+import { parseOutcome, restoreContainerNames } from '../completion/judge.ts';
+
+export const NAME = 'labeling';
+const FINAL = new Set(['succeeded', 'failed']);
+/** Job states that retry sets after a failure; a repeated failure record leaves them alone. */
+export const RETRY_STATES = new Set(['retried', 'exhausted']);
+
+export interface LabelingResult {
+  anchor: 'created' | 'exists' | 'not-needed' | 'skipped';
+  recorded: string[];
+  stopped: boolean;
+}
+
+function asPod(o: KubeObject | null): Pod | null {
+  if (!o) return null;
+  const r = PodSchema.safeParse(o);
+  return r.success ? r.data : null;
+}
+
+/** The group's owner for anchors: KubeBlocks' Restore, else the Job's own controller. */
+async function groupOwner(cluster: Cluster, sel: Selection, job: KubeObject | null): Promise<KubeObject | null> {
+  if (sel.profile === 'kubeblocks') {
+    const restore = await cluster.get('Restore', sel.namespace, sel.group);
+    if (restore) return restore;
+  }
+  const ctrl = job?.metadata.ownerReferences?.find((r) => r.controller);
+  return ctrl ? { apiVersion: ctrl.apiVersion, kind: ctrl.kind, metadata: { name: ctrl.name, uid: ctrl.uid } } : null;
+}
+
+/**
+ * Makes sure a placed (or just finished) restore pod has its anchor. Level-triggered: reads the
+ * anchor by its deterministic name; creating it twice is AlreadyExists, which is success.
+ */
+export async function ensureAnchor(deps: Deps, cluster: Cluster, pod: Pod, sel: Selection, jobName: string | null): Promise<LabelingResult['anchor']> {
+  const k = keys(deps.config.RG_DOMAIN);
+  if (FINAL.has(labelsOf(pod)[k.state] ?? '')) return 'skipped'; // recorded before: the anchor was handled then
+  if (!pod.spec.nodeName) return 'skipped';
+  if (!buildAnchor(pod, sel, deps.config, [])) return 'not-needed';
+  const name = anchorName(pod.metadata.name);
+  if (await cluster.get('Pod', sel.namespace, name)) return 'exists';
+  const job = jobName ? await cluster.get('Job', sel.namespace, jobName) : null;
+  const anchor = buildAnchor(pod, sel, deps.config, anchorOwner(await groupOwner(cluster, sel, job), job))!;
+  const r = await cluster.create('Pod', sel.namespace, anchor);
+  if (r.created) {
+    deps.metrics.anchors.add({}, 1);
+    deps.log.info('anchor created', { namespace: sel.namespace, group: sel.group, pod: pod.metadata.name, anchor: name, node: pod.spec.nodeName });
+  }
+  return r.created ? 'created' : 'exists';
+}
+
+async function logTail(deps: Deps, cluster: Cluster, pod: Pod, sel: Selection): Promise<string | null> {
+  if (deps.config.RG_LOG_TAIL_LINES <= 0) return null;
+  const container = restoreContainerNames(pod, sel)[0];
+  if (!container) return null;
+  try {
+    const text = await cluster.logs(sel.namespace, pod.metadata.name, container, {
+      tailLines: deps.config.RG_LOG_TAIL_LINES,
+      limitBytes: deps.config.RG_LOG_TAIL_BYTES * 2,
+    });
+    return text ? redactTail(text, deps.config.RG_LOG_TAIL_BYTES) : null;
+  } catch (e) {
+    deps.log.warn('log tail not read', { pod: pod.metadata.name, error: (e as Error).message });
+    return null;
+  }
+}
+
+/**
+ * Writes an outcome where it outlives the pod: state label and outcome on the Pod and the Job,
+ * the Job's history, the outcome on every PVC, a Kubernetes Event. Each write is skipped when the
+ * live object already says the same, and converges when repeated.
+ */
+export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Promise<LabelingResult> {
+  const k = keys(deps.config.RG_DOMAIN);
+  const now = deps.clock();
+  const result: LabelingResult = { anchor: 'skipped', recorded: [], stopped: false };
+  const sel: Selection = deps.selector.selectLabels(d.namespace, {
+    [d.profile === 'kubeblocks' ? KB.restore : k.group]: d.group,
+  })!;
+
+  const pod = d.scope === 'pod' && d.pod ? asPod(await cluster.get('Pod', d.namespace, d.pod)) : null;
+  const livePod = pod && pod.metadata.uid === d.uid ? pod : null;
+  const job = d.job ? await cluster.get('Job', d.namespace, d.job) : null;
+  const liveSel = livePod ? (deps.selector.selectPod(livePod) ?? sel) : sel;
+
+  // Anchor first, so a finished pod is never invisible while its siblings still schedule.
+  if (livePod && d.state === 'succeeded') result.anchor = await ensureAnchor(deps, cluster, livePod, liveSel, d.job);
+
+  const text = outcomeRecord(d, now, livePod && d.state === 'failed' ? await logTail(deps, cluster, livePod, liveSel) : null);
+  if (livePod && !(hasRecord(livePod, k, d) && labelsOf(livePod)[k.state] === d.state)) {
+    await cluster.patch('Pod', d.namespace, livePod.metadata.name, { metadata: { labels: { [k.state]: d.state }, annotations: { [k.outcome]: text } } });
+    result.recorded.push(`Pod/${livePod.metadata.name}`);
+  }
+  if (job) {
+    const ann = annotationsOf(job);
+    const history = withHistory(ann[k.history], d);
+    // A pod's outcome never overwrites the Job's own final outcome, nor retry's verdict on it.
+    const jobFinal = parseOutcome(ann[k.outcome])?.scope === 'job' && d.scope === 'pod';
+    const verdict = RETRY_STATES.has(labelsOf(job)[k.state] ?? '');
+    const patch: { labels?: Record<string, string>; annotations: Record<string, string> } = { annotations: {} };
+    if (!jobFinal && !hasRecord(job, k, d)) patch.annotations[k.outcome] = text;
+    if (!jobFinal && !verdict && labelsOf(job)[k.state] !== d.state) patch.labels = { [k.state]: d.state };
+    if (ann[k.history] !== history) patch.annotations[k.history] = history;
+    if (patch.labels || Object.keys(patch.annotations).length) {
+      await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: patch });
+      result.recorded.push(`Job/${job.metadata.name}`);
+    }
+  }
+  const spec = livePod?.spec ?? (job as Job | null)?.spec?.template?.spec;
+  for (const claim of spec ? claimsOf(spec) : []) {
+    const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);
+    if (!pvc || hasRecord(pvc, k, d)) continue;
+    await cluster.patch('PersistentVolumeClaim', d.namespace, claim, { metadata: { annotations: { [k.outcome]: text } } });
+    result.recorded.push(`PersistentVolumeClaim/${claim}`);
+  }
+  const about = job ?? livePod;
+  if (about) {
+    const ev = await cluster.create('Event', d.namespace, outcomeEvent(about, d, now));
+    if (ev.created) result.recorded.push(`Event/${ev.object.metadata.name}`);
+  }
+
+  // Early stop (KubeBlocks): the restore container is done and its footprint is anchored.
+  if (livePod && d.scope === 'pod') result.stopped = await earlyStop(deps, cluster, livePod, liveSel);
+  if (result.recorded.length) deps.log.info('outcome recorded', { namespace: d.namespace, group: d.group, pod: d.pod, job: d.job, state: d.state, reason: d.reason, wrote: result.recorded });
+  return result;
+}
+
+/**
+ * Sets KubeBlocks' stop annotation on a pod whose restore container has terminated: at once on a
+ * failure (so the Job's own retry can start), after the anchor exists on success.
+ */
+export async function earlyStop(deps: Deps, cluster: Cluster, pod: Pod, sel: Selection): Promise<boolean> {
+  if (sel.profile !== 'kubeblocks') return false;
+  if (annotationsOf(pod)[KB.stop] === 'true') return false;
+  if (pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed') return false;
+  if (!pod.spec.containers.some((c) => sel.helpers.includes(c.name))) return false;
+  await cluster.patch('Pod', sel.namespace, pod.metadata.name, { metadata: { annotations: { [KB.stop]: 'true' } } });
+  deps.log.info('early stop signalled', { namespace: sel.namespace, pod: pod.metadata.name });
+  return true;
+}
+
+export function recordedEvent(d: RestoreData, now: Date): ReturnType<typeof replyEvent> {
+  const subject = `${d.namespace}/${d.scope === 'job' ? d.job : d.pod}`;
+  return replyEvent(NAME, T.recorded, subject, [d.uid, 'recorded', d.scope, d.state, d.reason], d, now);
+}
+
+/** labeling: make the state durable and visible to the scheduler. */
+export const labeling: FunctionDef = {
+  name: NAME,
+  types: [T.placed, T.succeeded, T.failed],
+  async handle(event, deps) {
+    const d = dataOf(RestoreDataSchema, event);
+    const remembered = deps.memory.get(`${NAME}:${event.id}`);
+    if (remembered !== undefined) return (remembered as ReturnType<typeof recordedEvent> | null) ?? null;
+    const cluster = await deps.cluster();
+    let reply: ReturnType<typeof recordedEvent> | null = null;
+    if (d.state === 'placed') {
+      const pod = d.pod ? asPod(await cluster.get('Pod', d.namespace, d.pod)) : null;
+      const sel = pod && pod.metadata.uid === d.uid ? deps.selector.selectPod(pod) : null;
+      if (pod && sel) await ensureAnchor(deps, cluster, pod, sel, d.job);
+    } else {
+      await record(deps, cluster, d);
+      reply = recordedEvent(d, deps.clock());
+    }
+    deps.memory.remember(`${NAME}:${event.id}`, reply);
+    return reply;
+  },
+};

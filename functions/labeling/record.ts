@@ -1,0 +1,121 @@
+import type { Keys } from '../lib/config.ts';
+import type { RestoreData } from '../lib/events.ts';
+import type { KubeObject } from '../lib/k8s.ts';
+import { stableHash } from '../lib/names.ts';
+
+/** One line of a Job's history annotation. */
+export interface HistoryEntry {
+  pod: string | null;
+  uid: string | null;
+  scope: 'pod' | 'job';
+  state: string;
+  reason: string | null;
+  node: string | null;
+  attempt: number;
+  finishedAt: string | null;
+}
+export const HISTORY_MAX = 20;
+
+/** The outcome record as written: the event's data, plus when it was recorded and a redacted log tail. */
+export function outcomeRecord(d: RestoreData, recordedAt: Date, logTail: string | null): string {
+  const { profile: _p, ...rest } = d;
+  const duration =
+    d.startedAt && d.finishedAt ? Math.max(0, (Date.parse(d.finishedAt) - Date.parse(d.startedAt)) / 1000) : null;
+  return JSON.stringify({ ...rest, durationSeconds: duration, recordedAt: recordedAt.toISOString(), ...(logTail ? { logTail } : {}) });
+}
+
+/** The Job's history with this outcome in it (once), newest last, bounded. */
+export function withHistory(existing: string | undefined, d: RestoreData): string {
+  let list: HistoryEntry[] = [];
+  try {
+    const parsed = JSON.parse(existing ?? '[]') as unknown;
+    if (Array.isArray(parsed)) list = parsed as HistoryEntry[];
+  } catch {
+    list = [];
+  }
+  const entry: HistoryEntry = {
+    pod: d.pod,
+    uid: d.scope === 'pod' ? d.uid : null,
+    scope: d.scope,
+    state: d.state,
+    reason: d.reason,
+    node: d.node,
+    attempt: d.attempt,
+    finishedAt: d.finishedAt,
+  };
+  const same = (e: HistoryEntry) => e.scope === entry.scope && e.uid === entry.uid && e.pod === entry.pod && e.state === entry.state;
+  if (!list.some(same)) list.push(entry);
+  return JSON.stringify(list.slice(-HISTORY_MAX));
+}
+
+export function historyHas(existing: string | undefined, podUid: string): boolean {
+  try {
+    const list = JSON.parse(existing ?? '[]') as HistoryEntry[];
+    return Array.isArray(list) && list.some((e) => e.uid === podUid);
+  } catch {
+    return false;
+  }
+}
+
+/** Does the live object already carry this outcome? (Same state; for pod records, the same pod.) */
+export function hasRecord(obj: KubeObject | null, k: Keys, d: RestoreData): boolean {
+  if (!obj) return false;
+  const ann = obj.metadata.annotations ?? {};
+  const text = ann[k.outcome];
+  if (!text) return false;
+  try {
+    const r = JSON.parse(text) as Partial<RestoreData>;
+    return r.state === d.state && r.scope === d.scope && (d.scope === 'job' || r.uid === d.uid);
+  } catch {
+    return false;
+  }
+}
+
+const SECRETS: [RegExp, string][] = [
+  [/((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi, '$1[REDACTED]'],
+  [/(authorization:\s*(?:bearer|basic)\s+)\S+/gi, '$1[REDACTED]'],
+  [/\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, '[REDACTED]'],
+  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/]+:)[^\s@/]+@/gi, '$1[REDACTED]@'],
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[REDACTED PRIVATE KEY]'],
+];
+
+/** Redacts credentials from a log tail and bounds it to maxBytes (the newest part is kept). */
+export function redactTail(text: string, maxBytes: number): string {
+  const out = SECRETS.reduce((acc, [re, rep]) => acc.replace(re, rep), text);
+  const buf = Buffer.from(out, 'utf8');
+  return buf.byteLength <= maxBytes ? out : buf.subarray(buf.byteLength - maxBytes).toString('utf8').replace(/^\uFFFD+/, '');
+}
+
+/** A deterministic Kubernetes Event about a restore outcome: repeats collide on the name. */
+export function outcomeEvent(target: KubeObject, d: RestoreData, now: Date): KubeObject {
+  const ok = d.state === 'succeeded';
+  const what = d.scope === 'job' ? `job ${d.job}` : `pod ${d.pod}${d.node ? ` on ${d.node}` : ''}`;
+  const message = ok
+    ? `restore ${what} succeeded`
+    : `restore ${what} failed: ${d.reason}${d.exitCode !== null ? ` (exit ${d.exitCode})` : ''}${d.retryable ? ', retryable' : ''}${d.message ? `: ${d.message}` : ''}`;
+  const t = now.toISOString();
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: {
+      name: `${target.metadata.name}.rg-${stableHash(d.uid ?? '', d.scope, d.state, d.reason ?? '')}`,
+      namespace: d.namespace,
+    },
+    involvedObject: {
+      apiVersion: target.apiVersion,
+      kind: target.kind,
+      name: target.metadata.name,
+      namespace: d.namespace,
+      uid: target.metadata.uid,
+    },
+    reason: ok ? 'RestoreSucceeded' : 'RestoreFailed',
+    message: message.slice(0, 1024),
+    type: ok ? 'Normal' : 'Warning',
+    source: { component: 'restore-guard' },
+    reportingComponent: 'restoreguard.dev/labeling',
+    reportingInstance: 'restore-guard',
+    firstTimestamp: t,
+    lastTimestamp: t,
+    count: 1,
+  };
+}

@@ -1,0 +1,122 @@
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import type { CloudEvent } from './cloudevent.ts';
+import { parseCloudEvent, toBinary } from './cloudevent.ts';
+import type { Deps } from './deps.ts';
+import { InvalidEventError, PayloadTooLargeError, RestoreGuardError, isRestoreGuardError } from './errors.ts';
+import type { FunctionDef } from './handler.ts';
+
+/** Called with every request before it is parsed (the recorder). Must not throw. */
+export type RequestTap = (req: { path: string; headers: Record<string, string>; body: string; receivedAt: Date }) => void;
+
+export interface AppOptions {
+  functions: FunctionDef[];
+  deps: Deps;
+  tap?: RequestTap;
+  /** Extra routes mounted by the server (the local broker's ingress). */
+  extend?: (app: Hono) => void;
+  /** Readiness: false until the server is ready to take events. */
+  ready?: () => boolean;
+}
+
+/** Runs one function on one HTTP request and answers per the contract (design §4). */
+export async function invoke(fn: FunctionDef, deps: Deps, msg: { headers: Record<string, string>; body: string }): Promise<{ status: number; headers: Record<string, string>; body: string; event?: CloudEvent }> {
+  const started = performance.now();
+  let outcome = 'none';
+  let type = 'unknown';
+  try {
+    const event = parseCloudEvent(msg);
+    type = event.type;
+    if (!fn.types.includes(event.type)) {
+      throw new InvalidEventError(`${fn.name} does not take events of type ${event.type}`, {
+        hint: `send one of: ${fn.types.join(', ')} (check the Trigger filter in eventing/)`,
+      });
+    }
+    const reply = await fn.handle(event, deps);
+    if (!reply) return { status: 202, headers: {}, body: '' };
+    outcome = reply.type;
+    const { headers, body } = toBinary(reply);
+    return { status: 200, headers, body, event: reply };
+  } catch (e) {
+    const err = isRestoreGuardError(e) ? e : new UnexpectedError(e);
+    outcome = err.code;
+    const lvl = err.status >= 500 ? 'error' : 'warn';
+    deps.log[lvl]('event not handled', { fn: fn.name, type, status: err.status, error: err.message, hint: err.hint });
+    return { status: err.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(err.toJSON()) };
+  } finally {
+    deps.metrics.events.inc({ function: fn.name, type, outcome });
+    deps.metrics.decisionSeconds.observe({ function: fn.name }, (performance.now() - started) / 1000);
+  }
+}
+
+class UnexpectedError extends RestoreGuardError {
+  readonly status = 500;
+  readonly code = 'internal';
+  constructor(e: unknown) {
+    super(`unexpected error: ${e instanceof Error ? e.message : String(e)}`, {
+      hint: 'this is a bug in restore-guard; the event will be redelivered. Please report it with this log line',
+      cause: e,
+    });
+  }
+}
+
+async function readBody(c: Context, limit: number): Promise<string> {
+  const declared = Number(c.req.header('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) {
+    throw new PayloadTooLargeError(`request body of ${declared} bytes is over the limit of ${limit}`, {
+      hint: 'raise RG_MAX_BODY_BYTES if such events are expected',
+    });
+  }
+  const buf = await c.req.arrayBuffer();
+  if (buf.byteLength > limit) {
+    throw new PayloadTooLargeError(`request body of ${buf.byteLength} bytes is over the limit of ${limit}`, {
+      hint: 'raise RG_MAX_BODY_BYTES if such events are expected',
+    });
+  }
+  return new TextDecoder().decode(buf);
+}
+
+export function headersOf(c: Context): Record<string, string> {
+  const h: Record<string, string> = {};
+  c.req.raw.headers.forEach((v, k) => (h[k] = v));
+  return h;
+}
+
+/** Reads a request (body limit, recorder tap) and turns errors into the contract's JSON answers. */
+export async function readRequest(c: Context, deps: Deps, tap?: RequestTap): Promise<{ headers: Record<string, string>; body: string } | Response> {
+  try {
+    const body = await readBody(c, deps.config.RG_MAX_BODY_BYTES);
+    const headers = headersOf(c);
+    tap?.({ path: c.req.path, headers, body, receivedAt: deps.clock() });
+    return { headers, body };
+  } catch (e) {
+    const err = e as RestoreGuardError;
+    deps.log.warn('request refused', { path: c.req.path, status: err.status, error: err.message });
+    return c.json(err.toJSON(), err.status as 413);
+  }
+}
+
+/** The app: one route per function, health and metrics. Dependencies come in; nothing is global. */
+export function createApp(opts: AppOptions): Hono {
+  const { deps } = opts;
+  const app = new Hono();
+  for (const fn of opts.functions) {
+    app.post(`/${fn.name}`, async (c) => {
+      const req = await readRequest(c, deps, opts.tap);
+      if (req instanceof Response) return req;
+      const res = await invoke(fn, deps, req);
+      return res.status === 202 ? c.body(null, 202) : c.body(res.body, res.status as 200, res.headers);
+    });
+  }
+  app.get('/health/liveness', (c) => c.json({ status: 'ok' }));
+  app.get('/health/readiness', (c) => ((opts.ready ?? (() => true))() ? c.json({ status: 'ready' }) : c.json({ status: 'starting' }, 503)));
+  app.get('/metrics', (c) => c.text(deps.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  opts.extend?.(app);
+  app.notFound((c) =>
+    c.json(
+      { error: 'not_found', message: `no route ${c.req.method} ${c.req.path}`, hint: `functions: ${opts.functions.map((f) => '/' + f.name).join(', ')}` },
+      404,
+    ),
+  );
+  return app;
+}

@@ -1,0 +1,183 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { CloudEvent } from './cloudevent.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+
+/** A Trigger's filter, as Knative has it: `filter.attributes` (exact), or `filters` (SQL-less dialect). */
+export type Filter =
+  | { exact: Record<string, string> }
+  | { prefix: Record<string, string> }
+  | { suffix: Record<string, string> }
+  | { all: Filter[] }
+  | { any: Filter[] }
+  | { not: Filter };
+
+export interface TriggerRoute {
+  name: string;
+  /** Exact-match attributes from `spec.filter.attributes`. */
+  attributes: Record<string, string>;
+  filters: Filter[];
+  /** The subscriber's path (`spec.subscriber.uri`): the function route. */
+  path: string;
+  retry: number;
+  backoffDelayMs: number;
+  backoffPolicy: 'exponential' | 'linear';
+}
+
+function attr(ev: CloudEvent, name: string): string | undefined {
+  const v = (ev as Record<string, unknown>)[name];
+  return v === undefined || v === null ? undefined : String(v);
+}
+
+/** Knative's new-filters semantics (exact/prefix/suffix/all/any/not). */
+export function matchFilter(f: Filter, ev: CloudEvent): boolean {
+  if ('exact' in f) return Object.entries(f.exact).every(([k, v]) => attr(ev, k) === v);
+  if ('prefix' in f) return Object.entries(f.prefix).every(([k, v]) => attr(ev, k)?.startsWith(v) ?? false);
+  if ('suffix' in f) return Object.entries(f.suffix).every(([k, v]) => attr(ev, k)?.endsWith(v) ?? false);
+  if ('all' in f) return f.all.every((x) => matchFilter(x, ev));
+  if ('any' in f) return f.any.some((x) => matchFilter(x, ev));
+  return !matchFilter(f.not, ev);
+}
+
+/** Does a trigger take this event? With `filters` set, Knative ignores `filter.attributes`. */
+export function matchTrigger(t: TriggerRoute, ev: CloudEvent): boolean {
+  if (t.filters.length) return t.filters.every((f) => matchFilter(f, ev));
+  return Object.entries(t.attributes).every(([k, v]) => v === '' || attr(ev, k) === v);
+}
+
+function isoMs(d: string | undefined): number {
+  const m = d?.match(/^PT(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?$/);
+  if (!m) return 100;
+  return Math.round((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 1000);
+}
+
+/** Reads every Trigger in a folder of manifests (all *.yaml files, all documents). */
+export function loadTriggers(dir: string): TriggerRoute[] {
+  const out: TriggerRoute[] = [];
+  for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+    for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
+      const o = doc.toJS() as { kind?: string; metadata?: { name?: string }; spec?: Record<string, unknown> } | null;
+      if (o?.kind !== 'Trigger') continue;
+      const spec = o.spec as {
+        filter?: { attributes?: Record<string, string> };
+        filters?: Filter[];
+        subscriber?: { uri?: string };
+        delivery?: { retry?: number; backoffDelay?: string; backoffPolicy?: 'exponential' | 'linear' };
+      };
+      const uri = spec.subscriber?.uri ?? '/';
+      out.push({
+        name: o.metadata?.name ?? file,
+        attributes: spec.filter?.attributes ?? {},
+        filters: spec.filters ?? [],
+        path: uri.startsWith('/') ? uri : new URL(uri, 'http://x').pathname,
+        retry: spec.delivery?.retry ?? 0,
+        backoffDelayMs: isoMs(spec.delivery?.backoffDelay),
+        backoffPolicy: spec.delivery?.backoffPolicy ?? 'exponential',
+      });
+    }
+  }
+  return out;
+}
+
+export interface Delivery {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** One hop of the chain, for timelines: which trigger took which event, and what it answered. */
+export interface Hop {
+  trigger: string;
+  path: string;
+  event: CloudEvent;
+  status: number;
+  reply: CloudEvent | null;
+  hops: number;
+  attempt: number;
+}
+
+export interface BrokerOptions {
+  triggers: TriggerRoute[];
+  /** Delivers an event to a function path in-process; answers like the HTTP route would. */
+  deliver: (path: string, ev: CloudEvent) => Promise<Delivery & { reply?: CloudEvent | null }>;
+  ttl: number;
+  log: Logger;
+  metrics?: Metrics;
+  sleep: (ms: number) => Promise<void>;
+  onHop?: (h: Hop) => void;
+  /** Scale retries' backoff (tests and replay use 0 to skip waiting). */
+  backoffScale?: number;
+}
+
+/**
+ * The local broker: the Broker and Triggers of eventing/ in one process. An event in is matched
+ * against every Trigger; each match is delivered to its function, retried like Knative's delivery
+ * spec on 429/5xx, and a reply event goes round again, until the hop bound (Knative's TTL).
+ */
+export function createBroker(opts: BrokerOptions) {
+  let inflight = 0;
+  let idleWaiters: (() => void)[] = [];
+  const settle = () => {
+    if (inflight === 0) {
+      const w = idleWaiters;
+      idleWaiters = [];
+      w.forEach((f) => f());
+    }
+  };
+
+  async function deliverOne(t: TriggerRoute, ev: CloudEvent, hops: number): Promise<CloudEvent | null> {
+    for (let attempt = 0; ; attempt++) {
+      const r = await opts.deliver(t.path, ev);
+      opts.metrics?.brokerDeliveries.inc({ trigger: t.name, status: String(r.status) });
+      const reply = r.reply ?? null;
+      opts.onHop?.({ trigger: t.name, path: t.path, event: ev, status: r.status, reply, hops, attempt });
+      const transient = r.status === 429 || r.status >= 500 || r.status === 404 || r.status === 409;
+      if (!transient) return r.status === 200 ? reply : null;
+      if (attempt >= t.retry) {
+        opts.log.error('delivery failed for good', { trigger: t.name, id: ev.id, type: ev.type, status: r.status, body: r.body.slice(0, 300), hint: 'a dead-letter sink in a cluster would receive this event' });
+        return null;
+      }
+      const delay = t.backoffPolicy === 'linear' ? t.backoffDelayMs * (attempt + 1) : t.backoffDelayMs * 2 ** attempt;
+      await opts.sleep(delay * (opts.backoffScale ?? 1));
+    }
+  }
+
+  async function route(ev: CloudEvent, hops: number): Promise<void> {
+    if (hops >= opts.ttl) {
+      opts.log.warn('event dropped: hop bound reached', { id: ev.id, type: ev.type, ttl: opts.ttl });
+      return;
+    }
+    const matched = opts.triggers.filter((t) => matchTrigger(t, ev));
+    await Promise.all(
+      matched.map(async (t) => {
+        const reply = await deliverOne(t, ev, hops);
+        if (reply) await route(reply, hops + 1);
+      }),
+    );
+  }
+
+  return {
+    triggers: opts.triggers,
+    /** Takes an event in and returns at once; the chain runs in the background. */
+    publish(ev: CloudEvent): void {
+      inflight++;
+      route(ev, 0)
+        .catch((e) => opts.log.error('broker routing failed', { id: ev.id, error: (e as Error).message }))
+        .finally(() => {
+          inflight--;
+          settle();
+        });
+    },
+    /** Runs the whole chain of one event and waits for it. */
+    async send(ev: CloudEvent): Promise<void> {
+      await route(ev, 0);
+    },
+    /** Resolves when no event is in flight. */
+    idle(): Promise<void> {
+      return inflight === 0 ? Promise.resolve() : new Promise((r) => idleWaiters.push(r));
+    },
+  };
+}
+export type Broker = ReturnType<typeof createBroker>;

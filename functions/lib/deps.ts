@@ -1,0 +1,49 @@
+import type { Cluster } from './cluster.ts';
+import type { Config } from './config.ts';
+import { ClusterUnavailableError } from './errors.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import type { Selector } from './profile.ts';
+
+/** Everything a function needs from outside, passed in (clock, randomness and the cluster included). */
+export interface Deps {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  selector: Selector;
+  clock: () => Date;
+  random: () => number;
+  sleep: (ms: number) => Promise<void>;
+  /** The cluster, connected on first use. Rejects with ClusterUnavailableError when none is configured. */
+  cluster: () => Promise<Cluster>;
+  /** Recently answered event ids per function, so repeats are cheap. Correctness never depends on it. */
+  memory: RecentIds;
+}
+
+/** A bounded memory of recent event ids and their answers (insertion-ordered, oldest dropped). */
+export class RecentIds {
+  private readonly seen = new Map<string, unknown>();
+  private readonly size: number;
+  constructor(size: number) {
+    this.size = size;
+  }
+  get(id: string): unknown {
+    return this.seen.get(id);
+  }
+  has(id: string): boolean {
+    return this.seen.has(id);
+  }
+  remember(id: string, answer: unknown): void {
+    if (this.size === 0) return;
+    this.seen.delete(id);
+    this.seen.set(id, answer);
+    if (this.seen.size > this.size) this.seen.delete(this.seen.keys().next().value as string);
+  }
+}
+
+export const noCluster = (): Promise<Cluster> =>
+  Promise.reject(
+    new ClusterUnavailableError('no Kubernetes API server is configured', {
+      hint: 'set KUBECONFIG to a kubeconfig (or run in a cluster with a ServiceAccount); completion works without one',
+    }),
+  );

@@ -1,0 +1,72 @@
+/**
+ * Typed error family. Every error a route can meet maps to one HTTP status, chosen for how
+ * Knative delivery treats it (design §4): 400/413/422 are permanent (not redelivered),
+ * 429 and 5xx are transient (redelivered). 404 and 409 are never used for permanent answers.
+ */
+export abstract class RestoreGuardError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  /** What the operator should do next; shown in logs and in the JSON error body. */
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(message: string, opts: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.hint = opts.hint;
+    this.details = opts.details;
+  }
+  toJSON(): Record<string, unknown> {
+    return {
+      error: this.code,
+      message: this.message,
+      ...(this.hint ? { hint: this.hint } : {}),
+      ...(this.details ? { details: this.details } : {}),
+    };
+  }
+}
+
+/** The request is not a CloudEvent we can read (missing attributes, bad JSON, bad mode). */
+export class InvalidEventError extends RestoreGuardError {
+  readonly status = 400;
+  readonly code = 'invalid_event';
+}
+
+/** The body is larger than the configured limit. */
+export class PayloadTooLargeError extends RestoreGuardError {
+  readonly status = 413;
+  readonly code = 'payload_too_large';
+}
+
+/** A write was refused because its target is neither a selected restore object nor our anchor. */
+export class RefusedWriteError extends RestoreGuardError {
+  readonly status = 422;
+  readonly code = 'refused_write';
+}
+
+/** The function needs the API server but none is configured. */
+export class ClusterUnavailableError extends RestoreGuardError {
+  readonly status = 503;
+  readonly code = 'cluster_unavailable';
+}
+
+/** The API server answered with a transient failure (5xx, 429, timeout, connection refused). */
+export class TransientClusterError extends RestoreGuardError {
+  readonly status = 503;
+  readonly code = 'cluster_transient';
+}
+
+/** The API server refused the request for good (403 forbidden, 422 invalid, ...). */
+export class ClusterRequestError extends RestoreGuardError {
+  readonly status = 500;
+  readonly code = 'cluster_request_failed';
+}
+
+/** Configuration from the environment is invalid. Thrown at start, never per request. */
+export class ConfigError extends RestoreGuardError {
+  readonly status = 500;
+  readonly code = 'config_invalid';
+}
+
+export function isRestoreGuardError(e: unknown): e is RestoreGuardError {
+  return e instanceof RestoreGuardError;
+}

@@ -1,0 +1,160 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Cluster, DeleteOptions, Kind, LogOptions } from './cluster.ts';
+import { RESOURCES } from './cluster.ts';
+import { ClusterRequestError, ClusterUnavailableError, TransientClusterError } from './errors.ts';
+import type { KubeObject } from './k8s.ts';
+
+/**
+ * The real cluster: the API server's REST interface over node:https, with authentication and TLS
+ * from @kubernetes/client-node's KubeConfig (in-cluster config, else KUBECONFIG / ~/.kube/config,
+ * exec and token plugins included). Only this module loads the Kubernetes client, and the server
+ * loads it lazily, so the fast path never pays for it.
+ */
+export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000): Promise<Cluster> {
+  const kc = new KubeConfig();
+  try {
+    if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+    else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    else if (existsSync(join(homedir(), '.kube', 'config'))) kc.loadFromFile(join(homedir(), '.kube', 'config'));
+    else throw new Error('no KUBECONFIG, no ~/.kube/config and not running in a cluster');
+  } catch (e) {
+    throw new ClusterUnavailableError(`cannot load Kubernetes configuration: ${(e as Error).message}`, {
+      hint: 'run in a cluster with a ServiceAccount, or set KUBECONFIG to a readable kubeconfig',
+    });
+  }
+  const current = kc.getCurrentCluster();
+  if (!current) {
+    throw new ClusterUnavailableError('no current cluster in the Kubernetes configuration', {
+      hint: 'set KUBECONFIG to a kubeconfig with a current-context, or run in a cluster',
+    });
+  }
+  const server = new URL(current.server);
+  const secure = server.protocol === 'https:';
+  const agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 32 }) : new http.Agent({ keepAlive: true, maxSockets: 32 });
+
+  async function request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; text: string }> {
+    const opts: https.RequestOptions = {
+      method,
+      host: server.hostname,
+      port: server.port || (secure ? 443 : 80),
+      path,
+      headers: { accept: 'application/json' } as Record<string, string>,
+      agent,
+      timeout: timeoutMs,
+    };
+    await kc.applyToHTTPSOptions(opts);
+    opts.agent = agent; // keep our pooled agent; applyToHTTPSOptions sets TLS material on opts itself
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (payload !== undefined) (opts.headers as Record<string, string>)['content-type'] = contentType;
+    return new Promise((resolve, reject) => {
+      const req = (secure ? https : http).request(opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+      req.on('error', (e) =>
+        reject(
+          new TransientClusterError(`API server ${server.host} unreachable: ${e.message}`, {
+            hint: 'check that the API server is up and reachable from here; the event will be redelivered',
+            cause: e,
+          }),
+        ),
+      );
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  const fail = (verb: string, what: string, r: { status: number; text: string }): never => {
+    let message = r.text.slice(0, 500);
+    try {
+      message = (JSON.parse(r.text) as { message?: string }).message ?? message;
+    } catch {
+      /* not JSON */
+    }
+    const text = `${verb} ${what}: API server answered ${r.status}: ${message}`;
+    if (r.status === 429 || r.status >= 500 || r.status === 409) {
+      throw new TransientClusterError(text, { hint: 'transient; the event will be redelivered', details: { status: r.status } });
+    }
+    throw new ClusterRequestError(text, {
+      hint: r.status === 403 ? "grant the functions' ServiceAccount this verb (eventing/rbac.yaml)" : 'see the message from the API server',
+      details: { status: r.status },
+    });
+  };
+
+  const base = (kind: Kind, namespace: string | null): string => {
+    const r = RESOURCES[kind];
+    const prefix = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+    return namespace ? `${prefix}/namespaces/${encodeURIComponent(namespace)}/${r.plural}` : `${prefix}/${r.plural}`;
+  };
+  const withKind = (kind: Kind, o: KubeObject): KubeObject => {
+    const r = RESOURCES[kind];
+    return { ...o, apiVersion: o.apiVersion ?? (r.group ? `${r.group}/${r.version}` : r.version), kind };
+  };
+
+  const api: Cluster = {
+    async get(kind, namespace, name) {
+      const r = await request('GET', `${base(kind, namespace)}/${encodeURIComponent(name)}`);
+      if (r.status === 404) return null;
+      if (r.status !== 200) fail('get', `${kind} ${namespace}/${name}`, r);
+      return withKind(kind, JSON.parse(r.text) as KubeObject);
+    },
+    async list(kind, namespace, labelSelector) {
+      const items: KubeObject[] = [];
+      let cont = '';
+      do {
+        const q = new URLSearchParams({ labelSelector, limit: '500', ...(cont ? { continue: cont } : {}) });
+        const r = await request('GET', `${base(kind, namespace)}?${q}`);
+        if (r.status === 404) return items; // the kind is not installed (e.g. no KubeBlocks CRDs)
+        if (r.status !== 200) fail('list', `${kind} ${labelSelector}`, r);
+        const body = JSON.parse(r.text) as { items: KubeObject[]; metadata?: { continue?: string } };
+        items.push(...body.items.map((o) => withKind(kind, o)));
+        cont = body.metadata?.continue ?? '';
+      } while (cont);
+      return items;
+    },
+    async create(kind, namespace, obj) {
+      const r = await request('POST', base(kind, namespace), obj);
+      if (r.status === 200 || r.status === 201) return { created: true, object: withKind(kind, JSON.parse(r.text) as KubeObject) };
+      if (r.status === 409) {
+        const existing = await api.get(kind, namespace, obj.metadata.name);
+        if (existing) return { created: false, object: existing };
+      }
+      return fail('create', `${kind} ${namespace}/${obj.metadata.name}`, r);
+    },
+    async patch(kind, namespace, name, patch) {
+      const r = await request('PATCH', `${base(kind, namespace)}/${encodeURIComponent(name)}`, patch, 'application/merge-patch+json');
+      if (r.status === 404) return null;
+      if (r.status !== 200) fail('patch', `${kind} ${namespace}/${name}`, r);
+      return withKind(kind, JSON.parse(r.text) as KubeObject);
+    },
+    async delete(kind, namespace, name, opts: DeleteOptions = {}) {
+      const body = {
+        kind: 'DeleteOptions',
+        apiVersion: 'v1',
+        ...(opts.uid ? { preconditions: { uid: opts.uid } } : {}),
+        ...(opts.propagation ? { propagationPolicy: opts.propagation } : {}),
+      };
+      const r = await request('DELETE', `${base(kind, namespace)}/${encodeURIComponent(name)}`, body);
+      if (r.status === 404) return false;
+      if (r.status === 409 && opts.uid) return false; // a successor with the same name: not ours to delete
+      if (r.status !== 200 && r.status !== 202) fail('delete', `${kind} ${namespace}/${name}`, r);
+      return true;
+    },
+    async logs(namespace, pod, container, opts: LogOptions) {
+      const q = new URLSearchParams({ container, tailLines: String(opts.tailLines), limitBytes: String(opts.limitBytes) });
+      const r = await request('GET', `${base('Pod', namespace)}/${encodeURIComponent(pod)}/log?${q}`);
+      if (r.status === 404 || r.status === 400) return null; // gone, or the container never started
+      if (r.status !== 200) fail('logs', `${namespace}/${pod}/${container}`, r);
+      return r.text;
+    },
+  };
+  return api;
+}

@@ -1,0 +1,130 @@
+import type { Cluster, DeleteOptions, Kind, LogOptions } from './cluster.ts';
+import { matchesSelector, mergePatch } from './cluster.ts';
+import type { KubeObject } from './k8s.ts';
+import { stableHash } from './names.ts';
+
+export interface Write {
+  verb: 'create' | 'patch' | 'delete';
+  kind: Kind;
+  namespace: string;
+  name: string;
+  /** create: the object; patch: the patch; delete: the options. */
+  body: unknown;
+  /** false when the write changed nothing (AlreadyExists, NotFound, a patch with no effect). */
+  changed: boolean;
+}
+
+/**
+ * An in-memory API server for what restore-guard uses: namespaced objects by kind, uids and
+ * resourceVersions, AlreadyExists on create, NotFound as null, JSON merge patch, delete with a uid
+ * precondition, label selectors. Serves unit tests and the offline replay (where the objects the
+ * events carry are `observe`d into it).
+ */
+export class MemoryCluster implements Cluster {
+  private readonly store = new Map<Kind, Map<string, KubeObject>>();
+  private rv = 0;
+  readonly writes: Write[] = [];
+  readonly logText = new Map<string, string>();
+  private readonly now: () => Date;
+  constructor(now: () => Date = () => new Date()) {
+    this.now = now;
+  }
+
+  private bucket(kind: Kind): Map<string, KubeObject> {
+    let b = this.store.get(kind);
+    if (!b) this.store.set(kind, (b = new Map()));
+    return b;
+  }
+  private nextRv(): string {
+    return String(++this.rv);
+  }
+
+  async get(kind: Kind, namespace: string, name: string): Promise<KubeObject | null> {
+    const o = this.bucket(kind).get(`${namespace}/${name}`);
+    return o ? structuredClone(o) : null;
+  }
+
+  async list(kind: Kind, namespace: string | null, labelSelector: string): Promise<KubeObject[]> {
+    return [...this.bucket(kind).values()]
+      .filter((o) => (namespace === null || o.metadata.namespace === namespace) && matchesSelector(o.metadata.labels, labelSelector))
+      .map((o) => structuredClone(o));
+  }
+
+  async create(kind: Kind, namespace: string, obj: KubeObject): Promise<{ created: boolean; object: KubeObject }> {
+    const key = `${namespace}/${obj.metadata.name}`;
+    const existing = this.bucket(kind).get(key);
+    if (existing) {
+      this.writes.push({ verb: 'create', kind, namespace, name: obj.metadata.name, body: obj, changed: false });
+      return { created: false, object: structuredClone(existing) };
+    }
+    const stored: KubeObject = structuredClone(obj);
+    stored.metadata = {
+      ...stored.metadata,
+      namespace,
+      uid: stored.metadata.uid ?? stableHash(kind, key, this.rv),
+      resourceVersion: this.nextRv(),
+      creationTimestamp: stored.metadata.creationTimestamp ?? this.now().toISOString(),
+    };
+    this.bucket(kind).set(key, stored);
+    this.writes.push({ verb: 'create', kind, namespace, name: obj.metadata.name, body: obj, changed: true });
+    return { created: true, object: structuredClone(stored) };
+  }
+
+  async patch(kind: Kind, namespace: string, name: string, patch: Record<string, unknown>): Promise<KubeObject | null> {
+    const key = `${namespace}/${name}`;
+    const existing = this.bucket(kind).get(key);
+    if (!existing) {
+      this.writes.push({ verb: 'patch', kind, namespace, name, body: patch, changed: false });
+      return null;
+    }
+    const next = mergePatch(existing, patch) as KubeObject;
+    const changed = JSON.stringify(next) !== JSON.stringify(existing);
+    if (changed) next.metadata.resourceVersion = this.nextRv();
+    this.bucket(kind).set(key, next);
+    this.writes.push({ verb: 'patch', kind, namespace, name, body: patch, changed });
+    return structuredClone(next);
+  }
+
+  async delete(kind: Kind, namespace: string, name: string, opts: DeleteOptions = {}): Promise<boolean> {
+    const key = `${namespace}/${name}`;
+    const existing = this.bucket(kind).get(key);
+    const ok = !!existing && (!opts.uid || existing.metadata.uid === opts.uid);
+    if (ok) this.bucket(kind).delete(key);
+    this.writes.push({ verb: 'delete', kind, namespace, name, body: opts, changed: ok });
+    return ok;
+  }
+
+  async logs(namespace: string, pod: string, container: string, opts: LogOptions): Promise<string | null> {
+    const text = this.logText.get(`${namespace}/${pod}/${container}`);
+    if (text === undefined) return null;
+    const lines = text.split('\n').slice(-opts.tailLines).join('\n');
+    return lines.slice(-opts.limitBytes);
+  }
+
+  /**
+   * Takes in an object as an event showed it. Labels and annotations written here before are kept
+   * (the recording may predate our writes); everything else is the event's.
+   */
+  observe(obj: KubeObject, deleted = false): void {
+    const kind = obj.kind as Kind;
+    const ns = obj.metadata.namespace ?? 'default';
+    const key = `${ns}/${obj.metadata.name}`;
+    if (deleted) {
+      this.bucket(kind).delete(key);
+      return;
+    }
+    const prev = this.bucket(kind).get(key);
+    const next = structuredClone(obj);
+    if (prev && prev.metadata.uid === next.metadata.uid) {
+      next.metadata.labels = { ...(prev.metadata.labels ?? {}), ...(next.metadata.labels ?? {}) };
+      next.metadata.annotations = { ...(prev.metadata.annotations ?? {}), ...(next.metadata.annotations ?? {}) };
+    }
+    next.metadata.resourceVersion = this.nextRv();
+    this.bucket(kind).set(key, next);
+  }
+
+  /** Everything stored, for end-state reports and assertions. */
+  all(kind: Kind): KubeObject[] {
+    return [...this.bucket(kind).values()].map((o) => structuredClone(o));
+  }
+}

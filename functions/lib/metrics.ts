@@ -1,0 +1,111 @@
+/**
+ * Prometheus metrics in the text exposition format: counters, gauges and histograms with labels.
+ * Small on purpose: the server scales to zero, so start-up cost matters more than features.
+ */
+type Labels = Record<string, string>;
+const key = (l: Labels) => JSON.stringify(Object.entries(l).sort(([a], [b]) => a.localeCompare(b)));
+const fmt = (l: Labels) => {
+  const e = Object.entries(l);
+  return e.length ? `{${e.map(([k, v]) => `${k}="${String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}` : '';
+};
+
+interface Metric {
+  render(): string[];
+}
+
+export class Counter implements Metric {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  readonly name: string;
+  readonly help: string;
+  constructor(name: string, help: string) {
+    this.name = name;
+    this.help = help;
+  }
+  inc(labels: Labels = {}, by = 1): void {
+    const k = key(labels);
+    const cur = this.values.get(k);
+    if (cur) cur.value += by;
+    else this.values.set(k, { labels, value: by });
+  }
+  get(labels: Labels = {}): number {
+    return this.values.get(key(labels))?.value ?? 0;
+  }
+  render(): string[] {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, ...[...this.values.values()].map((v) => `${this.name}${fmt(v.labels)} ${v.value}`)];
+  }
+}
+
+export class Gauge implements Metric {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  readonly name: string;
+  readonly help: string;
+  constructor(name: string, help: string) {
+    this.name = name;
+    this.help = help;
+  }
+  set(labels: Labels, value: number): void {
+    this.values.set(key(labels), { labels, value });
+  }
+  add(labels: Labels, by: number): void {
+    const k = key(labels);
+    const cur = this.values.get(k);
+    this.values.set(k, { labels, value: (cur?.value ?? 0) + by });
+  }
+  get(labels: Labels = {}): number {
+    return this.values.get(key(labels))?.value ?? 0;
+  }
+  render(): string[] {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, ...[...this.values.values()].map((v) => `${this.name}${fmt(v.labels)} ${v.value}`)];
+  }
+}
+
+export class Histogram implements Metric {
+  private readonly values = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  readonly name: string;
+  readonly help: string;
+  readonly buckets: number[];
+  constructor(name: string, help: string, buckets: number[]) {
+    this.name = name;
+    this.help = help;
+    this.buckets = buckets;
+  }
+  observe(labels: Labels, v: number): void {
+    const k = key(labels);
+    let cur = this.values.get(k);
+    if (!cur) this.values.set(k, (cur = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
+    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) cur.counts[i]!++;
+    cur.sum += v;
+    cur.count++;
+  }
+  render(): string[] {
+    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const v of this.values.values()) {
+      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket${fmt({ ...v.labels, le: String(b) })} ${v.counts[i]}`));
+      out.push(`${this.name}_bucket${fmt({ ...v.labels, le: '+Inf' })} ${v.count}`);
+      out.push(`${this.name}_sum${fmt(v.labels)} ${v.sum}`, `${this.name}_count${fmt(v.labels)} ${v.count}`);
+    }
+    return out;
+  }
+}
+
+/** Every metric restore-guard exports. */
+export function createMetrics() {
+  const m = {
+    events: new Counter('restoreguard_events_total', 'CloudEvents handled, by function, event type and outcome (reply type, none or error code).'),
+    decisionSeconds: new Histogram('restoreguard_decision_seconds', 'Time from request to answer, by function.', [
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+    ]),
+    kubeCalls: new Counter('restoreguard_kube_requests_total', 'Kubernetes API calls, by verb, kind and result code.'),
+    anchors: new Gauge('restoreguard_anchors_alive', 'Anchor pods this process created minus those it deleted (resync sets the listed count).'),
+    retries: new Counter('restoreguard_retries_total', 'Job-level retries, by reason and decision (scheduled, exhausted, skipped).'),
+    refused: new Counter('restoreguard_refused_writes_total', 'Writes refused by the guard, by verb and kind.'),
+    brokerDeliveries: new Counter('restoreguard_broker_deliveries_total', 'Local broker deliveries, by trigger and HTTP status.'),
+  };
+  return {
+    ...m,
+    render(): string {
+      return Object.values(m).flatMap((x) => x.render()).join('\n') + '\n';
+    },
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,132 @@
+import { join } from 'node:path';
+import type { Hono } from 'hono';
+import type { CloudEvent } from './cloudevent.ts';
+import { parseCloudEvent, toBinary } from './cloudevent.ts';
+import type { Cluster } from './cluster.ts';
+import type { Config } from './config.ts';
+import type { Deps } from './deps.ts';
+import { RecentIds, noCluster } from './deps.ts';
+import { createApp, invoke, readRequest } from './app.ts';
+import type { RequestTap } from './app.ts';
+import { createBroker, loadTriggers } from './broker.ts';
+import type { Broker, Hop } from './broker.ts';
+import { isRestoreGuardError } from './errors.ts';
+import type { FunctionDef } from './handler.ts';
+import type { Logger } from './log.ts';
+import { createMetrics } from './metrics.ts';
+import { createSelector } from './profile.ts';
+import { createRecorder } from './recorder.ts';
+import { dryRun, guarded, instrumented } from './wrap.ts';
+import { completion } from '../completion/index.ts';
+import { labeling } from '../labeling/index.ts';
+import { release } from '../release/index.ts';
+import { retry } from '../retry/index.ts';
+import { resync } from '../resync/index.ts';
+
+export const FUNCTIONS: FunctionDef[] = [completion, labeling, release, retry, resync];
+
+export interface ServerOptions {
+  config: Config;
+  log: Logger;
+  /** Connects the raw cluster; default: none (functions that need one answer 503). */
+  connect?: () => Promise<Cluster>;
+  clock?: () => Date;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  onHop?: (h: Hop) => void;
+  /** Local broker retry backoff scale (1 = as the Trigger says). */
+  backoffScale?: number;
+  /** Called with every write dry-run suppresses. */
+  onDryWrite?: Parameters<typeof dryRun>[2];
+}
+
+export interface Server {
+  app: Hono;
+  deps: Deps;
+  broker: Broker | null;
+  /** Waits until recorded requests are on disk. */
+  flush(): Promise<void>;
+}
+
+/**
+ * Wires the process: configuration, logs, metrics, the cluster (connected lazily, wrapped in the
+ * write guard, dry-run and metrics), the recorder, the local broker and the routes.
+ */
+export function createServer(opts: ServerOptions): Server {
+  const { config, log } = opts;
+  const metrics = createMetrics();
+  const selector = createSelector(config);
+  let connecting: Promise<Cluster> | null = null;
+  const connect = opts.connect;
+  const cluster = (): Promise<Cluster> => {
+    if (!connect) return noCluster();
+    connecting ??= connect()
+      .then((raw) => {
+        const inner = config.RG_DRY_RUN ? dryRun(raw, log, opts.onDryWrite) : raw;
+        return guarded(instrumented(inner, metrics), selector, config.RG_DOMAIN, log, metrics);
+      })
+      .catch((e: unknown) => {
+        connecting = null; // try again on the next event
+        throw e;
+      });
+    return connecting;
+  };
+  const deps: Deps = {
+    config,
+    log,
+    metrics,
+    selector,
+    clock: opts.clock ?? (() => new Date()),
+    random: opts.random ?? Math.random,
+    sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+    cluster,
+    memory: new RecentIds(config.RG_DEDUP_SIZE),
+  };
+  const recorder = config.RG_RECORD_DIR ? createRecorder(config.RG_RECORD_DIR, config.RG_RECORD_MAX_FILES, log) : null;
+  const tap: RequestTap | undefined = recorder ?? undefined;
+
+  let broker: Broker | null = null;
+  if (config.RG_LOCAL_BROKER) {
+    const byPath = new Map(FUNCTIONS.map((f) => [`/${f.name}`, f]));
+    broker = createBroker({
+      triggers: loadTriggers(join(config.RG_EVENTING_DIR)),
+      ttl: config.RG_BROKER_TTL,
+      log,
+      metrics,
+      sleep: deps.sleep,
+      ...(opts.onHop ? { onHop: opts.onHop } : {}),
+      ...(opts.backoffScale !== undefined ? { backoffScale: opts.backoffScale } : {}),
+      deliver: async (path, ev: CloudEvent) => {
+        const fn = byPath.get(path);
+        if (!fn) return { status: 404, headers: {}, body: `no function at ${path}` };
+        const { headers, body } = toBinary(ev);
+        const r = await invoke(fn, deps, { headers, body });
+        return { ...r, reply: r.event ?? null };
+      },
+    });
+    log.info('local broker on', { triggers: broker.triggers.map((t) => `${t.name} -> ${t.path}`) });
+  }
+
+  const app = createApp({
+    functions: FUNCTIONS,
+    deps,
+    ...(tap ? { tap } : {}),
+    extend: (a) => {
+      if (!broker) return;
+      const b = broker;
+      // The ingress: what a Broker's URL takes (K_SINK of the ApiServerSource and PingSource).
+      a.post('/', async (c) => {
+        const req = await readRequest(c, deps, tap);
+        if (req instanceof Response) return req;
+        try {
+          b.publish(parseCloudEvent(req));
+          return c.body(null, 202);
+        } catch (e) {
+          if (isRestoreGuardError(e)) return c.json(e.toJSON(), e.status as 400);
+          throw e;
+        }
+      });
+    },
+  });
+  return { app, deps, broker, flush: () => recorder?.flush() ?? Promise.resolve() };
+}

@@ -1,0 +1,114 @@
+import type { Cluster } from '../lib/cluster.ts';
+import { keys } from '../lib/config.ts';
+import type { Deps } from '../lib/deps.ts';
+import type { GroupData, RestoreData } from '../lib/events.ts';
+import { RestoreDataSchema, T, replyEvent } from '../lib/events.ts';
+import type { FunctionDef } from '../lib/handler.ts';
+import { dataOf } from '../lib/handler.ts';
+import type { KubeObject } from '../lib/k8s.ts';
+import { claimsOf, PodSchema } from '../lib/k8s.ts';
+import { anchorName } from '../labeling/anchor.ts';
+import { RETRY_STATES } from '../labeling/index.ts';
+import { historyHas } from '../labeling/record.ts';
+import { groupComplete } from './group.ts';
+import type { GroupView } from './group.ts';
+
+export const NAME = 'release';
+
+/** Why a finished pod may or may not be deleted yet: its record must be on the live objects. */
+export async function podReleasable(deps: Deps, cluster: Cluster, d: RestoreData, pod: KubeObject): Promise<string | null> {
+  const k = keys(deps.config.RG_DOMAIN);
+  const phase = (pod.status as { phase?: string } | undefined)?.phase;
+  if (phase !== 'Succeeded' && phase !== 'Failed') return `pod is ${phase ?? 'not finished'}`;
+  const state = pod.metadata.labels?.[k.state];
+  if (state !== 'succeeded' && state !== 'failed') return 'no record on the pod';
+  if (!pod.metadata.annotations?.[k.outcome]) return 'no outcome on the pod';
+  if (d.job) {
+    const job = await cluster.get('Job', d.namespace, d.job);
+    if (job && !historyHas(job.metadata.annotations?.[k.history], pod.metadata.uid ?? '')) return `no record on job ${d.job}`;
+  }
+  const parsed = PodSchema.safeParse(pod);
+  for (const claim of parsed.success ? claimsOf(parsed.data.spec) : []) {
+    const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);
+    if (pvc && !pvc.metadata.annotations?.[k.outcome]) return `no record on PVC ${claim}`;
+  }
+  return null;
+}
+
+/** Reads what release needs to judge a group. */
+export async function viewGroup(deps: Deps, cluster: Cluster, namespace: string, profile: 'kubeblocks' | 'generic', group: string): Promise<GroupView> {
+  const k = keys(deps.config.RG_DOMAIN);
+  const sel = deps.selector.groupSelector({ profile, group });
+  const [jobs, members, anchors, owner] = await Promise.all([
+    cluster.list('Job', namespace, sel),
+    cluster.list('Pod', namespace, `${sel},!${k.anchorFor}`),
+    cluster.list('Pod', namespace, `${k.group}=${group},${k.anchorFor}`),
+    profile === 'kubeblocks' ? cluster.get('Restore', namespace, group) : Promise.resolve(null),
+  ]);
+  return { profile, owner, jobs, pods: members, anchors, retryJobs: deps.config.RG_RETRY_JOBS, maxAttempts: deps.config.RG_RETRY_MAX_ATTEMPTS };
+}
+
+/** Deletes a group's anchors once the group is complete. Returns the anchors deleted, or null if not complete. */
+export async function releaseGroup(deps: Deps, cluster: Cluster, namespace: string, profile: 'kubeblocks' | 'generic', group: string): Promise<GroupData | null> {
+  const k = keys(deps.config.RG_DOMAIN);
+  const view = await viewGroup(deps, cluster, namespace, profile, group);
+  const verdict = groupComplete(view, k);
+  if (!verdict.complete) {
+    deps.log.debug('group not complete', { namespace, group, why: verdict.why });
+    return null;
+  }
+  const deleted: string[] = [];
+  for (const a of view.anchors) {
+    if (await cluster.delete('Pod', namespace, a.metadata.name, { uid: a.metadata.uid ?? '' })) deleted.push(a.metadata.name);
+  }
+  if (deleted.length) {
+    deps.metrics.anchors.add({}, -deleted.length);
+    deps.log.info('group complete: anchors deleted', { namespace, group, why: verdict.why, anchors: deleted });
+  }
+  return { namespace, group, profile, anchorsDeleted: deleted, members: view.jobs.length + view.pods.length };
+}
+
+/** Releases what one recorded outcome holds: the pod (once recorded), a failed pod's anchor, the Job by policy. */
+export async function releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreData): Promise<string[]> {
+  const k = keys(deps.config.RG_DOMAIN);
+  const done: string[] = [];
+  if (d.scope === 'pod' && d.pod) {
+    const pod = await cluster.get('Pod', d.namespace, d.pod);
+    if (pod && pod.metadata.uid === d.uid) {
+      const why = await podReleasable(deps, cluster, d, pod);
+      if (why === null) {
+        // A failed attempt's anchor would repel its own retry (same labels): it goes with the failure.
+        if (d.state === 'failed' && (await cluster.delete('Pod', d.namespace, anchorName(d.pod)))) done.push(`anchor ${anchorName(d.pod)}`);
+        if (deps.config.RG_DELETE_FINISHED_PODS && (await cluster.delete('Pod', d.namespace, d.pod, { uid: d.uid ?? '' }))) done.push(`pod ${d.pod}`);
+      } else deps.log.debug('pod kept', { namespace: d.namespace, pod: d.pod, why });
+    }
+  }
+  if (d.scope === 'job' && d.job && deps.config.RG_DELETE_FINISHED_JOBS) {
+    const job = await cluster.get('Job', d.namespace, d.job);
+    const state = job?.metadata.labels?.[k.state] ?? '';
+    const settled = state === 'succeeded' || RETRY_STATES.has(state) || (state === 'failed' && !d.retryable);
+    if (job && settled && job.metadata.annotations?.[k.outcome]) {
+      if (await cluster.delete('Job', d.namespace, d.job, { uid: job.metadata.uid ?? '', propagation: 'Background' })) done.push(`job ${d.job}`);
+    }
+  }
+  if (done.length) deps.log.info('released', { namespace: d.namespace, group: d.group, released: done });
+  return done;
+}
+
+export function groupEvent(g: GroupData, now: Date) {
+  return replyEvent(NAME, T.groupCompleted, `${g.namespace}/${g.group}`, [g.namespace, g.profile, g.group, 'completed'], g, now);
+}
+
+/** release: give back what finished work holds, gated on the record being on the live object. */
+export const release: FunctionDef = {
+  name: NAME,
+  types: [T.recorded],
+  async handle(event, deps) {
+    const d = dataOf(RestoreDataSchema, event);
+    const cluster = await deps.cluster();
+    await releaseOutcome(deps, cluster, d);
+    const g = await releaseGroup(deps, cluster, d.namespace, d.profile, d.group);
+    return g ? groupEvent(g, deps.clock()) : null;
+  },
+};
+

@@ -1,0 +1,95 @@
+import type { Cluster } from '../lib/cluster.ts';
+import { keys } from '../lib/config.ts';
+import type { Deps } from '../lib/deps.ts';
+import type { RestoreData, RetryData } from '../lib/events.ts';
+import { RestoreDataSchema, T, replyEvent } from '../lib/events.ts';
+import type { FunctionDef } from '../lib/handler.ts';
+import { dataOf } from '../lib/handler.ts';
+import { JobSchema, PodSchema, claimsOf } from '../lib/k8s.ts';
+import { anchorName } from '../labeling/anchor.ts';
+import { earlyStop } from '../labeling/index.ts';
+import { buildRetryJob, decideRetry } from './plan.ts';
+
+export const NAME = 'retry';
+
+/** Are the pod template's volumes already bound to a node (local volumes)? Then no node avoidance. */
+async function volumesBound(cluster: Cluster, namespace: string, claims: string[]): Promise<boolean> {
+  for (const c of claims) {
+    const pvc = await cluster.get('PersistentVolumeClaim', namespace, c);
+    if (pvc?.metadata.annotations?.['volume.kubernetes.io/selected-node']) return true;
+  }
+  return false;
+}
+
+export interface RetryOutcome {
+  type: typeof T.retryScheduled | typeof T.retryExhausted | typeof T.retrySkipped | null;
+  data: RetryData | null;
+}
+
+/**
+ * Acts on a failure. Pod scope: make sure nothing holds the failed pod (KubeBlocks' sidecar, its
+ * own anchor) so the Job controller's retry starts at once. Job scope: a replacement Job with a
+ * deterministic name, after the backoff, avoiding the nodes that failed.
+ */
+export async function retryFailure(deps: Deps, cluster: Cluster, d: RestoreData, opts: { wait: boolean } = { wait: true }): Promise<RetryOutcome> {
+  const k = keys(deps.config.RG_DOMAIN);
+  if (d.scope === 'pod') {
+    if (!d.pod || !d.retryable) return { type: null, data: null };
+    const parsed = PodSchema.safeParse(await cluster.get('Pod', d.namespace, d.pod));
+    if (parsed.success && parsed.data.metadata.uid === d.uid) {
+      const sel = deps.selector.selectPod(parsed.data);
+      if (sel) await earlyStop(deps, cluster, parsed.data, sel);
+    }
+    await cluster.delete('Pod', d.namespace, anchorName(d.pod));
+    return { type: null, data: null };
+  }
+  const parsed = JobSchema.safeParse(d.job ? await cluster.get('Job', d.namespace, d.job) : null);
+  if (!parsed.success || parsed.data.metadata.uid !== d.uid) return { type: null, data: null };
+  const job = parsed.data;
+  const plan = decideRetry(deps.config, k, job, d, deps.random);
+  const base: RetryData = { ...d, retryJob: null, delayMs: null, avoidNodes: [] };
+  if (plan.action === 'skip') {
+    deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'skipped' });
+    deps.log.info('retry skipped', { namespace: d.namespace, job: d.job, why: plan.why });
+    return { type: T.retrySkipped, data: { ...base, message: plan.why } };
+  }
+  if (plan.action === 'exhausted') {
+    await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: { labels: { [k.state]: 'exhausted' } } });
+    deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'exhausted' });
+    deps.log.warn('retries exhausted', { namespace: d.namespace, job: d.job, why: plan.why });
+    return { type: T.retryExhausted, data: { ...base, message: plan.why } };
+  }
+  if (!(await cluster.get('Job', d.namespace, plan.name))) {
+    const failedAt = Date.parse(d.finishedAt ?? '') || deps.clock().getTime();
+    const due = failedAt + plan.delayMs - deps.clock().getTime();
+    if (due > 0 && !opts.wait) return { type: null, data: null }; // resync: not due yet, next ping
+    if (due > 0) await deps.sleep(due);
+    const bound = await volumesBound(cluster, d.namespace, claimsOf(job.spec.template.spec));
+    const replacement = buildRetryJob(job, plan, k, deps.config.RG_RETRY_AVOID === 'required', bound);
+    const r = await cluster.create('Job', d.namespace, replacement);
+    if (r.created) {
+      deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'scheduled' });
+      deps.log.info('retry scheduled', { namespace: d.namespace, job: d.job, retry: plan.name, attempt: plan.attempt, avoid: bound ? [] : plan.avoidNodes, delayMs: plan.delayMs });
+    }
+  }
+  if (job.metadata.labels?.[k.state] !== 'retried') {
+    await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: { labels: { [k.state]: 'retried' } } });
+  }
+  return {
+    type: T.retryScheduled,
+    data: { ...base, attempt: plan.attempt, retryJob: plan.name, delayMs: plan.delayMs, avoidNodes: plan.avoidNodes },
+  };
+}
+
+/** retry: fast, bounded, somewhere else. */
+export const retry: FunctionDef = {
+  name: NAME,
+  types: [T.failed],
+  async handle(event, deps) {
+    const d = dataOf(RestoreDataSchema, event);
+    const cluster = await deps.cluster();
+    const r = await retryFailure(deps, cluster, d);
+    if (!r.type || !r.data) return null;
+    return replyEvent(NAME, r.type, `${d.namespace}/${d.job}`, [d.uid, r.type, d.attempt], r.data, deps.clock());
+  },
+};
