@@ -131,7 +131,7 @@ export function startAdapter(opts: AdapterOptions): AdapterHandle {
     while (Date.now() < deadline) {
       if (exited) throw new Error(`adapter exited early; see ${logFile}`);
       const text = fs.readFileSync(logFile, 'utf8');
-      if (text.includes('Starting in resilient mode') || text.includes('STARTING')) return;
+      if (text.includes('Starting in resilient mode') || text.includes('Starting in fail-fast mode')) return;
       await sleep(100);
     }
     throw new Error(`adapter not ready after 30 s; see ${logFile}`);

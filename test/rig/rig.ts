@@ -214,6 +214,10 @@ export async function up(): Promise<{ state: RigState; already: boolean }> {
 
   const t0 = Date.now();
   fs.mkdirSync(RUN_DIR, { recursive: true });
+  fs.mkdirSync(LOG_DIR, { recursive: true });
+  for (const f of fs.readdirSync(LOG_DIR)) {
+    if (f.startsWith('adapter-')) fs.rmSync(path.join(LOG_DIR, f), { force: true });
+  }
   fs.mkdirSync(KUBECONFIG_DIR, { recursive: true });
   const pki = ensurePki();
   const ports: Record<string, number> = {};
@@ -294,6 +298,9 @@ export async function up(): Promise<{ state: RigState; already: boolean }> {
     state.pids['kube-controller-manager'] = startProcess('kube-controller-manager', [
       `--kubeconfig=${kcmKubeconfig}`,
       '--leader-elect=false',
+      // each controller acts as its own kube-system ServiceAccount with the bootstrap RBAC
+      // roles (as kubeadm sets it up); the controller-manager's own identity may do little
+      '--use-service-account-credentials=true',
       `--controllers=${CONTROLLERS.join(',')}`,
       `--service-account-private-key-file=${pki.saKey}`,
       `--root-ca-file=${pki.caCert}`,
