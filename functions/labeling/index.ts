@@ -1,6 +1,7 @@
 import type { Cluster } from '../lib/cluster.ts';
 import { KB, keys } from '../lib/config.ts';
 import type { Deps } from '../lib/deps.ts';
+import { RefusedWriteError } from '../lib/errors.ts';
 import type { RestoreData } from '../lib/events.ts';
 import { RestoreDataSchema, T, replyEvent } from '../lib/events.ts';
 import type { FunctionDef } from '../lib/handler.ts';
@@ -92,7 +93,12 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
   const pod = d.scope === 'pod' && d.pod ? asPod(await cluster.get('Pod', d.namespace, d.pod)) : null;
   const livePod = pod && pod.metadata.uid === d.uid ? pod : null;
   const job = d.job ? await cluster.get('Job', d.namespace, d.job) : null;
-  const liveSel = livePod ? (deps.selector.selectPod(livePod) ?? sel) : sel;
+  const liveSel = livePod ? deps.selector.selectPod(livePod) : sel;
+  if (!liveSel) {
+    throw new RefusedWriteError(`refused to record on pod ${d.namespace}/${d.pod}: not a selected restore pod`, {
+      hint: 'the event names a pod without restore labels; check what sends events to /labeling',
+    });
+  }
 
   // Anchor first, so a finished pod is never invisible while its siblings still schedule.
   if (livePod && d.state === 'succeeded') result.anchor = await ensureAnchor(deps, cluster, livePod, liveSel, d.job);

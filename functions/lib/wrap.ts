@@ -45,8 +45,13 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     list: (...a) => inner.list(...a),
     logs: (...a) => inner.logs(...a),
     async create(kind, ns, obj) {
-      if (kind === 'Pod' && !(obj.metadata.labels?.[k.anchorFor] && obj.metadata.labels?.[k.group])) {
-        refuse('create', kind, ns, obj.metadata.name, 'only anchor pods may be created');
+      if (kind === 'Pod') {
+        const forPod = obj.metadata.labels?.[k.anchorFor];
+        if (!forPod || !obj.metadata.labels?.[k.group]) refuse('create', kind, ns, obj.metadata.name, 'only anchor pods may be created');
+        const restorePod = await inner.get('Pod', ns, forPod!);
+        if (!restorePod || selector.selectPod(restorePod as unknown as Pod) === null) {
+          refuse('create', kind, ns, obj.metadata.name, `anchor for ${forPod}, which is not a selected restore pod`);
+        }
       }
       if (kind === 'Job' && !(isOurs('Job', obj) && obj.metadata.annotations?.[k.retryOf])) {
         refuse('create', kind, ns, obj.metadata.name, 'only retries of selected restore Jobs may be created');

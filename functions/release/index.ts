@@ -6,7 +6,7 @@ import { RestoreDataSchema, T, replyEvent } from '../lib/events.ts';
 import type { FunctionDef } from '../lib/handler.ts';
 import { dataOf } from '../lib/handler.ts';
 import type { KubeObject } from '../lib/k8s.ts';
-import { claimsOf, PodSchema } from '../lib/k8s.ts';
+import { claimsOf, JobSchema, PodSchema } from '../lib/k8s.ts';
 import { anchorName } from '../labeling/anchor.ts';
 import { RETRY_STATES } from '../labeling/index.ts';
 import { historyHas } from '../labeling/record.ts';
@@ -35,12 +35,26 @@ export async function podReleasable(deps: Deps, cluster: Cluster, d: RestoreData
   return null;
 }
 
+/**
+ * A group's Jobs. KubeBlocks labels its Jobs; the generic profile only promises the label on the
+ * pod template, so its Jobs are listed per namespace and selected by their template.
+ */
+export async function listGroupJobs(deps: Deps, cluster: Cluster, namespace: string, profile: 'kubeblocks' | 'generic', group: string): Promise<KubeObject[]> {
+  if (profile === 'kubeblocks') return cluster.list('Job', namespace, deps.selector.groupSelector({ profile, group }));
+  const all = await cluster.list('Job', namespace, '');
+  return all.filter((j) => {
+    const parsed = JobSchema.safeParse(j);
+    const sel = parsed.success ? deps.selector.selectJob(parsed.data) : null;
+    return sel?.profile === 'generic' && sel.group === group;
+  });
+}
+
 /** Reads what release needs to judge a group. */
 export async function viewGroup(deps: Deps, cluster: Cluster, namespace: string, profile: 'kubeblocks' | 'generic', group: string): Promise<GroupView> {
   const k = keys(deps.config.RG_DOMAIN);
   const sel = deps.selector.groupSelector({ profile, group });
   const [jobs, members, anchors, owner] = await Promise.all([
-    cluster.list('Job', namespace, sel),
+    listGroupJobs(deps, cluster, namespace, profile, group),
     cluster.list('Pod', namespace, `${sel},!${k.anchorFor}`),
     cluster.list('Pod', namespace, `${k.group}=${group},${k.anchorFor}`),
     profile === 'kubeblocks' ? cluster.get('Restore', namespace, group) : Promise.resolve(null),

@@ -45,7 +45,8 @@ export async function sweep(deps: Deps, cluster: Cluster): Promise<SweepReport> 
   };
 
   for (const ns of namespaces) {
-    const lists = await Promise.all(deps.selector.listSelectors().flatMap((s) => [cluster.list('Pod', ns, s), cluster.list('Job', ns, s)]));
+    // Pods by label (cheap); Jobs all, because the generic profile labels only their pod template.
+    const lists = await Promise.all([...deps.selector.listSelectors().map((s) => cluster.list('Pod', ns, s)), cluster.list('Job', ns, '')]);
     const seen = new Set<string>();
     const objects: KubeObject[] = lists.flat().filter((o) => {
       const id = `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;

@@ -1,0 +1,179 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { T } from '../../functions/lib/events.ts';
+import type { KubeObject } from '../../functions/lib/k8s.ts';
+import { apiEvent, harness, restoreEvent } from '../support/harness.ts';
+import { pvc, restoreJob, restorePod } from '../support/objects.ts';
+
+/** completion → labeling, as the Broker would chain them. */
+async function chain(h: ReturnType<typeof harness>, obj: KubeObject) {
+  const c = await h.post('/completion', apiEvent(obj));
+  assert.is(c.status, 200, c.text);
+  const ev = restoreEvent(c.reply!.type!, c.reply!.data, c.reply!.id!);
+  return { completion: c, labeling: await h.post('/labeling', ev), event: ev };
+}
+
+test('placed: an anchor on the same node with exactly the selector labels, owned by the Job', async () => {
+  const h = harness();
+  const pod = restorePod({ restore: 'running' });
+  await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
+  const r = await chain(h, pod);
+  assert.is(r.completion.reply!.type, T.placed);
+  assert.is(r.labeling.status, 202);
+  const anchor = await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor');
+  assert.ok(anchor, 'anchor exists');
+  const spec = anchor!.spec as Record<string, any>;
+  assert.equal(anchor!.metadata.labels, {
+    'app.kubernetes.io/instance': 'mysql',
+    'dataprotection.kubeblocks.io/restore': 'mysql-restore',
+    'restoreguard.dev/anchor-for': 'restore-0-abcde',
+    'restoreguard.dev/group': 'mysql-restore',
+  });
+  assert.is(spec.nodeName, 'node-1');
+  assert.is(spec.priorityClassName, 'high');
+  assert.equal(spec.tolerations, pod.spec.tolerations);
+  assert.is(spec.activeDeadlineSeconds, 21600);
+  assert.equal(spec.containers[0].resources.requests, { cpu: '1m', memory: '8Mi' });
+  assert.is(spec.containers[0].securityContext.allowPrivilegeEscalation, false);
+  assert.equal(spec.containers[0].securityContext.capabilities, { drop: ['ALL'] });
+  assert.is(spec.securityContext.runAsNonRoot, true);
+  assert.is(spec.securityContext.seccompProfile.type, 'RuntimeDefault');
+  assert.equal(anchor!.metadata.ownerReferences, [
+    { apiVersion: 'batch/v1', kind: 'Job', name: 'restore-0', uid: 'uid-restore-0', controller: false, blockOwnerDeletion: false },
+  ]);
+});
+
+test('placed: the Restore owns the anchor as controller when it exists (KubeBlocks)', async () => {
+  const h = harness();
+  const pod = restorePod();
+  const restore = { apiVersion: 'dataprotection.kubeblocks.io/v1alpha1', kind: 'Restore', metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' }, status: { phase: 'Running' } };
+  await h.seed(pod, restoreJob(), restore);
+  await chain(h, pod);
+  const anchor = await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor');
+  assert.is(anchor!.metadata.ownerReferences![0]!.kind, 'Restore');
+  assert.is(anchor!.metadata.ownerReferences![0]!.controller, true);
+});
+
+test('placed again and again: one anchor, and the repeats write nothing', async () => {
+  const h = harness();
+  const pod = restorePod();
+  await h.seed(pod, restoreJob());
+  await chain(h, pod);
+  const before = h.cluster.writes.filter((w) => w.changed).length;
+  await chain(h, pod);
+  await chain(h, { ...pod, metadata: { ...pod.metadata, resourceVersion: '99' } });
+  assert.is(h.cluster.writes.filter((w) => w.changed).length, before);
+  assert.is(h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).length, 1);
+});
+
+test('no inter-pod rules: no anchor', async () => {
+  const h = harness();
+  const pod = restorePod({ antiAffinity: false });
+  await h.seed(pod, restoreJob());
+  await chain(h, pod);
+  assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
+});
+
+test('succeeded while the sidecar runs: anchor, records on Pod, Job and PVC, an Event, then the early stop', async () => {
+  const h = harness();
+  const pod = restorePod({ restore: { exit: 0 } });
+  await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
+  const r = await chain(h, pod);
+  assert.is(r.completion.reply!.type, T.succeeded);
+  assert.is(r.labeling.status, 200);
+  assert.is(r.labeling.reply!.type, T.recorded);
+  const live = await h.cluster.get('Pod', 'db', pod.metadata.name);
+  assert.is(live!.metadata.labels!['restoreguard.dev/state'], 'succeeded');
+  assert.is(live!.metadata.annotations!['dataprotection.kubeblocks.io/stop-restore-manager'], 'true');
+  const outcome = JSON.parse(live!.metadata.annotations!['restoreguard.dev/outcome']!);
+  assert.is(outcome.state, 'succeeded');
+  assert.is(outcome.node, 'node-1');
+  assert.is(outcome.durationSeconds, 5);
+  assert.equal(outcome.containers.map((c: { name: string; exitCode: number }) => [c.name, c.exitCode]), [['restore', 0]]);
+  const job = await h.cluster.get('Job', 'db', 'restore-0');
+  assert.is(job!.metadata.labels!['restoreguard.dev/state'], 'succeeded');
+  assert.is(JSON.parse(job!.metadata.annotations!['restoreguard.dev/history']!)[0].uid, pod.metadata.uid);
+  const claim = await h.cluster.get('PersistentVolumeClaim', 'db', 'data-mysql-0');
+  assert.is(JSON.parse(claim!.metadata.annotations!['restoreguard.dev/outcome']!).pod, pod.metadata.name);
+  const events = h.cluster.all('Event');
+  assert.is(events.length, 1);
+  assert.is((events[0] as Record<string, any>).reason, 'RestoreSucceeded');
+  assert.is((events[0] as Record<string, any>).involvedObject.kind, 'Job');
+  assert.ok(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), 'anchor created before the stop');
+  // The order matters: the anchor exists before the stop annotation lets the pod finish.
+  const order = h.cluster.writes.filter((w) => w.changed).map((w) => `${w.verb} ${w.kind}`);
+  assert.ok(order.indexOf('create Pod') < order.lastIndexOf('patch Pod'), order.join(', '));
+});
+
+test('succeeded twice (redelivery, fresh memory): converges with no new writes', async () => {
+  const h = harness({ RG_DEDUP_SIZE: '0' });
+  const pod = restorePod({ restore: { exit: 0 } });
+  await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
+  await chain(h, pod);
+  const n = h.cluster.writes.filter((w) => w.changed).length;
+  const again = await chain(h, pod);
+  assert.is(again.labeling.status, 200);
+  assert.is(h.cluster.writes.filter((w) => w.changed).length, n);
+});
+
+test('failed: stop at once, no anchor, the reason recorded', async () => {
+  const h = harness();
+  const pod = restorePod({ restore: { exit: 1 } });
+  await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
+  const r = await chain(h, pod);
+  assert.is(r.completion.reply!.type, T.failed);
+  assert.is(r.completion.reply!.data.reason, 'Error');
+  assert.is(r.completion.reply!.data.retryable, true);
+  const live = await h.cluster.get('Pod', 'db', pod.metadata.name);
+  assert.is(live!.metadata.annotations!['dataprotection.kubeblocks.io/stop-restore-manager'], 'true');
+  assert.is(live!.metadata.labels!['restoreguard.dev/state'], 'failed');
+  assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
+  assert.is((h.cluster.all('Event')[0] as Record<string, any>).type, 'Warning');
+});
+
+test('log tail: read, redacted and bounded when configured', async () => {
+  const h = harness({ RG_LOG_TAIL_LINES: '5', RG_LOG_TAIL_BYTES: '200' });
+  const pod = restorePod({ restore: { exit: 2 } });
+  await h.seed(pod, restoreJob());
+  h.cluster.logText.set(`db/${pod.metadata.name}/restore`, 'line1\nconnecting with password=hunter2 to mysql://root:s3cret@db:3306\nERROR: checksum mismatch');
+  await chain(h, pod);
+  const live = await h.cluster.get('Pod', 'db', pod.metadata.name);
+  const tail = JSON.parse(live!.metadata.annotations!['restoreguard.dev/outcome']!).logTail as string;
+  assert.match(tail, /checksum mismatch/);
+  assert.not.match(tail, /hunter2|s3cret/);
+  assert.match(tail, /password=\[REDACTED\]/);
+});
+
+test('a pod that is not a restore object gets no write, even named in a forged event', async () => {
+  const h = harness();
+  const stranger = restorePod({ name: 'web-1', labels: {} });
+  delete stranger.metadata.labels!['dataprotection.kubeblocks.io/restore'];
+  delete stranger.metadata.labels!['app.kubernetes.io/managed-by'];
+  await h.seed(stranger);
+  const c = await h.post('/completion', apiEvent(stranger));
+  assert.is(c.status, 202);
+  assert.is(c.text, '');
+  const forged = restoreEvent(T.succeeded, {
+    namespace: 'db', group: 'g', profile: 'kubeblocks', job: null, pod: 'web-1', uid: stranger.metadata.uid, node: 'node-1', scope: 'pod',
+    state: 'succeeded', reason: null, retryable: false, exitCode: 0, containers: [], message: null, attempt: 1, startedAt: null, finishedAt: null,
+  });
+  const r = await h.post('/labeling', forged);
+  assert.is(r.status, 422, r.text);
+  assert.match(r.text, /refused/);
+  assert.is(h.cluster.writes.filter((w) => w.changed).length, 0);
+});
+
+test('labeling without a cluster answers 503 with what to configure', async () => {
+  const { createServer } = await import('../../functions/lib/server.ts');
+  const { loadConfig } = await import('../../functions/lib/config.ts');
+  const { memoryLogger } = await import('../../functions/lib/log.ts');
+  const s = createServer({ config: loadConfig({}), log: memoryLogger() });
+  const ev = restoreEvent(T.placed, { namespace: 'db', group: 'g', profile: 'generic', job: null, pod: 'p', uid: 'u', node: 'n', scope: 'pod', state: 'placed', reason: null, retryable: false, exitCode: null, containers: [], message: null, attempt: 1, startedAt: null, finishedAt: null });
+  const { toBinary } = await import('../../functions/lib/cloudevent.ts');
+  const m = toBinary(ev);
+  const res = await s.app.request('/labeling', { method: 'POST', headers: m.headers, body: m.body });
+  assert.is(res.status, 503);
+  assert.match(await res.text(), /KUBECONFIG/);
+});
+
+test.run();

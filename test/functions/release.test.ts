@@ -1,0 +1,120 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { T } from '../../functions/lib/events.ts';
+import type { KubeObject } from '../../functions/lib/k8s.ts';
+import { apiEvent, harness, restoreEvent } from '../support/harness.ts';
+import { pvc, restoreJob, restorePod } from '../support/objects.ts';
+
+type H = ReturnType<typeof harness>;
+
+/** completion → labeling → release for one object; returns release's answer. */
+async function run(h: H, obj: KubeObject) {
+  const c = await h.post('/completion', apiEvent(obj));
+  if (c.status !== 200) return c;
+  const l = await h.post('/labeling', restoreEvent(c.reply!.type!, c.reply!.data, c.reply!.id!));
+  if (l.status !== 200) return l;
+  return h.post('/release', restoreEvent(l.reply!.type!, l.reply!.data, l.reply!.id!));
+}
+
+const restoreCr = (phase: string) => ({
+  apiVersion: 'dataprotection.kubeblocks.io/v1alpha1', kind: 'Restore',
+  metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' }, status: { phase },
+});
+
+test('a finished pod is deleted only once its outcome is on the pod, the Job and the PVC', async () => {
+  const h = harness();
+  const running = restorePod({ restore: { exit: 0 } }); // restore done, sidecar still running
+  await h.seed(running, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
+  await run(h, running);
+  assert.ok(await h.cluster.get('Pod', 'db', running.metadata.name), 'a Running pod is kept');
+  // The sidecar stops; the pod completes. The live pod keeps the labels written before.
+  const live = (await h.cluster.get('Pod', 'db', running.metadata.name))!;
+  const done = { ...restorePod({ restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' }), metadata: live.metadata };
+  h.cluster.observe(done as KubeObject);
+  await run(h, done as KubeObject);
+  assert.is(await h.cluster.get('Pod', 'db', running.metadata.name), null, 'deleted once recorded');
+  assert.ok(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), 'the anchor stays while the group runs');
+});
+
+test('no record on the PVC yet: the pod is kept', async () => {
+  const h = harness();
+  const pod = restorePod({ restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' });
+  await h.seed(pod, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
+  await run(h, pod);
+  assert.is(await h.cluster.get('Pod', 'db', pod.metadata.name), null);
+  // Now the same with the PVC record stripped before release looks.
+  const h2 = harness();
+  const pod2 = restorePod({ restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' });
+  await h2.seed(pod2, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
+  const c = await h2.post('/completion', apiEvent(pod2));
+  const l = await h2.post('/labeling', restoreEvent(c.reply!.type!, c.reply!.data));
+  await h2.cluster.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', { metadata: { annotations: { 'restoreguard.dev/outcome': null } } });
+  await h2.post('/release', restoreEvent(l.reply!.type!, l.reply!.data));
+  assert.ok(await h2.cluster.get('Pod', 'db', pod2.metadata.name), 'kept: the PVC has no record');
+});
+
+test('KubeBlocks group: anchors stay while the Restore runs, go when it is Completed', async () => {
+  const h = harness();
+  const pods = [0, 1, 2].map((i) => restorePod({ name: `restore-${i}-x`, job: `restore-${i}`, node: `node-${i}`, restore: 'running', claims: [`data-${i}`] }));
+  await h.seed(...pods, ...[0, 1, 2].map((i) => restoreJob({ name: `restore-${i}`, claims: [`data-${i}`] })), restoreCr('Running'));
+  for (const p of pods) await run(h, p);
+  assert.is(h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).length, 3);
+  const fin = restorePod({ name: 'restore-2-x', job: 'restore-2', node: 'node-2', restore: { exit: 0 }, claims: ['data-2'] });
+  let r = await run(h, fin);
+  assert.is(r.status, 202, 'not complete: the Restore is Running');
+  await h.cluster.patch('Restore', 'db', 'mysql-restore', { status: { phase: 'Completed' } });
+  r = await run(h, fin);
+  assert.is(r.status, 200, r.text);
+  assert.is(r.reply!.type, T.groupCompleted);
+  assert.equal(r.reply!.data.anchorsDeleted.sort(), ['restore-0-x-anchor', 'restore-1-x-anchor', 'restore-2-x-anchor']);
+  assert.is(h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).length, 0);
+});
+
+test('generic group without an owner: complete when every Job finished and is recorded', async () => {
+  // pg-0's Job completes first; pg-1 still runs, so the group is not complete.
+  const h = harness();
+  const mk = (i: number, restore: 'running' | { exit: number }, phase = 'Running') =>
+    restorePod({ profile: 'generic', group: 'pg', name: `pg-${i}-x`, job: `pg-${i}`, node: `node-${i}`, restore, phase, claims: [`pg-${i}`] });
+  const jobs = [0, 1].map((i) => restoreJob({ profile: 'generic', group: 'pg', name: `pg-${i}`, claims: [`pg-${i}`] }));
+  await h.seed(mk(0, 'running'), mk(1, 'running'), ...jobs);
+  await run(h, mk(0, 'running'));
+  await run(h, mk(1, 'running'));
+  h.cluster.observe(mk(0, { exit: 0 }, 'Succeeded'));
+  await run(h, mk(0, { exit: 0 }, 'Succeeded'));
+  assert.is(h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).length, 2, 'pg-1 still running');
+  for (const i of [0, 1]) h.cluster.observe({ ...restoreJob({ profile: 'generic', group: 'pg', name: `pg-${i}`, condition: { type: 'Complete' } }), metadata: (await h.cluster.get('Job', 'db', `pg-${i}`))!.metadata } as KubeObject);
+  h.cluster.observe(mk(1, { exit: 0 }, 'Succeeded'));
+  await run(h, (await h.cluster.get('Job', 'db', 'pg-0'))!);
+  const r = await run(h, mk(1, { exit: 0 }, 'Succeeded'));
+  // Both Jobs are Complete and carry a record (pg-1's from its pod): the group is done.
+  assert.is(r.reply?.type, T.groupCompleted, r.text);
+  assert.is(h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).length, 0);
+  // A late Job event changes nothing.
+  const late = await run(h, (await h.cluster.get('Job', 'db', 'pg-1'))!);
+  assert.equal(late.reply?.data.anchorsDeleted, [], late.text);
+});
+
+test("a failed attempt's anchor goes at once, so the Job's next pod is not repelled by it", async () => {
+  const h = harness();
+  const placed = restorePod({ restore: 'running' });
+  await h.seed(placed, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
+  await run(h, placed);
+  assert.ok(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'));
+  const failed = restorePod({ restore: { exit: 1 }, helperRunning: false, phase: 'Failed' });
+  h.cluster.observe(failed);
+  await run(h, failed);
+  assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
+  assert.is(await h.cluster.get('Pod', 'db', failed.metadata.name), null, 'the failed pod is released once recorded');
+});
+
+test('finished Jobs are deleted by policy only', async () => {
+  for (const [env, expectDeleted] of [[{}, false], [{ RG_DELETE_FINISHED_JOBS: 'true' }, true]] as const) {
+    const h = harness(env);
+    const job = restoreJob({ condition: { type: 'Complete' } });
+    await h.seed(job, restoreCr('Running'));
+    await run(h, job);
+    assert.is((await h.cluster.get('Job', 'db', 'restore-0')) === null, expectDeleted);
+  }
+});
+
+test.run();
