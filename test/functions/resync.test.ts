@@ -1,0 +1,93 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { T } from '../../functions/lib/events.ts';
+import type { KubeObject } from '../../functions/lib/k8s.ts';
+import { harness, restoreEvent } from '../support/harness.ts';
+import { pvc, restoreJob, restorePod } from '../support/objects.ts';
+
+const ping = () => restoreEvent(T.ping, { message: 'resync' });
+const anchors = (h: ReturnType<typeof harness>) => h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).map((p) => p.metadata.name).sort();
+const changed = (h: ReturnType<typeof harness>) => h.cluster.writes.filter((w) => w.changed).length;
+
+test('no event ever arrived: one ping anchors the placed pods, records the finished ones', async () => {
+  const h = harness();
+  const restore = { apiVersion: 'dataprotection.kubeblocks.io/v1alpha1', kind: 'Restore', metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' }, status: { phase: 'Running' } };
+  await h.seed(
+    restorePod({ name: 'r-0', job: 'restore-0', node: 'node-0', claims: ['d0'] }),
+    restorePod({ name: 'r-1', job: 'restore-1', node: 'node-1', restore: { exit: 0 }, claims: ['d1'] }),
+    restoreJob({ name: 'restore-0', claims: ['d0'] }),
+    restoreJob({ name: 'restore-1', claims: ['d1'] }),
+    pvc('d0'), pvc('d1'), restore,
+  );
+  const r = await h.post('/resync', ping());
+  assert.is(r.status, 202, r.text);
+  assert.equal(anchors(h), ['r-0-anchor', 'r-1-anchor']);
+  const r1 = await h.cluster.get('Pod', 'db', 'r-1');
+  assert.is(r1!.metadata.labels!['restoreguard.dev/state'], 'succeeded');
+  assert.is(r1!.metadata.annotations!['dataprotection.kubeblocks.io/stop-restore-manager'], 'true');
+  assert.ok((await h.cluster.get('PersistentVolumeClaim', 'db', 'd1'))!.metadata.annotations!['restoreguard.dev/outcome']);
+  // A second ping changes nothing: the sweep converged.
+  const n = changed(h);
+  await h.post('/resync', ping());
+  assert.is(changed(h), n);
+});
+
+test('anchors of a finished group go on the next ping, even with no member left', async () => {
+  const h = harness();
+  const orphan = (name: string) => ({
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name, namespace: 'db', labels: { 'restoreguard.dev/anchor-for': name.replace(/-anchor$/, ''), 'restoreguard.dev/group': 'pg' }, annotations: { 'restoreguard.dev/profile': 'generic' } },
+    spec: {}, status: { phase: 'Running' },
+  });
+  const done = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', condition: { type: 'Complete' }, labels: { 'restoreguard.dev/state': 'succeeded' } });
+  await h.seed(orphan('pg-0-x-anchor'), orphan('pg-1-x-anchor'), done);
+  await h.post('/resync', ping());
+  assert.equal(anchors(h), []);
+});
+
+test('a retry that is due is created by the sweep; one not yet due waits for a later ping', async () => {
+  const h = harness({ RG_RETRY_JOBS: 'true' }, new Date('2026-11-29T10:00:05.500Z'));
+  const outcome = { scope: 'pod', state: 'failed', reason: 'Error', retryable: true, exitCode: 1, node: 'node-1', pod: 'pg-0-x', uid: 'u', attempt: 1 };
+  const job = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', condition: { type: 'Failed', reason: 'BackoffLimitExceeded' }, annotations: { 'restoreguard.dev/outcome': JSON.stringify(outcome) } });
+  await h.seed(job);
+  await h.post('/resync', ping());
+  assert.is(await h.cluster.get('Job', 'db', 'pg-0-retry-1'), null, 'not due: 1 s backoff from 10:00:05');
+  h.advance(1000);
+  await h.post('/resync', ping());
+  assert.ok(await h.cluster.get('Job', 'db', 'pg-0-retry-1'), 'due now');
+  assert.equal(h.slept, [], 'the sweep never sleeps');
+});
+
+test('the same end state whether events came once, twice, out of order or never', async () => {
+  const objects = (): KubeObject[] => [
+    restorePod({ name: 'a', job: 'restore-0', node: 'node-0', restore: { exit: 0 }, claims: ['d0'] }),
+    restorePod({ name: 'b', job: 'restore-1', node: 'node-1', claims: ['d1'] }),
+    restoreJob({ name: 'restore-0', claims: ['d0'] }),
+    restoreJob({ name: 'restore-1', claims: ['d1'] }),
+    pvc('d0'), pvc('d1'),
+  ];
+  const snapshot = (h: ReturnType<typeof harness>) =>
+    JSON.stringify(
+      (['Pod', 'Job', 'PersistentVolumeClaim'] as const).flatMap((k) =>
+        h.cluster.all(k).map((o) => [k, o.metadata.name, o.metadata.labels, Object.fromEntries(Object.entries(o.metadata.annotations ?? {}).map(([key, v]) => [key, key.endsWith('/outcome') ? JSON.parse(v).state : v]))]),
+      ).sort(),
+    );
+  const viaSweep = harness();
+  await viaSweep.seed(...objects());
+  await viaSweep.post('/resync', ping());
+
+  const viaEvents = harness();
+  await viaEvents.seed(...objects());
+  const { apiEvent } = await import('../support/harness.ts');
+  for (const o of [...objects().reverse(), ...objects()]) {
+    if (o.kind !== 'Pod' && o.kind !== 'Job') continue;
+    const c = await viaEvents.post('/completion', apiEvent(o));
+    if (c.status !== 200) continue;
+    const l = await viaEvents.post('/labeling', restoreEvent(c.reply!.type!, c.reply!.data, c.reply!.id!));
+    if (l.status === 200) await viaEvents.post('/release', restoreEvent(l.reply!.type!, l.reply!.data, l.reply!.id!));
+  }
+  await viaEvents.post('/resync', ping());
+  assert.is(snapshot(viaEvents), snapshot(viaSweep));
+});
+
+test.run();

@@ -1,0 +1,131 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { T } from '../../functions/lib/events.ts';
+import type { KubeObject } from '../../functions/lib/k8s.ts';
+import { apiEvent, harness, restoreEvent } from '../support/harness.ts';
+import { pvc, restoreJob, restorePod } from '../support/objects.ts';
+
+type H = ReturnType<typeof harness>;
+
+/** A generic Job that failed for good, whose last pod failed with `reason` on node-1. */
+async function failedJob(h: H, opts: { podReason: string; podRetryable?: boolean; exitCode?: number | null; attempt?: number; labels?: Record<string, string>; name?: string; annotations?: Record<string, string> }) {
+  const name = opts.name ?? 'pg-0';
+  const outcome = {
+    namespace: 'db', group: 'pg', job: name, pod: `${name}-x`, uid: `uid-${name}-x`, node: 'node-1', scope: 'pod', state: 'failed',
+    reason: opts.podReason, retryable: opts.podRetryable ?? true, exitCode: opts.exitCode ?? null, containers: [], message: null,
+    attempt: opts.attempt ?? 1, startedAt: null, finishedAt: '2026-11-29T10:00:05Z',
+  };
+  const job = restoreJob({
+    profile: 'generic', group: 'pg', name, condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
+    labels: { 'restoreguard.dev/retry': 'true', ...opts.labels },
+    annotations: { 'restoreguard.dev/outcome': JSON.stringify(outcome), ...(opts.attempt ? { 'restoreguard.dev/attempt': String(opts.attempt) } : {}), ...opts.annotations },
+  });
+  await h.seed(job, pvc('data-mysql-0'));
+  const c = await h.post('/completion', apiEvent(job));
+  assert.is(c.reply?.type, T.failed, c.text);
+  return { job, failed: c.reply!.data, retry: await h.post('/retry', restoreEvent(T.failed, c.reply!.data, c.reply!.id!)) };
+}
+
+test('an evicted restore: a replacement Job at once, deterministic name, avoiding the failed node', async () => {
+  const h = harness();
+  const { retry } = await failedJob(h, { podReason: 'Evicted' });
+  assert.is(retry.reply!.type, T.retryScheduled, retry.text);
+  assert.is(retry.reply!.data.retryJob, 'pg-0-retry-1');
+  assert.is(retry.reply!.data.attempt, 2);
+  assert.equal(h.slept, [], 'infrastructure failures retry at once');
+  const r = (await h.cluster.get('Job', 'db', 'pg-0-retry-1')) as KubeObject & { spec: Record<string, any> };
+  assert.ok(r);
+  assert.is(r.metadata.annotations!['restoreguard.dev/attempt'], '2');
+  assert.is(r.metadata.annotations!['restoreguard.dev/retry-of'], 'pg-0');
+  assert.is(r.spec.selector, undefined, 'the API server generates a fresh selector');
+  const tl = r.spec.template.metadata.labels;
+  assert.is(tl['controller-uid'], undefined);
+  assert.is(tl['batch.kubernetes.io/controller-uid'], undefined);
+  assert.is(tl['job-name'], undefined);
+  assert.is(tl['restoreguard.dev/group'], 'pg', 'stays in its group');
+  assert.is(r.spec.template.metadata.annotations['restoreguard.dev/attempt'], '2');
+  assert.equal(r.spec.template.spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution, [
+    { weight: 100, preference: { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'NotIn', values: ['node-1'] }] } },
+  ]);
+  assert.ok(r.spec.template.spec.affinity.podAntiAffinity, 'the original rules stay');
+  assert.is((await h.cluster.get('Job', 'db', 'pg-0'))!.metadata.labels!['restoreguard.dev/state'], 'retried');
+});
+
+test('redelivery creates no second Job', async () => {
+  const h = harness();
+  const { failed } = await failedJob(h, { podReason: 'Evicted' });
+  const again = await h.post('/retry', restoreEvent(T.failed, failed));
+  assert.is(again.reply!.type, T.retryScheduled);
+  assert.is(h.cluster.all('Job').length, 2);
+});
+
+test('an application error backs off 1 s doubling per attempt, capped', async () => {
+  const h = harness({}, new Date('2026-11-29T10:00:05Z'));
+  await failedJob(h, { podReason: 'Error', exitCode: 1 });
+  assert.equal(h.slept, [1000], 'attempt 1 waits 1 s from the failure');
+  const late = harness({}, new Date('2026-11-29T10:00:05.400Z'));
+  await failedJob(late, { podReason: 'Error', exitCode: 1 });
+  assert.equal(late.slept, [600], 'time already passed since the failure counts');
+  const h2 = harness({}, new Date('2026-11-29T10:00:05Z'));
+  await failedJob(h2, { podReason: 'Error', exitCode: 1, attempt: 2, annotations: {} });
+  assert.equal(h2.slept, [2000], 'attempt 2 waits 2 s (jitter 0 with random 0.5)');
+  const h3 = harness({ RG_RETRY_MAX_ATTEMPTS: '10' }, new Date('2026-11-29T10:00:05Z'));
+  await failedJob(h3, { podReason: 'Error', exitCode: 1, attempt: 8 });
+  assert.equal(h3.slept, [30000], 'capped at 30 s');
+});
+
+test('required avoidance when configured; none when the volume is bound to a node', async () => {
+  const h = harness({ RG_RETRY_AVOID: 'required' });
+  await failedJob(h, { podReason: 'NodeLost' });
+  const r = (await h.cluster.get('Job', 'db', 'pg-0-retry-1')) as KubeObject & { spec: Record<string, any> };
+  assert.equal(r.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions, [
+    { key: 'kubernetes.io/hostname', operator: 'NotIn', values: ['node-1'] },
+  ]);
+  const h2 = harness();
+  await h2.seed(pvc('data-mysql-0', 'db', { 'volume.kubernetes.io/selected-node': 'node-1' }));
+  await failedJob(h2, { podReason: 'Evicted' });
+  const r2 = (await h2.cluster.get('Job', 'db', 'pg-0-retry-1')) as KubeObject & { spec: Record<string, any> };
+  assert.is(r2.spec.template.spec.affinity.nodeAffinity, undefined, 'bound volumes: never steer away from their node');
+});
+
+test('not retryable, not opted in, attempts used up: skipped or exhausted, and no Job', async () => {
+  const oom = harness();
+  const a = await failedJob(oom, { podReason: 'OOMKilled', podRetryable: false });
+  assert.is(a.retry.reply!.type, T.retrySkipped);
+  assert.is(oom.cluster.all('Job').length, 1);
+
+  const notIn = harness();
+  const b = await failedJob(notIn, { podReason: 'Evicted', labels: { 'restoreguard.dev/retry': 'false' } });
+  assert.is(b.retry.reply!.type, T.retrySkipped);
+  assert.match(b.retry.reply!.data.message, /not enabled/);
+
+  const last = harness();
+  const c = await failedJob(last, { podReason: 'Evicted', attempt: 3 });
+  assert.is(c.retry.reply!.type, T.retryExhausted);
+  assert.is(last.cluster.all('Job').length, 1);
+  assert.is((await last.cluster.get('Job', 'db', 'pg-0'))!.metadata.labels!['restoreguard.dev/state'], 'exhausted');
+});
+
+test('a retry of a retry: named from the root Job, avoiding every node that failed', async () => {
+  const h = harness();
+  const { retry } = await failedJob(h, {
+    name: 'pg-0-retry-1', podReason: 'Evicted', attempt: 2,
+    annotations: { 'restoreguard.dev/root-job': 'pg-0', 'restoreguard.dev/failed-nodes': 'node-0' },
+  });
+  assert.is(retry.reply!.data.retryJob, 'pg-0-retry-2');
+  assert.equal(retry.reply!.data.avoidNodes, ['node-0', 'node-1']);
+});
+
+test('pod-level failure: the failed pod is let go (stop annotation) and its anchor removed', async () => {
+  const h = harness();
+  const pod = restorePod({ restore: { exit: 1 } });
+  const anchor = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'restore-0-abcde-anchor', namespace: 'db', labels: { 'restoreguard.dev/anchor-for': 'restore-0-abcde', 'restoreguard.dev/group': 'mysql-restore' } }, spec: {} };
+  await h.seed(pod, restoreJob(), anchor);
+  const c = await h.post('/completion', apiEvent(pod));
+  const r = await h.post('/retry', restoreEvent(T.failed, c.reply!.data));
+  assert.is(r.status, 202);
+  assert.is((await h.cluster.get('Pod', 'db', pod.metadata.name))!.metadata.annotations!['dataprotection.kubeblocks.io/stop-restore-manager'], 'true');
+  assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
+});
+
+test.run();
