@@ -30,7 +30,8 @@ export const ANNOTATIONS = {
 export async function ensureRig(): Promise<RigInfo> {
   const state = readState();
   if (state && (await isUp())) return info(state);
-  if (missingBinaries().length) build();
+  build(); // verifies binaries and version stamps; well under a second when cached
+  if (missingBinaries().length) throw new Error(`rig binaries missing after build: ${missingBinaries().join(', ')}`);
   const r = await up();
   return info(r.state);
 }

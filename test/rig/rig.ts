@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { BIN_DIR, BUILD_SCRIPT, KUBECONFIG_DIR, LOG_DIR, RUN_DIR, STAGES_DIR, STATE_FILE, binPath } from './paths.ts';
+import { BIN_DIR, BUILD_SCRIPT, KUBECONFIG_DIR, LOG_DIR, RIG_DIR, RUN_DIR, STAGES_DIR, STATE_FILE, binPath } from './paths.ts';
 import { certKubeconfig, ensurePki, type Pki } from './pki.ts';
 import { Kube, request, sleep, waitFor } from './http.ts';
 
@@ -203,6 +203,30 @@ export async function down(quiet = false): Promise<void> {
  * Returns the state and whether it was already up.
  */
 export async function up(): Promise<{ state: RigState; already: boolean }> {
+  // one starter at a time (several test processes may call ensureRig at once)
+  const lock = path.join(RIG_DIR, 'up.lock');
+  fs.mkdirSync(RIG_DIR, { recursive: true });
+  const lockDeadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch {
+      let stale = false;
+      try { stale = Date.now() - fs.statSync(lock).mtimeMs > 180_000; } catch { /* gone */ }
+      if (stale) fs.rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > lockDeadline) throw new Error(`${lock} held for too long`);
+      await sleep(250);
+    }
+  }
+  try {
+    return await upLocked();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+async function upLocked(): Promise<{ state: RigState; already: boolean }> {
   const existing = readState();
   if (existing && (await isUp())) return { state: existing, already: true };
   if (existing) {
