@@ -1,6 +1,7 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { createRequire } from 'node:module';
 import type { CloudEvent } from './cloudevent.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -55,6 +56,8 @@ function isoMs(d: string | undefined): number {
 
 /** Reads every Trigger in a folder of manifests (all *.yaml files, all documents). */
 export function loadTriggers(dir: string): TriggerRoute[] {
+  // The YAML parser is needed only with the local broker: loaded here, never on a plain start.
+  const { parseAllDocuments } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   const out: TriggerRoute[] = [];
   for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
     for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
@@ -98,6 +101,20 @@ export interface Hop {
   attempt: number;
 }
 
+/** The delivery a piece of work belongs to. */
+export interface DeliveryContext {
+  trigger: string;
+  path: string;
+  eventId: string;
+  attempt: number;
+  hops: number;
+}
+/**
+ * Set around every local delivery, so that whatever a function does (cluster calls, logs) can be
+ * tied to the hop that caused it, even while several deliveries run at once (the replay's timeline).
+ */
+export const deliveryContext = new AsyncLocalStorage<DeliveryContext>();
+
 export interface BrokerOptions {
   triggers: TriggerRoute[];
   /** Delivers an event to a function path in-process; answers like the HTTP route would. */
@@ -129,7 +146,8 @@ export function createBroker(opts: BrokerOptions) {
 
   async function deliverOne(t: TriggerRoute, ev: CloudEvent, hops: number): Promise<CloudEvent | null> {
     for (let attempt = 0; ; attempt++) {
-      const r = await opts.deliver(t.path, ev);
+      const ctx: DeliveryContext = { trigger: t.name, path: t.path, eventId: ev.id, attempt, hops };
+      const r = await deliveryContext.run(ctx, () => opts.deliver(t.path, ev));
       opts.metrics?.brokerDeliveries.inc({ trigger: t.name, status: String(r.status) });
       const reply = r.reply ?? null;
       opts.onHop?.({ trigger: t.name, path: t.path, event: ev, status: r.status, reply, hops, attempt });

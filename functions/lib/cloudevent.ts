@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { InvalidEventError } from './errors.ts';
 
 /**
@@ -8,14 +8,14 @@ import { InvalidEventError } from './errors.ts';
  */
 export const CloudEventSchema = z.looseObject({
   specversion: z.literal('1.0', { message: 'specversion must be "1.0"' }),
-  id: z.string({ message: 'id is required' }).min(1, 'id is required'),
-  source: z.string({ message: 'source is required' }).min(1, 'source is required'),
-  type: z.string({ message: 'type is required' }).min(1, 'type is required'),
-  subject: z.string().optional(),
-  time: z.string().optional(),
-  datacontenttype: z.string().optional(),
-  dataschema: z.string().optional(),
-  data: z.unknown().optional(),
+  id: z.string({ message: 'id is required' }).check(z.minLength(1, 'id is required')),
+  source: z.string({ message: 'source is required' }).check(z.minLength(1, 'source is required')),
+  type: z.string({ message: 'type is required' }).check(z.minLength(1, 'type is required')),
+  subject: z.optional(z.string()),
+  time: z.optional(z.string()),
+  datacontenttype: z.optional(z.string()),
+  dataschema: z.optional(z.string()),
+  data: z.optional(z.unknown()),
 });
 export type CloudEvent = z.infer<typeof CloudEventSchema>;
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
 
 /** Failure reasons, one vocabulary everywhere (design §2). */
@@ -21,23 +21,26 @@ export const ReasonSchema = z.enum(REASONS);
 export type Reason = z.infer<typeof ReasonSchema>;
 
 const bool = (def: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
-    .default(def ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+  z.pipe(
+    z._default(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' }), def ? 'true' : 'false'),
+    z.transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  );
 const int = (def: number, min: number, max: number) =>
-  z.coerce.number({ message: 'expected a whole number' }).int().min(min).max(max).default(def);
+  z._default(
+    z.pipe(z.coerce.number({ message: 'expected a whole number' }), z.int({ message: 'expected a whole number' }).check(z.minimum(min), z.maximum(max))),
+    def,
+  );
 const list = (def: string) =>
-  z
-    .string()
-    .default(def)
-    .transform((v) =>
+  z.pipe(
+    z._default(z.string(), def),
+    z.transform((v) =>
       v
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean),
-    );
-const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|k|M|G)?$/, 'expected a Kubernetes quantity such as 1m or 4Mi');
+    ),
+  );
+const quantity = z.string().check(z.regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|k|M|G)?$/, 'expected a Kubernetes quantity such as 1m or 4Mi'));
 
 /**
  * Every setting, read from the environment. Names are RG_* except PORT, KUBECONFIG and LOG_LEVEL.
@@ -45,47 +48,47 @@ const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|k|M|G)?$/, 'exp
  */
 export const ConfigSchema = z.object({
   PORT: int(8080, 1, 65535),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-  RG_PROFILES: list('kubeblocks,generic').pipe(
-    z.array(z.enum(['kubeblocks', 'generic'], { message: 'profiles are kubeblocks and generic' })).min(1),
+  LOG_LEVEL: z._default(z.enum(['debug', 'info', 'warn', 'error'], { message: 'expected debug, info, warn or error' }), 'info'),
+  RG_PROFILES: z.pipe(
+    list('kubeblocks,generic'),
+    z.array(z.enum(['kubeblocks', 'generic'], { message: 'profiles are kubeblocks and generic' })).check(z.minLength(1)),
   ),
-  RG_DOMAIN: z
-    .string()
-    .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, 'expected a DNS domain such as restoreguard.dev')
-    .default('restoreguard.dev'),
+  RG_DOMAIN: z._default(
+    z.string().check(z.regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, 'expected a DNS domain such as restoreguard.dev')),
+    'restoreguard.dev',
+  ),
   RG_GENERIC_RESTORE_CONTAINERS: list(''),
   RG_HELPER_CONTAINERS: list('restore-manager'),
-  RG_ANCHOR_IMAGE: z.string().min(1).default('registry.k8s.io/pause:3.10'),
+  RG_ANCHOR_IMAGE: z._default(z.string().check(z.minLength(1)), 'registry.k8s.io/pause:3.10'),
   RG_ANCHOR_DEADLINE_SECONDS: int(6 * 3600, 60, 7 * 24 * 3600),
-  RG_ANCHOR_CPU: quantity.default('1m'),
-  RG_ANCHOR_MEMORY: quantity.default('8Mi'),
-  RG_NON_RETRYABLE_EXIT_CODES: list('126,127').pipe(
-    z.array(z.string().regex(/^[0-9]{1,3}$/, 'exit codes are whole numbers from 0 to 255').transform(Number)),
+  RG_ANCHOR_CPU: z._default(quantity, '1m'),
+  RG_ANCHOR_MEMORY: z._default(quantity, '8Mi'),
+  RG_NON_RETRYABLE_EXIT_CODES: z.pipe(
+    list('126,127'),
+    z.array(z.pipe(z.string().check(z.regex(/^[0-9]{1,3}$/, 'exit codes are whole numbers from 0 to 255')), z.transform(Number))),
   ),
-  RG_RETRYABLE_REASONS: list('Error,Evicted,Preempted,NodeLost,Deleted,DeadlineExceeded,BackoffLimitExceeded,Unknown').pipe(
-    z.array(ReasonSchema),
-  ),
+  RG_RETRYABLE_REASONS: z.pipe(list('Error,Evicted,Preempted,NodeLost,Deleted,DeadlineExceeded,BackoffLimitExceeded,Unknown'), z.array(ReasonSchema)),
   RG_IMAGE_PULL_GRACE_SECONDS: int(300, 0, 86400),
   RG_RETRY_JOBS: bool(false),
   RG_RETRY_MAX_ATTEMPTS: int(3, 1, 100),
   RG_RETRY_BASE_MS: int(1000, 0, 3_600_000),
   RG_RETRY_MAX_MS: int(30_000, 0, 3_600_000),
-  RG_RETRY_JITTER: z.coerce.number().min(0).max(1).default(0.2),
-  RG_RETRY_AVOID: z.enum(['preferred', 'required', 'off']).default('preferred'),
+  RG_RETRY_JITTER: z._default(z.coerce.number().check(z.minimum(0), z.maximum(1)), 0.2),
+  RG_RETRY_AVOID: z._default(z.enum(['preferred', 'required', 'off'], { message: 'expected preferred, required or off' }), 'preferred'),
   RG_DELETE_FINISHED_PODS: bool(true),
   RG_DELETE_FINISHED_JOBS: bool(false),
   RG_LOG_TAIL_LINES: int(0, 0, 1000),
   RG_LOG_TAIL_BYTES: int(2048, 128, 16384),
   RG_NAMESPACES: list(''),
   RG_LOCAL_BROKER: bool(false),
-  RG_EVENTING_DIR: z.string().default('eventing'),
+  RG_EVENTING_DIR: z._default(z.string(), 'eventing'),
   RG_BROKER_TTL: int(255, 1, 1000),
   RG_DRY_RUN: bool(false),
-  RG_RECORD_DIR: z.string().default(''),
+  RG_RECORD_DIR: z._default(z.string(), ''),
   RG_RECORD_MAX_FILES: int(10_000, 1, 1_000_000),
   RG_MAX_BODY_BYTES: int(1024 * 1024, 1024, 64 * 1024 * 1024),
   RG_DEDUP_SIZE: int(4096, 0, 1_000_000),
-  KUBECONFIG: z.string().optional(),
+  KUBECONFIG: z.optional(z.string()),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ReasonSchema } from './config.ts';
 import { JobSchema, PodSchema } from './k8s.ts';
 import type { CloudEvent } from './cloudevent.ts';
@@ -28,32 +28,32 @@ export type ResourceData = z.infer<typeof ResourceDataSchema>;
 
 export const ContainerOutcomeSchema = z.object({
   name: z.string(),
-  exitCode: z.number().int().nullable(),
-  reason: z.string().nullable(),
-  startedAt: z.string().nullable(),
-  finishedAt: z.string().nullable(),
+  exitCode: z.nullable(z.int()),
+  reason: z.nullable(z.string()),
+  startedAt: z.nullable(z.string()),
+  finishedAt: z.nullable(z.string()),
 });
 export type ContainerOutcome = z.infer<typeof ContainerOutcomeSchema>;
 
 /** The data of every dev.restoreguard.* event (design §4). */
 export const RestoreDataSchema = z.object({
-  namespace: z.string().min(1),
-  group: z.string().min(1),
+  namespace: z.string().check(z.minLength(1)),
+  group: z.string().check(z.minLength(1)),
   profile: z.enum(['kubeblocks', 'generic']),
-  job: z.string().nullable(),
-  pod: z.string().nullable(),
-  uid: z.string().nullable(),
-  node: z.string().nullable(),
+  job: z.nullable(z.string()),
+  pod: z.nullable(z.string()),
+  uid: z.nullable(z.string()),
+  node: z.nullable(z.string()),
   scope: z.enum(['pod', 'job']),
   state: z.enum(['placed', 'succeeded', 'failed']),
-  reason: ReasonSchema.nullable(),
+  reason: z.nullable(ReasonSchema),
   retryable: z.boolean(),
-  exitCode: z.number().int().nullable(),
+  exitCode: z.nullable(z.int()),
   containers: z.array(ContainerOutcomeSchema),
-  message: z.string().nullable(),
-  attempt: z.number().int().min(1),
-  startedAt: z.string().nullable(),
-  finishedAt: z.string().nullable(),
+  message: z.nullable(z.string()),
+  attempt: z.int().check(z.minimum(1)),
+  startedAt: z.nullable(z.string()),
+  finishedAt: z.nullable(z.string()),
 });
 export type RestoreData = z.infer<typeof RestoreDataSchema>;
 
@@ -62,13 +62,13 @@ export const GroupDataSchema = z.object({
   group: z.string(),
   profile: z.enum(['kubeblocks', 'generic']),
   anchorsDeleted: z.array(z.string()),
-  members: z.number().int(),
+  members: z.int(),
 });
 export type GroupData = z.infer<typeof GroupDataSchema>;
 
-export const RetryDataSchema = RestoreDataSchema.extend({
-  retryJob: z.string().nullable(),
-  delayMs: z.number().int().nullable(),
+export const RetryDataSchema = z.extend(RestoreDataSchema, {
+  retryJob: z.nullable(z.string()),
+  delayMs: z.nullable(z.int()),
   avoidNodes: z.array(z.string()),
 });
 export type RetryData = z.infer<typeof RetryDataSchema>;

@@ -1,7 +1,7 @@
 import type { CloudEvent } from './cloudevent.ts';
 import { InvalidEventError } from './errors.ts';
 import type { Deps } from './deps.ts';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 
 /**
  * One function: a thin pipeline. The route decodes the CloudEvent; `handle` validates its data,
@@ -15,7 +15,7 @@ export interface FunctionDef {
 }
 
 /** Validates event data against a schema, as a 400 with the first problems named. */
-export function dataOf<S extends z.ZodType>(schema: S, event: CloudEvent): z.infer<S> {
+export function dataOf<S extends z.ZodMiniType>(schema: S, event: CloudEvent): z.infer<S> {
   const r = schema.safeParse(event.data);
   if (!r.success) {
     const problems = r.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * Schemas for the parts of Kubernetes objects restore-guard reads. Everything else passes through
@@ -11,160 +11,162 @@ export const OwnerReferenceSchema = z.looseObject({
   kind: z.string(),
   name: z.string(),
   uid: z.string(),
-  controller: z.boolean().optional(),
-  blockOwnerDeletion: z.boolean().optional(),
+  controller: z.optional(z.boolean()),
+  blockOwnerDeletion: z.optional(z.boolean()),
 });
 export type OwnerReference = z.infer<typeof OwnerReferenceSchema>;
 
 export const ObjectMetaSchema = z.looseObject({
-  name: z.string().min(1),
-  namespace: z.string().min(1).optional(),
-  uid: z.string().optional(),
-  resourceVersion: z.string().optional(),
-  generation: z.number().optional(),
-  creationTimestamp: z.string().nullish(),
-  deletionTimestamp: z.string().nullish(),
-  labels: StringMap.nullish(),
-  annotations: StringMap.nullish(),
-  ownerReferences: z.array(OwnerReferenceSchema).nullish(),
-  finalizers: z.array(z.string()).nullish(),
+  name: z.string().check(z.minLength(1)),
+  namespace: z.optional(z.string().check(z.minLength(1))),
+  uid: z.optional(z.string()),
+  resourceVersion: z.optional(z.string()),
+  generation: z.optional(z.number()),
+  creationTimestamp: z.nullish(z.string()),
+  deletionTimestamp: z.nullish(z.string()),
+  labels: z.nullish(StringMap),
+  annotations: z.nullish(StringMap),
+  ownerReferences: z.nullish(z.array(OwnerReferenceSchema)),
+  finalizers: z.nullish(z.array(z.string())),
 });
 export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
 
 const LabelSelectorSchema = z.looseObject({
-  matchLabels: StringMap.nullish(),
-  matchExpressions: z
-    .array(z.looseObject({ key: z.string(), operator: z.string(), values: z.array(z.string()).nullish() }))
-    .nullish(),
+  matchLabels: z.nullish(StringMap),
+  matchExpressions: z.nullish(
+    z.array(z.looseObject({ key: z.string(), operator: z.string(), values: z.nullish(z.array(z.string())) })),
+  ),
 });
 export type LabelSelector = z.infer<typeof LabelSelectorSchema>;
 
 const PodAffinityTermSchema = z.looseObject({
-  labelSelector: LabelSelectorSchema.nullish(),
-  topologyKey: z.string().optional(),
-  matchLabelKeys: z.array(z.string()).nullish(),
-  mismatchLabelKeys: z.array(z.string()).nullish(),
-  namespaces: z.array(z.string()).nullish(),
-  namespaceSelector: LabelSelectorSchema.nullish(),
+  labelSelector: z.nullish(LabelSelectorSchema),
+  topologyKey: z.optional(z.string()),
+  matchLabelKeys: z.nullish(z.array(z.string())),
+  mismatchLabelKeys: z.nullish(z.array(z.string())),
+  namespaces: z.nullish(z.array(z.string())),
+  namespaceSelector: z.nullish(LabelSelectorSchema),
 });
 export type PodAffinityTerm = z.infer<typeof PodAffinityTermSchema>;
-const WeightedTermSchema = z.looseObject({ weight: z.number().optional(), podAffinityTerm: PodAffinityTermSchema });
+const WeightedTermSchema = z.looseObject({ weight: z.optional(z.number()), podAffinityTerm: PodAffinityTermSchema });
 const PodAffinitySchema = z.looseObject({
-  requiredDuringSchedulingIgnoredDuringExecution: z.array(PodAffinityTermSchema).nullish(),
-  preferredDuringSchedulingIgnoredDuringExecution: z.array(WeightedTermSchema).nullish(),
+  requiredDuringSchedulingIgnoredDuringExecution: z.nullish(z.array(PodAffinityTermSchema)),
+  preferredDuringSchedulingIgnoredDuringExecution: z.nullish(z.array(WeightedTermSchema)),
 });
 
 const ContainerSchema = z.looseObject({
   name: z.string(),
-  image: z.string().optional(),
-  restartPolicy: z.string().optional(),
+  image: z.optional(z.string()),
+  restartPolicy: z.optional(z.string()),
 });
 export type Container = z.infer<typeof ContainerSchema>;
 
 const VolumeSchema = z.looseObject({
   name: z.string(),
-  persistentVolumeClaim: z.looseObject({ claimName: z.string() }).nullish(),
+  persistentVolumeClaim: z.nullish(z.looseObject({ claimName: z.string() })),
 });
 
 export const PodSpecSchema = z.looseObject({
-  nodeName: z.string().nullish(),
-  containers: z.array(ContainerSchema).default([]),
-  initContainers: z.array(ContainerSchema).nullish(),
-  volumes: z.array(VolumeSchema).nullish(),
-  affinity: z
-    .looseObject({
-      nodeAffinity: z.looseObject({}).nullish(),
-      podAffinity: PodAffinitySchema.nullish(),
-      podAntiAffinity: PodAffinitySchema.nullish(),
-    })
-    .nullish(),
-  topologySpreadConstraints: z
-    .array(
+  nodeName: z.nullish(z.string()),
+  containers: z._default(z.array(ContainerSchema), []),
+  initContainers: z.nullish(z.array(ContainerSchema)),
+  volumes: z.nullish(z.array(VolumeSchema)),
+  affinity: z.nullish(
+    z.looseObject({
+      nodeAffinity: z.nullish(z.looseObject({})),
+      podAffinity: z.nullish(PodAffinitySchema),
+      podAntiAffinity: z.nullish(PodAffinitySchema),
+    }),
+  ),
+  topologySpreadConstraints: z.nullish(
+    z.array(
       z.looseObject({
-        labelSelector: LabelSelectorSchema.nullish(),
-        matchLabelKeys: z.array(z.string()).nullish(),
-        topologyKey: z.string().optional(),
+        labelSelector: z.nullish(LabelSelectorSchema),
+        matchLabelKeys: z.nullish(z.array(z.string())),
+        topologyKey: z.optional(z.string()),
       }),
-    )
-    .nullish(),
-  tolerations: z.array(z.looseObject({})).nullish(),
-  priorityClassName: z.string().nullish(),
-  restartPolicy: z.string().optional(),
-  activeDeadlineSeconds: z.number().nullish(),
+    ),
+  ),
+  tolerations: z.nullish(z.array(z.looseObject({}))),
+  priorityClassName: z.nullish(z.string()),
+  restartPolicy: z.optional(z.string()),
+  activeDeadlineSeconds: z.nullish(z.number()),
 });
 export type PodSpec = z.infer<typeof PodSpecSchema>;
 
 const StateSchema = z.looseObject({
-  running: z.looseObject({ startedAt: z.string().nullish() }).nullish(),
-  waiting: z.looseObject({ reason: z.string().nullish(), message: z.string().nullish() }).nullish(),
-  terminated: z
-    .looseObject({
+  running: z.nullish(z.looseObject({ startedAt: z.nullish(z.string()) })),
+  waiting: z.nullish(z.looseObject({ reason: z.nullish(z.string()), message: z.nullish(z.string()) })),
+  terminated: z.nullish(
+    z.looseObject({
       exitCode: z.number(),
-      reason: z.string().nullish(),
-      message: z.string().nullish(),
-      startedAt: z.string().nullish(),
-      finishedAt: z.string().nullish(),
-    })
-    .nullish(),
+      reason: z.nullish(z.string()),
+      message: z.nullish(z.string()),
+      startedAt: z.nullish(z.string()),
+      finishedAt: z.nullish(z.string()),
+    }),
+  ),
 });
 export const ContainerStatusSchema = z.looseObject({
   name: z.string(),
-  state: StateSchema.nullish(),
-  lastState: StateSchema.nullish(),
-  restartCount: z.number().optional(),
+  state: z.nullish(StateSchema),
+  lastState: z.nullish(StateSchema),
+  restartCount: z.optional(z.number()),
 });
 export type ContainerStatus = z.infer<typeof ContainerStatusSchema>;
 
 const ConditionSchema = z.looseObject({
   type: z.string(),
   status: z.string(),
-  reason: z.string().nullish(),
-  message: z.string().nullish(),
-  lastTransitionTime: z.string().nullish(),
+  reason: z.nullish(z.string()),
+  message: z.nullish(z.string()),
+  lastTransitionTime: z.nullish(z.string()),
 });
 export type Condition = z.infer<typeof ConditionSchema>;
 
 export const PodSchema = z.looseObject({
-  apiVersion: z.literal('v1').optional(),
+  apiVersion: z.optional(z.literal('v1')),
   kind: z.literal('Pod'),
   metadata: ObjectMetaSchema,
-  spec: PodSpecSchema.default({ containers: [] }),
-  status: z
-    .looseObject({
-      phase: z.string().optional(),
-      reason: z.string().nullish(),
-      message: z.string().nullish(),
-      startTime: z.string().nullish(),
-      conditions: z.array(ConditionSchema).nullish(),
-      containerStatuses: z.array(ContainerStatusSchema).nullish(),
-      initContainerStatuses: z.array(ContainerStatusSchema).nullish(),
-    })
-    .default({}),
+  spec: z._default(PodSpecSchema, { containers: [] }),
+  status: z._default(
+    z.looseObject({
+      phase: z.optional(z.string()),
+      reason: z.nullish(z.string()),
+      message: z.nullish(z.string()),
+      startTime: z.nullish(z.string()),
+      conditions: z.nullish(z.array(ConditionSchema)),
+      containerStatuses: z.nullish(z.array(ContainerStatusSchema)),
+      initContainerStatuses: z.nullish(z.array(ContainerStatusSchema)),
+    }),
+    {},
+  ),
 });
 export type Pod = z.infer<typeof PodSchema>;
 
 export const JobSchema = z.looseObject({
-  apiVersion: z.string().optional(),
+  apiVersion: z.optional(z.string()),
   kind: z.literal('Job'),
   metadata: ObjectMetaSchema,
   spec: z.looseObject({
     template: z.looseObject({
-      metadata: z.looseObject({ labels: StringMap.nullish(), annotations: StringMap.nullish() }).nullish(),
+      metadata: z.nullish(z.looseObject({ labels: z.nullish(StringMap), annotations: z.nullish(StringMap) })),
       spec: PodSpecSchema,
     }),
-    selector: LabelSelectorSchema.nullish(),
-    backoffLimit: z.number().nullish(),
+    selector: z.nullish(LabelSelectorSchema),
+    backoffLimit: z.nullish(z.number()),
   }),
-  status: z
-    .looseObject({
-      conditions: z.array(ConditionSchema).nullish(),
-      active: z.number().nullish(),
-      succeeded: z.number().nullish(),
-      failed: z.number().nullish(),
-      startTime: z.string().nullish(),
-      completionTime: z.string().nullish(),
-    })
-    .default({}),
+  status: z._default(
+    z.looseObject({
+      conditions: z.nullish(z.array(ConditionSchema)),
+      active: z.nullish(z.number()),
+      succeeded: z.nullish(z.number()),
+      failed: z.nullish(z.number()),
+      startTime: z.nullish(z.string()),
+      completionTime: z.nullish(z.string()),
+    }),
+    {},
+  ),
 });
 export type Job = z.infer<typeof JobSchema>;
 
