@@ -39,11 +39,14 @@ export interface Cluster {
   logs(namespace: string, pod: string, container: string, opts: LogOptions): Promise<string | null>;
 }
 
-/** The verbs each method needs, per resource; the RBAC test holds eventing/rbac.yaml to this. */
+/**
+ * The verbs each method needs, per resource; the RBAC test holds eventing/rbac.yaml to this.
+ * `create` needs `get` too: AlreadyExists is success, and the existing object is read back.
+ */
 export const VERBS: Record<keyof Cluster, string[]> = {
   get: ['get'],
   list: ['list'],
-  create: ['create'],
+  create: ['create', 'get'],
   patch: ['patch'],
   delete: ['delete'],
   logs: ['get'],
