@@ -59,33 +59,73 @@ function maxIso(values: (string | null)[]): string | null {
 
 /** Why a pod ended without its restore containers finishing, from its status. */
 export function disruptionReason(pod: Pod, deleted: boolean): Reason | null {
+  const said = statusDisruption(pod);
+  if (said) return said.reason;
+  if (deleted || pod.metadata.deletionTimestamp) return 'Deleted';
+  return null;
+}
+
+/**
+ * What the pod's status says disrupted it, and since when where it says so (the DisruptionTarget
+ * condition's time; a status.reason carries none).
+ */
+function statusDisruption(pod: Pod): { reason: Reason; since: number | null; message: string | null } | null {
   const conds = pod.status.conditions ?? [];
   const disruption = conds.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+  const since = timeOf(disruption?.lastTransitionTime);
+  const message = pod.status.message ?? disruption?.message ?? null;
   switch (disruption?.reason) {
     case 'PreemptionByScheduler':
     case 'PreemptionByKubeScheduler':
-      return 'Preempted';
+      return { reason: 'Preempted', since, message };
     case 'DeletionByTaintManager':
     case 'DeletionByPodGC':
-      return 'NodeLost';
+      return { reason: 'NodeLost', since, message };
     case 'EvictionByEvictionAPI':
     case 'TerminationByKubelet':
-      return 'Evicted';
+      return { reason: 'Evicted', since, message };
   }
   switch (pod.status.reason) {
     case 'Evicted':
-      return 'Evicted';
+      return { reason: 'Evicted', since: null, message };
     case 'Preempting':
-      return 'Preempted';
+      return { reason: 'Preempted', since: null, message };
     case 'NodeLost':
     case 'NodeShutdown':
     case 'Terminated':
-      return 'NodeLost';
+      return { reason: 'NodeLost', since: null, message };
     case 'DeadlineExceeded':
-      return 'DeadlineExceeded';
+      return { reason: 'DeadlineExceeded', since: null, message };
   }
-  if (deleted || pod.metadata.deletionTimestamp) return 'Deleted';
   return null;
+}
+
+function timeOf(iso: string | null | undefined): number | null {
+  const t = Date.parse(iso ?? '');
+  return Number.isFinite(t) ? t : null;
+}
+
+/**
+ * When deletion was requested: deletionTimestamp minus its grace period (the API server sets
+ * deletionTimestamp = request time + grace). Null when the object does not say.
+ */
+function deletionRequestedAt(pod: Pod): number | null {
+  const at = timeOf(pod.metadata.deletionTimestamp);
+  if (at === null) return null;
+  const grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds;
+  return at - (typeof grace === 'number' && grace > 0 ? grace * 1000 : 0);
+}
+
+/**
+ * Was this terminated container killed by the disruption? A signal exit (137 SIGKILL, 143 SIGTERM)
+ * that is not the OOM killer's, at or after the disruption began. A container that had already
+ * ended before (a failed pod deleted later, say by release) keeps its own verdict.
+ */
+function killedBy(c: ContainerOutcome, since: number | null): boolean {
+  if (c.exitCode !== 137 && c.exitCode !== 143) return false;
+  if (c.reason === 'OOMKilled') return false;
+  const finished = timeOf(c.finishedAt);
+  return since === null || finished === null || finished >= since;
 }
 
 /** Judges a selected Pod. Returns null when there is nothing to say. */
@@ -128,14 +168,18 @@ export function judgePod(pod: Pod, sel: Selection, ctx: JudgeContext): RestoreDa
   if (allTerminated) {
     const bad = containers.filter((c) => c.exitCode !== 0);
     if (bad.length === 0) return { ...base, state: 'succeeded', reason: null, exitCode: 0, retryable: false, message: null };
-    const disrupted = going || ended ? disruptionReason(pod, ctx.deleted) : null;
-    if (disrupted && disrupted !== 'DeadlineExceeded' && bad.every((c) => c.exitCode === 137 || c.exitCode === 143)) {
-      return failed(disrupted, bad[0]!.exitCode, pod.status.message ?? null);
+    if (going || ended) {
+      const said = statusDisruption(pod);
+      const disrupted = said ?? (going ? { reason: 'Deleted' as const, since: deletionRequestedAt(pod), message: DELETED } : null);
+      if (disrupted && bad.every((c) => killedBy(c, disrupted.since))) {
+        return failed(disrupted.reason, bad[0]!.exitCode, disrupted.message);
+      }
     }
     const oom = bad.find((c) => c.reason === 'OOMKilled');
     const first = oom ?? bad[0]!;
     const status = statuses.get(first.name)?.state?.terminated;
-    return failed(oom ? 'OOMKilled' : 'Error', first.exitCode, status?.message ?? `container ${first.name} exited ${first.exitCode}`);
+    const why = first.reason && first.reason !== 'Error' ? ` (${first.reason})` : '';
+    return failed(oom ? 'OOMKilled' : 'Error', first.exitCode, status?.message ?? `container ${first.name} exited ${first.exitCode}${why}`);
   }
 
   // 2. The pod ended (or is going) without its restore containers finishing.
@@ -144,12 +188,16 @@ export function judgePod(pod: Pod, sel: Selection, ctx: JudgeContext): RestoreDa
       (s) => (s.state?.terminated?.exitCode ?? 0) !== 0 && !isNativeSidecar(pod, s.name),
     );
     if (init && phase === 'Failed') {
-      return failed('InitFailed', init.state!.terminated!.exitCode, `init container ${init.name} exited ${init.state!.terminated!.exitCode}`);
+      const t = init.state!.terminated!;
+      return failed('InitFailed', t.exitCode, `init container ${init.name} exited ${t.exitCode}${t.message ? `: ${t.message}` : ''}`);
     }
-    const disrupted = disruptionReason(pod, ctx.deleted);
-    if (disrupted) return failed(disrupted, firstExit(containers), pod.status.message ?? null);
-    const stuck = waitingFailure(pod, names, null);
+    const said = statusDisruption(pod);
+    if (said) return failed(said.reason, firstExit(containers), said.message);
+    // A pod that was stuck (past the grace period) and is then deleted stays stuck: the same
+    // verdict as before the deletion. A pod that failed while stuck was stuck for good.
+    const stuck = waitingFailure(pod, names, phase === 'Failed' ? null : ctx);
     if (stuck) return failed(stuck.reason, null, stuck.message);
+    if (going) return failed('Deleted', firstExit(containers), pod.status.message ?? DELETED);
     if (phase === 'Failed') return failed('Unknown', firstExit(containers), pod.status.message ?? pod.status.reason ?? null);
     // Succeeded without terminated statuses (should not happen): say nothing rather than guess.
     return null;
@@ -165,6 +213,8 @@ export function judgePod(pod: Pod, sel: Selection, ctx: JudgeContext): RestoreDa
   }
   return null;
 }
+
+const DELETED = 'the pod was deleted before its restore containers finished';
 
 function firstExit(containers: ContainerOutcome[]): number | null {
   return containers.find((c) => c.exitCode !== null && c.exitCode !== 0)?.exitCode ?? null;
@@ -228,7 +278,8 @@ export function judgeJob(job: Job, sel: Selection, ctx: JudgeContext): RestoreDa
   };
   const done = trueCondition(job, 'Complete', 'SuccessCriteriaMet');
   if (done) {
-    return { ...base, state: 'succeeded', reason: null, retryable: false, exitCode: 0, message: done.message ?? null };
+    const finishedAt = base.finishedAt ?? done.lastTransitionTime ?? null;
+    return { ...base, state: 'succeeded', reason: null, retryable: false, exitCode: 0, message: done.message ?? null, finishedAt };
   }
   const fail = trueCondition(job, 'Failed', 'FailureTarget');
   if (fail) {
