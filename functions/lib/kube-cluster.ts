@@ -50,7 +50,13 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
     await kc.applyToHTTPSOptions(opts);
     opts.agent = agent; // keep our pooled agent; applyToHTTPSOptions sets TLS material on opts itself
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    if (payload !== undefined) (opts.headers as Record<string, string>)['content-type'] = contentType;
+    if (payload !== undefined) {
+      const h = opts.headers as Record<string, string>;
+      h['content-type'] = contentType;
+      // Node sends a DELETE body neither chunked nor with a length unless told: the API server then
+      // ignores it (DeleteOptions, the uid precondition) and reads it as the next request on the socket.
+      h['content-length'] = String(Buffer.byteLength(payload));
+    }
     return new Promise((resolve, reject) => {
       const req = (secure ? https : http).request(opts, (res) => {
         const chunks: Buffer[] = [];

@@ -2,9 +2,12 @@
  * Every manifest in eventing/ against its schema, and func.yaml against knative/func's.
  *
  * - Schema: each document is loaded into its kubernetes-models / @kubernetes-models/knative model
- *   and `.validate()`d (types, required fields, enums). Those schemas allow unknown fields, while
- *   the API server rejects them (kubectl's default strict field validation on these CRDs), so an
- *   extra check walks every field against the model's declared properties (its .d.ts).
+ *   and `.validate()`d (types, required fields, enums). Those schemas allow unknown fields, which
+ *   a cluster rejects: the API server's strict field validation for core kinds, and for Knative
+ *   kinds its validation webhook (knative/eventing cmd/webhook: disallowUnknownFields true; the
+ *   CRDs themselves preserve unknown fields, so a server-side dry run without the webhook accepts
+ *   `spec.filterz`). So an extra check walks every field against the model's declared properties
+ *   (its .d.ts).
  * - Knative's own admission rules that a schema cannot say (from knative/eventing's
  *   *_validation.go): filter dialects one at a time, attribute names, relative `uri` with a `ref`,
  *   ISO 8601 delays, cron schedule, Resource mode, references that resolve.
