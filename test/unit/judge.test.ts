@@ -337,6 +337,26 @@ test('generic: evicted (phase Failed, reason Evicted, container killed) → fail
   });
 });
 
+test('generic: evicted variants: status.reason alone (older kubelets), and the Eviction API on a running pod', () => {
+  const bare = fixture('generic-evicted.update');
+  bare.data.status.conditions = bare.data.status.conditions.filter((x: any) => x.type !== 'DisruptionTarget');
+  const a = judgeEvent(bare);
+  assert.ok(a && a !== 'unselected');
+  assert.equal([a.state, a.reason, a.retryable, a.exitCode], ['failed', 'Evicted', true, 137]);
+
+  const api = fixture('generic-preempted.update');
+  api.data.status.conditions.find((x: any) => x.type === 'DisruptionTarget').reason = 'EvictionByEvictionAPI';
+  const b = judgeEvent(api);
+  assert.ok(b && b !== 'unselected');
+  assert.equal([b.state, b.reason, b.retryable, b.exitCode], ['failed', 'Evicted', true, null]);
+
+  // The condition without a deletion yet: the pod still runs, so it is still placed.
+  delete api.data.metadata.deletionTimestamp;
+  const c = judgeEvent(api);
+  assert.ok(c && c !== 'unselected');
+  assert.is(c.state, 'placed');
+});
+
 test('generic: preempted (DisruptionTarget PreemptionByScheduler, deletionTimestamp) → failed Preempted, retryable', () => {
   expectAnswer('generic-preempted.update', {
     ...gen('orders-db-restore-1', 'z2d5f', 'kwok-node-1'),
