@@ -275,6 +275,12 @@ function badInputs(route: keyof typeof ROUTES): [string, { headers: Record<strin
       400,
       /id is required.*source is required|source is required.*id is required/,
     ],
+    [
+      'missing attributes (structured)',
+      { headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify({ specversion: '1.0', id: 'x', type, data: {} }) },
+      400,
+      /source is required/,
+    ],
     ['a 2 MB body', encode(big, 'structured'), 413, /over the limit/],
     ['wrong event type for the route', encode({ ...fixture('kb-restore-pod-running.update'), type: wrong }, 'binary'), 400, /does not take events of type/],
     ['an unexpected kind (Deployment)', encode(deploymentEvent, 'binary'), 400, route === '/resync' ? /does not take events/ : /Deployment|invalid data/],
