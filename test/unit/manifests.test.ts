@@ -552,6 +552,15 @@ test("func.yaml's build runs `npm run build`, and `npm start` runs the bundle it
   assert.is(fnYaml.build?.builder, 'pack');
 });
 
+test('.funcignore keeps local installs, build output and the test rig out of the image build', () => {
+  const patterns = readFileSync(join(ROOT, '.funcignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  for (const p of ['/node_modules', '/dist', '/.rig']) assert.ok(patterns.includes(p), `.funcignore misses ${p}`);
+  for (const p of ['/functions', '/package.json', '/package-lock.json', '/esbuild.config.ts', '/eventing']) assert.not.ok(patterns.includes(p), `${p} is needed by the build`);
+});
+
 test("func.yaml's environment parses with ConfigSchema, and sets nothing Knative owns", () => {
   const envs = fnYaml.run?.envs ?? [];
   assert.ok(envs.length > 0);
