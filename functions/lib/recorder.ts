@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, unlinkSync, writeFile } from 'node:fs';
+import { mkdirSync, readdirSync, unlink, writeFile } from 'node:fs';
 import { join } from 'node:path';
 import type { RequestTap } from './app.ts';
 import type { Logger } from './log.ts';
@@ -11,43 +11,69 @@ export interface Capture {
   body: string;
 }
 
+/** Headers that carry credentials (Knative's OIDC tokens among them): never written to disk. */
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
 /**
  * Saves every request raw (headers, body, arrival time) before it is parsed: the CloudEvents SDK
- * would rewrite `time` and fill in defaults. Writes are fire-and-forget off the request's path;
- * the folder is bounded to `max` files, oldest dropped.
+ * would rewrite `time` and fill in defaults. Credentials in headers are redacted.
+ *
+ * Off the request's critical section: the request path only serialises the capture and queues an
+ * asynchronous write; deleting the oldest file is asynchronous too. Bounded: at most `max` files
+ * (oldest dropped, and a file still being written is dropped once its write lands, so the folder
+ * never ends above the bound), and at most `maxPending` writes in flight (beyond that, captures are
+ * dropped and counted, rather than memory growing while the disk is slow).
  */
-export function createRecorder(dir: string, max: number, log: Logger): RequestTap & { flush(): Promise<void> } {
+export function createRecorder(dir: string, max: number, log: Logger, maxPending = 512): RequestTap & { flush(): Promise<void>; dropped(): number } {
   mkdirSync(dir, { recursive: true });
   let seq = 0;
   let pending = 0;
+  let dropped = 0;
   let waiters: (() => void)[] = [];
   const files: string[] = readdirSync(dir).filter((f) => f.endsWith('.capture.json')).sort();
-  const done = () => {
-    if (--pending === 0) {
+  const writing = new Set<string>();
+  const dropAfterWrite = new Set<string>();
+  const settle = () => {
+    if (pending === 0) {
       const w = waiters;
       waiters = [];
       w.forEach((f) => f());
     }
   };
-  const tap = (req: { path: string; headers: Record<string, string>; body: string; receivedAt: Date }) => {
-    const name = `${req.receivedAt.getTime().toString().padStart(14, '0')}-${process.pid}-${String(seq++).padStart(6, '0')}.capture.json`;
-    const capture: Capture = { path: req.path, receivedAt: req.receivedAt.toISOString(), headers: req.headers, body: req.body };
+  const remove = (name: string) => {
     pending++;
+    unlink(join(dir, name), () => {
+      pending--;
+      settle();
+    });
+  };
+  const tap = (req: { path: string; headers: Record<string, string>; body: string; receivedAt: Date }) => {
+    if (pending >= maxPending) {
+      if (dropped++ % 1000 === 0) log.warn('recording dropped: too many writes in flight', { dir, inFlight: pending, dropped });
+      return;
+    }
+    const name = `${req.receivedAt.getTime().toString().padStart(14, '0')}-${process.pid}-${String(seq++).padStart(6, '0')}.capture.json`;
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) headers[k] = SECRET_HEADERS.has(k.toLowerCase()) ? '[redacted]' : v;
+    const capture: Capture = { path: req.path, receivedAt: req.receivedAt.toISOString(), headers, body: req.body };
+    pending++;
+    writing.add(name);
     files.push(name);
     while (files.length > max) {
       const old = files.shift()!;
-      try {
-        unlinkSync(join(dir, old));
-      } catch {
-        /* already gone */
-      }
+      if (writing.has(old)) dropAfterWrite.add(old);
+      else remove(old);
     }
     writeFile(join(dir, name), JSON.stringify(capture), (e) => {
       if (e) log.warn('recording not written', { file: name, error: e.message });
-      done();
+      writing.delete(name);
+      if (dropAfterWrite.delete(name)) remove(name);
+      pending--;
+      settle();
     });
   };
   return Object.assign(tap, {
     flush: () => (pending === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
+    dropped: () => dropped,
   });
 }
