@@ -13,6 +13,7 @@ import type { Report } from '../../functions/cli/run.ts';
 import type { GroupState } from '../../functions/cli/state.ts';
 import { readInputs } from '../../functions/cli/inputs.ts';
 import { main, parseCli } from '../../functions/cli/replay.ts';
+import { renderSvg } from '../../functions/cli/svg.ts';
 import { KB } from '../../functions/lib/config.ts';
 import type { KubeObject } from '../../functions/lib/k8s.ts';
 
@@ -257,6 +258,16 @@ test('--json and the text report carry the timeline and the end state', async ()
   assert.match(text, /\+ create Job db\/restore-pg-data-0-retry-1 {2}attempt 2/);
   assert.match(text, /End state/);
   assert.match(text, /avoids node-a \(preferred\)/);
+});
+
+test('--svg draws one lane per node with the restore pods, anchors, the failure and the retry', async () => {
+  const svg = renderSvg(await run('evicted-retried'));
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  for (const s of ['>node-a</text>', '>node-b</text>', '>Evicted</text>', 'retry-1 (attempt 2), avoids node-a', 'group completed', 'marker-end="url(#arrow)"']) assert.ok(svg.includes(s), s);
+  assert.is((svg.match(/<title>restore-pg-data-0[^<]*-anchor: anchor on/g) ?? []).length, 2);
+  const held = renderSvg(await run('sidecar-never-stopped'));
+  assert.is((held.match(/fill="url\(#held0\)" stroke/g) ?? []).length, 3 + 1, 'three sidecar-held tails and the legend');
+  assert.is((held.match(/<title>stop annotation set by restore-guard<\/title>/g) ?? []).length, 3);
 });
 
 test('a capture written by the recorder replays like the shipped ones', async () => {
