@@ -174,7 +174,7 @@ function writeStages(): string {
   return out;
 }
 
-/** Stops every rig process recorded in the state file (and adapters it started). */
+/** Stops every rig process recorded in the state file (adapters belong to the test processes that started them). */
 export async function down(quiet = false): Promise<void> {
   const state = readState();
   if (!state) {

@@ -165,6 +165,24 @@ test('a pod with exit-code 3 fails with that code in its restore container', asy
   await waitFor('job broken Failed', async () => hasCondition(await rig.kube.get(`/apis/batch/v1/namespaces/${ns}/jobs/broken`), 'Failed'), 30_000);
 });
 
+test('evict, activeDeadlineSeconds and delete stages', async () => {
+  const pod = (name: string, annotations: Record<string, string>, extra: Record<string, unknown> = {}): unknown => ({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, annotations },
+    spec: { restartPolicy: 'Never', containers: [{ name: 'restore', image: 'registry.invalid/rig:1' }], ...extra },
+  });
+  await rig.kube.post(`/api/v1/namespaces/${ns}/pods`, pod('evicted', { [ANNOTATIONS.evict]: 'true' }));
+  await rig.kube.post(`/api/v1/namespaces/${ns}/pods`, pod('deadline', {}, { activeDeadlineSeconds: 1 }));
+  await rig.kube.post(`/api/v1/namespaces/${ns}/pods`, pod('doomed', {}));
+  const get = (n: string): Promise<any> => rig.kube.get(`/api/v1/namespaces/${ns}/pods/${n}`);
+  const evicted = await waitFor('pod evicted', async () => { const p = await get('evicted'); return p.status.phase === 'Failed' ? p : undefined; }, 20_000);
+  assert.is(evicted.status.reason, 'Evicted');
+  const deadline = await waitFor('pod deadline', async () => { const p = await get('deadline'); return p.status.phase === 'Failed' ? p : undefined; }, 20_000);
+  assert.is(deadline.status.reason, 'DeadlineExceeded');
+  await waitFor('pod doomed Running', async () => (await get('doomed')).status.phase === 'Running', 20_000);
+  await rig.kube.del(`/api/v1/namespaces/${ns}/pods/doomed`);
+  await waitFor('pod doomed gone', async () => (await rig.kube.find(`/api/v1/namespaces/${ns}/pods/doomed`)) === undefined, 20_000);
+});
+
 test('the adapter delivered CloudEvents for the pods and Jobs', async () => {
   const pod = await jobPod('quick');
   const forPod = await waitFor('an event for the quick pod', async () => {
