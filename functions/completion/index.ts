@@ -50,6 +50,7 @@ export const completion: FunctionDef = {
   async handle(event, deps) {
     const raw = event.data as { kind?: unknown; metadata?: { namespace?: string; labels?: Record<string, string> } } | undefined;
     if (!raw || typeof raw !== 'object') throw new InvalidEventError(`event ${event.id} carries no object`);
+    if (raw.kind === 'Restore') return null; // KubeBlocks' Restore: release's business, nothing to judge here
     if (raw.kind !== 'Pod' && raw.kind !== 'Job') {
       throw new InvalidEventError(`event ${event.id} carries a ${String(raw.kind)}; completion takes Pods and Jobs`, {
         hint: 'select only Pods and Jobs in the ApiServerSource (eventing/apiserversource.yaml)',

@@ -2,7 +2,7 @@ import type { Reason } from '../lib/config.ts';
 import { keys } from '../lib/config.ts';
 import type { ContainerOutcome, RestoreData } from '../lib/events.ts';
 import type { Condition, ContainerStatus, Job, Pod } from '../lib/k8s.ts';
-import { annotationsOf, jobNameOf } from '../lib/k8s.ts';
+import { annotationsOf, claimsOf, jobNameOf } from '../lib/k8s.ts';
 import type { RetryPolicy } from '../lib/policy.ts';
 import { isRetryable } from '../lib/policy.ts';
 import type { Selection } from '../lib/profile.ts';
@@ -153,6 +153,7 @@ export function judgePod(pod: Pod, sel: Selection, ctx: JudgeContext): RestoreDa
     attempt: attemptOf(annotationsOf(pod), ctx.domain),
     startedAt: minIso(containers.map((c) => c.startedAt)) ?? pod.status.startTime ?? null,
     finishedAt: maxIso(containers.map((c) => c.finishedAt)),
+    claims: claimsOf(pod.spec),
   };
   const failed = (reason: Reason, exitCode: number | null, message: string | null): RestoreData => ({
     ...base,
@@ -275,6 +276,7 @@ export function judgeJob(job: Job, sel: Selection, ctx: JudgeContext): RestoreDa
     attempt: attemptOf(ann, ctx.domain),
     startedAt: job.status.startTime ?? null,
     finishedAt: job.status.completionTime ?? null,
+    claims: claimsOf(job.spec.template.spec),
   };
   const done = trueCondition(job, 'Complete', 'SuccessCriteriaMet');
   if (done) {

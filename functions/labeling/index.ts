@@ -124,9 +124,13 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
     }
   }
   const spec = livePod?.spec ?? (job as Job | null)?.spec?.template?.spec;
-  for (const claim of spec ? claimsOf(spec) : []) {
+  const claims = new Set([...(d.claims ?? []), ...(spec ? claimsOf(spec) : [])]);
+  for (const claim of claims) {
     const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);
     if (!pvc || hasRecord(pvc, k, d)) continue;
+    // A Job's own verdict adds nothing to a PVC that already has its pod's (richer) record of the same state.
+    const onPvc = parseOutcome(pvc.metadata.annotations?.[k.outcome]);
+    if (d.scope === 'job' && onPvc?.scope === 'pod' && onPvc.state === d.state) continue;
     await cluster.patch('PersistentVolumeClaim', d.namespace, claim, { metadata: { annotations: { [k.outcome]: text } } });
     result.recorded.push(`PersistentVolumeClaim/${claim}`);
   }

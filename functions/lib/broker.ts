@@ -34,12 +34,14 @@ function attr(ev: CloudEvent, name: string): string | undefined {
 
 /** Knative's new-filters semantics (exact/prefix/suffix/all/any/not). */
 export function matchFilter(f: Filter, ev: CloudEvent): boolean {
+  if (Object.keys(f).length === 0) return true; // Knative: an empty filter matches everything
   if ('exact' in f) return Object.entries(f.exact).every(([k, v]) => attr(ev, k) === v);
   if ('prefix' in f) return Object.entries(f.prefix).every(([k, v]) => attr(ev, k)?.startsWith(v) ?? false);
   if ('suffix' in f) return Object.entries(f.suffix).every(([k, v]) => attr(ev, k)?.endsWith(v) ?? false);
   if ('all' in f) return f.all.every((x) => matchFilter(x, ev));
   if ('any' in f) return f.any.some((x) => matchFilter(x, ev));
-  return !matchFilter(f.not, ev);
+  if ('not' in f) return !matchFilter(f.not, ev);
+  throw new Error(`unsupported Trigger filter ${JSON.stringify(f)}: the local broker knows exact, prefix, suffix, all, any and not (no cesql)`);
 }
 
 /** Does a trigger take this event? With `filters` set, Knative ignores `filter.attributes`. */
@@ -151,7 +153,7 @@ export function createBroker(opts: BrokerOptions) {
       opts.metrics?.brokerDeliveries.inc({ trigger: t.name, status: String(r.status) });
       const reply = r.reply ?? null;
       opts.onHop?.({ trigger: t.name, path: t.path, event: ev, status: r.status, reply, hops, attempt });
-      const transient = r.status === 429 || r.status >= 500 || r.status === 404 || r.status === 409;
+      const transient = r.status === 408 || r.status === 429 || r.status >= 500 || r.status === 404 || r.status === 409;
       if (!transient) return r.status === 200 ? reply : null;
       if (attempt >= t.retry) {
         opts.log.error('delivery failed for good', { trigger: t.name, id: ev.id, type: ev.type, status: r.status, body: r.body.slice(0, 300), hint: 'a dead-letter sink in a cluster would receive this event' });

@@ -54,6 +54,8 @@ export const RestoreDataSchema = z.object({
   attempt: z.int().check(z.minimum(1)),
   startedAt: z.nullable(z.string()),
   finishedAt: z.nullable(z.string()),
+  /** PVCs the pod (or the Job's template) mounts: where the record must go, even once they are gone. */
+  claims: z.optional(z.array(z.string())),
 });
 export type RestoreData = z.infer<typeof RestoreDataSchema>;
 

@@ -2,7 +2,8 @@ import type { Cluster } from '../lib/cluster.ts';
 import { keys } from '../lib/config.ts';
 import type { Deps } from '../lib/deps.ts';
 import type { GroupData, RestoreData } from '../lib/events.ts';
-import { RestoreDataSchema, T, replyEvent } from '../lib/events.ts';
+import { API_TYPES, RestoreDataSchema, T, replyEvent } from '../lib/events.ts';
+import { InvalidEventError } from '../lib/errors.ts';
 import type { FunctionDef } from '../lib/handler.ts';
 import { dataOf } from '../lib/handler.ts';
 import type { KubeObject } from '../lib/k8s.ts';
@@ -116,8 +117,20 @@ export function groupEvent(g: GroupData, now: Date) {
 /** release: give back what finished work holds, gated on the record being on the live object. */
 export const release: FunctionDef = {
   name: NAME,
-  types: [T.recorded],
+  types: [T.recorded, ...API_TYPES],
   async handle(event, deps) {
+    if (event.type !== T.recorded) {
+      // KubeBlocks' Restore changed: its phase may say the group is done.
+      const r = event.data as { kind?: string; metadata?: { name?: string; namespace?: string } } | undefined;
+      if (r?.kind !== 'Restore' || !r.metadata?.name || !r.metadata.namespace) {
+        throw new InvalidEventError(`release takes Restore objects from the API server, not ${String(r?.kind)}`, {
+          hint: 'route only Restore events (extension kind=Restore) to /release',
+        });
+      }
+      if (!deps.config.RG_PROFILES.includes('kubeblocks')) return null;
+      const g = await releaseGroup(deps, await deps.cluster(), r.metadata.namespace, 'kubeblocks', r.metadata.name);
+      return g ? groupEvent(g, deps.clock()) : null;
+    }
     const d = dataOf(RestoreDataSchema, event);
     const cluster = await deps.cluster();
     await releaseOutcome(deps, cluster, d);

@@ -9,6 +9,9 @@ import { JobSchema, PodSchema, claimsOf } from '../lib/k8s.ts';
 import { anchorName } from '../labeling/anchor.ts';
 import { earlyStop } from '../labeling/index.ts';
 import { buildRetryJob, decideRetry } from './plan.ts';
+import type { PodFailure } from './plan.ts';
+import { judge } from '../completion/index.ts';
+import type { Job } from '../lib/k8s.ts';
 
 export const NAME = 'retry';
 
@@ -19,6 +22,20 @@ async function volumesBound(cluster: Cluster, namespace: string, claims: string[
     if (pvc?.metadata.annotations?.['volume.kubernetes.io/selected-node']) return true;
   }
   return false;
+}
+
+/** Failures of the Job's pods still in the cluster, judged as completion would (their records may lag). */
+async function liveFailures(deps: Deps, cluster: Cluster, job: Job): Promise<PodFailure[]> {
+  const uid = job.metadata.uid;
+  if (!uid) return [];
+  const pods = await cluster.list('Pod', job.metadata.namespace ?? '', `batch.kubernetes.io/controller-uid=${uid}`);
+  const out: PodFailure[] = [];
+  for (const p of pods) {
+    const parsed = PodSchema.safeParse(p);
+    const d = parsed.success ? judge(parsed.data, deps, false, deps.clock()) : null;
+    if (d?.state === 'failed') out.push({ node: d.node, reason: d.reason, finishedAt: d.finishedAt });
+  }
+  return out.sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''));
 }
 
 export interface RetryOutcome {
@@ -46,7 +63,7 @@ export async function retryFailure(deps: Deps, cluster: Cluster, d: RestoreData,
   const parsed = JobSchema.safeParse(d.job ? await cluster.get('Job', d.namespace, d.job) : null);
   if (!parsed.success || parsed.data.metadata.uid !== d.uid) return { type: null, data: null };
   const job = parsed.data;
-  const plan = decideRetry(deps.config, k, job, d, deps.random);
+  const plan = decideRetry(deps.config, k, job, d, deps.random, await liveFailures(deps, cluster, job));
   const base: RetryData = { ...d, retryJob: null, delayMs: null, avoidNodes: [] };
   if (plan.action === 'skip') {
     deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'skipped' });
@@ -87,6 +104,7 @@ export const retry: FunctionDef = {
   types: [T.failed],
   async handle(event, deps) {
     const d = dataOf(RestoreDataSchema, event);
+    if (d.scope === 'pod' && !d.retryable) return null; // nothing to do: no need for the cluster either
     const cluster = await deps.cluster();
     const r = await retryFailure(deps, cluster, d);
     if (!r.type || !r.data) return null;

@@ -16,19 +16,33 @@ export type RetryDecision =
   | { action: 'exhausted'; why: string; attempt: number }
   | { action: 'retry'; name: string; attempt: number; delayMs: number; avoidNodes: string[] };
 
-/** Nodes earlier attempts failed on: the failed Job's list, its last record, its history. */
-export function failedNodes(job: Job, k: Keys): string[] {
+/** A failed attempt of the Job's pods, as the history, the last record or the live pods tell it. */
+export interface PodFailure {
+  node: string | null;
+  reason: string | null;
+  finishedAt?: string | null;
+}
+
+/** The pod failures known for a Job: its last record and its history (newest last). */
+export function recordedFailures(job: Job, k: Keys): PodFailure[] {
   const ann = annotationsOf(job);
-  const nodes = new Set((ann[k.failedNodes] ?? '').split(',').filter(Boolean));
-  const last = parseOutcome(ann[k.outcome]);
-  if (last?.state === 'failed' && last.node) nodes.add(last.node);
+  const out: PodFailure[] = [];
   try {
-    for (const e of JSON.parse(ann[k.history] ?? '[]') as { state?: string; node?: string | null }[]) {
-      if (e.state === 'failed' && e.node) nodes.add(e.node);
+    for (const e of JSON.parse(ann[k.history] ?? '[]') as { scope?: string; state?: string; node?: string | null; reason?: string | null }[]) {
+      if (e.scope !== 'job' && e.state === 'failed') out.push({ node: e.node ?? null, reason: e.reason ?? null });
     }
   } catch {
     /* unreadable history: the other sources still count */
   }
+  const last = parseOutcome(ann[k.outcome]);
+  if (last?.scope === 'pod' && last.state === 'failed') out.push({ node: last.node, reason: last.reason });
+  return out;
+}
+
+/** Nodes earlier attempts failed on: those the failed Job already avoided, and every known pod failure's. */
+export function failedNodes(job: Job, k: Keys, failures: PodFailure[]): string[] {
+  const nodes = new Set((annotationsOf(job)[k.failedNodes] ?? '').split(',').filter(Boolean));
+  for (const f of failures) if (f.node) nodes.add(f.node);
   return [...nodes].sort();
 }
 
@@ -43,8 +57,11 @@ export function backoffMs(cfg: RetryConfig, attempt: number, infrastructure: boo
   return Math.max(0, Math.round(Math.min(cfg.RG_RETRY_MAX_MS, raw * jitter)));
 }
 
-/** Pure: what to do about a Job that failed for good. */
-export function decideRetry(cfg: RetryConfig, k: Keys, job: Job, d: RestoreData, random: () => number): RetryDecision {
+/**
+ * Pure: what to do about a Job that failed for good. `livePods` are failures judged from the Job's
+ * pods still in the cluster, which may not be recorded yet when the Job's own failure arrives first.
+ */
+export function decideRetry(cfg: RetryConfig, k: Keys, job: Job, d: RestoreData, random: () => number, livePods: PodFailure[] = []): RetryDecision {
   if (d.scope !== 'job' || d.state !== 'failed') return { action: 'skip', why: 'not a failed job' };
   const optedIn = cfg.RG_RETRY_JOBS || labelsOf(job)[k.retry] === 'true';
   if (!optedIn) return { action: 'skip', why: `job-level retry not enabled (label ${k.retry}="true" or RG_RETRY_JOBS=true)` };
@@ -52,14 +69,15 @@ export function decideRetry(cfg: RetryConfig, k: Keys, job: Job, d: RestoreData,
   const attempt = d.attempt;
   if (attempt >= cfg.RG_RETRY_MAX_ATTEMPTS) return { action: 'exhausted', why: `attempt ${attempt} of ${cfg.RG_RETRY_MAX_ATTEMPTS}`, attempt };
   const root = annotationsOf(job)[k.rootJob] ?? job.metadata.name;
-  const last = parseOutcome(annotationsOf(job)[k.outcome]);
-  const infra = !!last?.reason && INFRASTRUCTURE.includes(last.reason);
+  const failures = [...recordedFailures(job, k), ...livePods];
+  const lastReason = failures[failures.length - 1]?.reason;
+  const infra = !!lastReason && (INFRASTRUCTURE as readonly string[]).includes(lastReason);
   return {
     action: 'retry',
     name: childName(root, `retry-${attempt}`),
     attempt: attempt + 1,
     delayMs: backoffMs(cfg, attempt, infra, random),
-    avoidNodes: cfg.RG_RETRY_AVOID === 'off' ? [] : failedNodes(job, k),
+    avoidNodes: cfg.RG_RETRY_AVOID === 'off' ? [] : failedNodes(job, k, failures),
   };
 }
 

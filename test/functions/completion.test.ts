@@ -244,7 +244,7 @@ test('add, update and delete of a selected object are all judged', async () => {
 const ROUTES = {
   '/completion': { type: T.apiUpdate, wrong: T.ping },
   '/labeling': { type: T.placed, wrong: T.apiUpdate },
-  '/release': { type: T.recorded, wrong: T.apiUpdate },
+  '/release': { type: T.recorded, wrong: T.placed },
   '/retry': { type: T.failed, wrong: T.placed },
   '/resync': { type: T.ping, wrong: T.apiUpdate },
 } as const;

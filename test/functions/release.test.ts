@@ -107,6 +107,22 @@ test("a failed attempt's anchor goes at once, so the Job's next pod is not repel
   assert.is(await h.cluster.get('Pod', 'db', failed.metadata.name), null, 'the failed pod is released once recorded');
 });
 
+test("KubeBlocks: the Restore's own update to Completed releases the anchors at once", async () => {
+  const h = harness();
+  const pod = restorePod({ restore: 'running' });
+  await h.seed(pod, restoreJob(), restoreCr('Running'));
+  await run(h, pod);
+  assert.ok(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'));
+  const running = await h.post('/release', apiEvent(restoreCr('Running') as KubeObject));
+  assert.is(running.status, 202);
+  await h.cluster.patch('Restore', 'db', 'mysql-restore', { status: { phase: 'Completed' } });
+  const done = await h.post('/release', apiEvent(restoreCr('Completed') as KubeObject));
+  assert.is(done.reply?.type, T.groupCompleted, done.text);
+  assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
+  const wrong = await h.post('/release', apiEvent(restoreJob() as KubeObject));
+  assert.is(wrong.status, 400, 'only Restores come to release from the API server');
+});
+
 test('finished Jobs are deleted by policy only', async () => {
   for (const [env, expectDeleted] of [[{}, false], [{ RG_DELETE_FINISHED_JOBS: 'true' }, true]] as const) {
     const h = harness(env);

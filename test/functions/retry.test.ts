@@ -128,4 +128,19 @@ test('pod-level failure: the failed pod is let go (stop annotation) and its anch
   assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
 });
 
+test("the Job's failure arrives before its pod's is recorded: the live pod still steers the retry", async () => {
+  const h = harness();
+  const job = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', condition: { type: 'Failed', reason: 'BackoffLimitExceeded' }, labels: { 'restoreguard.dev/retry': 'true' } });
+  const evicted = restorePod({
+    profile: 'generic', group: 'pg', name: 'pg-0-x', job: 'pg-0', node: 'node-3', phase: 'Failed', restore: { exit: 137 },
+    labels: { 'batch.kubernetes.io/controller-uid': 'uid-pg-0' }, status: { reason: 'Evicted', message: 'low on memory' },
+  });
+  await h.seed(job, evicted);
+  const c = await h.post('/completion', apiEvent(job));
+  const r = await h.post('/retry', restoreEvent(T.failed, c.reply!.data));
+  assert.is(r.reply!.type, T.retryScheduled, r.text);
+  assert.equal(r.reply!.data.avoidNodes, ['node-3']);
+  assert.equal(h.slept, [], 'evicted: at once, although no record says so yet');
+});
+
 test.run();

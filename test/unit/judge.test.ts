@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { judgeJob, judgePod } from '../../functions/completion/judge.ts';
 import type { JudgeContext } from '../../functions/completion/judge.ts';
@@ -62,7 +62,13 @@ const c = (name: string, exitCode: number | null, reason: string | null, started
   finishedAt,
 });
 
-type Expected = Omit<RestoreData, 'uid'>;
+type Expected = Omit<RestoreData, 'uid' | 'claims'>;
+
+/** The PVCs an object mounts, as the answer must carry them (checked on its own below). */
+function claimsIn(data: { kind: string; spec: Record<string, any> }): string[] {
+  const spec = data.kind === 'Job' ? data.spec.template.spec : data.spec;
+  return (spec.volumes ?? []).flatMap((v: { persistentVolumeClaim?: { claimName: string } }) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : []));
+}
 
 /** Asserts the whole answer (uid taken from the fixture's object), and that it is valid event data. */
 function expectAnswer(name: string, expected: Expected | null | 'unselected', config: Config = DEFAULTS): void {
@@ -72,7 +78,7 @@ function expectAnswer(name: string, expected: Expected | null | 'unselected', co
     assert.equal(got, expected, name);
     return;
   }
-  assert.equal(got, { ...expected, uid: ev.data.metadata.uid }, name);
+  assert.equal(got, { ...expected, uid: ev.data.metadata.uid, claims: claimsIn(ev.data as never) }, name);
   assert.ok(RestoreDataSchema.safeParse(got).success, `${name}: answer is valid RestoreData`);
 }
 
@@ -730,6 +736,20 @@ test('judging is pure: same input, same answer, and the object is not changed', 
     assert.equal(a, b, name);
     assert.is(JSON.stringify(ev), before, name);
   }
+});
+
+test('the answer names the PVCs the pod mounts, so records reach them after the pod and Job are gone', () => {
+  const names = readdirSync(DIR).filter((f) => f.endsWith('.json'));
+  let withClaims = 0;
+  for (const n of names) {
+    const ev = fixture(n.replace(/\.json$/, ''));
+    const got = judgeEvent(ev, DEFAULTS);
+    if (!got || typeof got !== 'object') continue;
+    const want = claimsIn(ev.data as never);
+    assert.equal(got.claims, want, n);
+    if (want.length) withClaims++;
+  }
+  assert.ok(withClaims > 5, `fixtures with PVCs: ${withClaims}`);
 });
 
 test.run();

@@ -198,6 +198,7 @@ test('eventing/ holds what the design names', () => {
   const kinds = loaded.map((l) => l.doc.kind).sort();
   assert.equal(kinds, [
     'ApiServerSource',
+    'ApiServerSource',
     'Broker',
     'ClusterRole',
     'ClusterRole',
@@ -393,7 +394,7 @@ const fnYaml = parse(readFileSync(join(ROOT, 'func.yaml'), 'utf8')) as FuncYaml;
 const deployedConfig = loadConfig(Object.fromEntries((fnYaml.run?.envs ?? []).map((e) => [e.name, e.value])));
 
 test('the ApiServerSource watches every selected restore Pod and Job once, and never an anchor', () => {
-  const src = of('ApiServerSource')[0]!;
+  const src = of('ApiServerSource').find((d) => (d.metadata as { name?: string }).name === 'restore-guard')!;
   const spec = src.spec as { namespaceSelector?: LabelSelector; resources: { apiVersion: string; kind: string; selector?: LabelSelector }[] };
   assert.equal(spec.namespaceSelector, {}, 'an empty namespaceSelector watches all namespaces; none watches only restore-guard');
   const selector = createSelector(deployedConfig);
@@ -420,6 +421,15 @@ test('the ApiServerSource watches every selected restore Pod and Job once, and n
     }
   }
   assert.equal([...new Set(spec.resources.map((r) => `${r.apiVersion} ${r.kind}`))].sort(), ['batch/v1 Job', 'v1 Pod']);
+});
+
+test("a second ApiServerSource watches only KubeBlocks' Restores, for release", () => {
+  const src = of('ApiServerSource').find((d) => (d.metadata as { name?: string }).name === 'restore-guard-kubeblocks');
+  assert.ok(src, 'restore-guard-kubeblocks ApiServerSource');
+  const spec = src!.spec as { mode: string; namespaceSelector?: unknown; resources: { apiVersion: string; kind: string; selector?: unknown }[] };
+  assert.is(spec.mode, 'Resource');
+  assert.equal(spec.namespaceSelector, {});
+  assert.equal(spec.resources, [{ apiVersion: 'dataprotection.kubeblocks.io/v1alpha1', kind: 'Restore' }]);
 });
 
 // ---------------------------------------------------------------------------------------------
