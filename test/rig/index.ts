@@ -19,6 +19,7 @@ export const ANNOTATIONS = {
   exitCode: 'rig.restoreguard.dev/exit-code',
   evict: 'rig.restoreguard.dev/evict',
   sidecar: 'rig.restoreguard.dev/sidecar',
+  failOnNodes: 'rig.restoreguard.dev/fail-on-nodes',
   finishAt: 'rig.restoreguard.dev/finish-at',
   stopRestoreManager: 'dataprotection.kubeblocks.io/stop-restore-manager',
 } as const;
