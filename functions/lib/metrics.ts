@@ -13,15 +13,17 @@ interface Metric {
   render(): string[];
 }
 
-export class Counter implements Metric {
-  private readonly values = new Map<string, { labels: Labels; value: number }>();
+/** A value per label set: what counters and gauges share. */
+abstract class LabeledValue implements Metric {
+  protected readonly values = new Map<string, { labels: Labels; value: number }>();
+  protected abstract readonly type: 'counter' | 'gauge';
   readonly name: string;
   readonly help: string;
   constructor(name: string, help: string) {
     this.name = name;
     this.help = help;
   }
-  inc(labels: Labels = {}, by = 1): void {
+  protected addTo(labels: Labels, by: number): void {
     const k = key(labels);
     const cur = this.values.get(k);
     if (cur) cur.value += by;
@@ -31,31 +33,24 @@ export class Counter implements Metric {
     return this.values.get(key(labels))?.value ?? 0;
   }
   render(): string[] {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, ...[...this.values.values()].map((v) => `${this.name}${fmt(v.labels)} ${v.value}`)];
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`, ...[...this.values.values()].map((v) => `${this.name}${fmt(v.labels)} ${v.value}`)];
   }
 }
 
-export class Gauge implements Metric {
-  private readonly values = new Map<string, { labels: Labels; value: number }>();
-  readonly name: string;
-  readonly help: string;
-  constructor(name: string, help: string) {
-    this.name = name;
-    this.help = help;
+export class Counter extends LabeledValue {
+  protected readonly type = 'counter';
+  inc(labels: Labels = {}, by = 1): void {
+    this.addTo(labels, by);
   }
+}
+
+export class Gauge extends LabeledValue {
+  protected readonly type = 'gauge';
   set(labels: Labels, value: number): void {
     this.values.set(key(labels), { labels, value });
   }
   add(labels: Labels, by: number): void {
-    const k = key(labels);
-    const cur = this.values.get(k);
-    this.values.set(k, { labels, value: (cur?.value ?? 0) + by });
-  }
-  get(labels: Labels = {}): number {
-    return this.values.get(key(labels))?.value ?? 0;
-  }
-  render(): string[] {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, ...[...this.values.values()].map((v) => `${this.name}${fmt(v.labels)} ${v.value}`)];
+    this.addTo(labels, by);
   }
 }
 
