@@ -287,7 +287,15 @@ export function judgeJob(job: Job, sel: Selection, ctx: JudgeContext): RestoreDa
   if (fail) {
     const reason: Reason = JOB_FAILED_REASONS[fail.reason ?? ''] ?? 'Unknown';
     // A Job that gave up is worth another attempt when its last pod failed in a retryable way.
-    const podRetryable = prior && prior.state === 'failed' && prior.reason ? isRetryable(ctx.policy, prior.reason, prior.exitCode) : true;
+    // Once the Job's own verdict is recorded, every later update of the Job carries it as `prior`:
+    // keep that verdict (it was made from the pod's record); judged again as if it were the pod's,
+    // BackoffLimitExceeded would turn a non-retryable exit code retryable.
+    const podRetryable =
+      prior?.scope === 'job' && prior.state === 'failed'
+        ? prior.retryable
+        : prior && prior.state === 'failed' && prior.reason
+          ? isRetryable(ctx.policy, prior.reason, prior.exitCode)
+          : true;
     return {
       ...base,
       state: 'failed',
