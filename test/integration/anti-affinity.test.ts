@@ -38,7 +38,7 @@ test.after(async () => {
 });
 
 test('baseline (plain Jobs): 3 sequential replicas on 2 nodes, two of them on one node', async () => {
-  const g = await plain.createRestoreGroup({ replicas: 3, runMs: 0, sequential: true, nodes: TWO });
+  const g = await plain.createRestoreGroup({ name: 'seq-two-nodes', replicas: 3, runMs: 0, sequential: true, nodes: TWO });
   await g.allCreated;
   await jobsComplete(plain, g);
   const nodes = nodesOf(plain, g);
@@ -48,7 +48,7 @@ test('baseline (plain Jobs): 3 sequential replicas on 2 nodes, two of them on on
 });
 
 test('restore-guard: 3 sequential replicas on 2 nodes, the third waits unschedulable, never misplaced', async () => {
-  const g = await guard.createRestoreGroup({ replicas: 3, runMs: 0, sequential: true, nodes: TWO });
+  const g = await guard.createRestoreGroup({ name: 'seq-two-nodes', replicas: 3, runMs: 0, sequential: true, nodes: TWO });
   await jobsComplete(guard, g, 2);
   await g.allCreated;
   const third = await waitFor('third replica unschedulable', async () => {
@@ -76,7 +76,7 @@ test('restore-guard: 3 sequential replicas on 2 nodes, the third waits unschedul
 });
 
 test('restore-guard: 3 sequential replicas on 3 nodes land on 3 distinct nodes, anchors released after', async () => {
-  const g = await guard.createRestoreGroup({ replicas: 3, runMs: 0, sequential: true, nodes: THREE });
+  const g = await guard.createRestoreGroup({ name: 'seq-three-nodes', replicas: 3, runMs: 0, sequential: true, nodes: THREE });
   await g.allCreated;
   await jobsComplete(guard, g);
   const nodes = nodesOf(guard, g);

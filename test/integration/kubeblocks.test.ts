@@ -32,7 +32,7 @@ test.after(async () => {
 });
 
 test('baseline (plain): with no stop signal the pods stay Running after their restore ended, no Job completes', async () => {
-  const g = await plain.createRestoreGroup({ profile: 'kubeblocks', replicas: 3, runMs: 200 });
+  const g = await plain.createRestoreGroup({ name: 'mysql-restore', profile: 'kubeblocks', replicas: 3, runMs: 200 });
   await waitFor('every restore container terminated', async () => byJob(plain, g).every((h) => h.length && containerTerminatedAt(h, 'restore')));
   await new Promise((r) => setTimeout(r, 3000));
   for (const name of g.jobNames) {
@@ -43,7 +43,7 @@ test('baseline (plain): with no stop signal the pods stay Running after their re
 });
 
 test('restore-guard: each pod stops once its restore ended and its anchor exists, before the group finishes', async () => {
-  const g = await guard.createRestoreGroup({ profile: 'kubeblocks', replicas: 3, runMs: RUN_MS });
+  const g = await guard.createRestoreGroup({ name: 'mysql-restore', profile: 'kubeblocks', replicas: 3, runMs: RUN_MS });
   await waitFor('all Jobs Complete', async () => {
     const jobs = await Promise.all(g.jobNames.map((j) => guard.job(j)));
     return jobs.every((j) => condition(j, 'Complete'));

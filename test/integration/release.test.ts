@@ -22,7 +22,7 @@ test.after(async () => {
 });
 
 test('finished pods go only after their outcome is on the Job and the PVC; anchors go with the group; the workload follows', async () => {
-  const g = await guard.createRestoreGroup({ replicas: 3, runMs: [300, 800, 1500], nodes: NODES, claims: true });
+  const g = await guard.createRestoreGroup({ name: 'pg-restore', instance: 'pg', replicas: 3, runMs: [300, 800, 1500], nodes: NODES, claims: true });
   // the operator: once every restore Job is Complete, create the workload on the restored nodes
   const jobsDone = await waitFor('all restore Jobs Complete', async () => {
     const jobs = await Promise.all(g.jobNames.map((j) => guard.job(j)));
@@ -69,6 +69,9 @@ test('finished pods go only after their outcome is on the Job and the PVC; ancho
   assert.equal(anchors.map((a) => placement(a)!.node).sort(), [...restoredOn].sort(), 'an anchor per replica, on its node');
   await waitFor('anchors gone', async () => (await guard.pods(`${L.group}=${g.name},${L.anchorFor}`)).length === 0);
   const lastAnchorGone = Math.max(...anchors.map((a) => (Observer.first(a, (o) => !!o.metadata.deletionTimestamp) ?? a[a.length - 1]!).at));
+  // a Job is finished at SuccessCriteriaMet; Complete follows once its pods' finalizers are gone
+  const lastJobFinished = Math.max(...g.jobNames.map((j) => Observer.first(
+    guard.observer.histories('Job', (o) => o.metadata.name === j)[0]!, (o) => !!(condition(o, 'SuccessCriteriaMet') ?? condition(o, 'Complete')))!.at));
 
   // 3. the workload: on the restored nodes, Running
   const waits: string[] = [];
@@ -78,7 +81,8 @@ test('finished pods go only after their outcome is on the Job and the PVC; ancho
     const runningAt = phaseAt(h, 'Running')!;
     waits.push(`${w} scheduled +${placement(h)!.at - createdAt[i]!} ms, Running +${runningAt - createdAt[i]!} ms after its creation`);
   }
-  console.log(`  jobs Complete → workload created: ${createdAt[0]! - jobsDone} ms; anchors gone ${lastAnchorGone - jobsDone} ms after the last Job Complete`);
+  console.log(`  anchors deleted ${lastAnchorGone - lastJobFinished} ms after the last Job finished (SuccessCriteriaMet), ` +
+    `${jobsDone - lastAnchorGone} ms before the operator saw every Job Complete and created the workload (+${createdAt[0]! - jobsDone} ms)`);
   console.log(`  ${waits.join('\n  ')}`);
 });
 

@@ -15,7 +15,7 @@ test.after(async () => {
 });
 
 test('a group that finishes while the adapter is down converges on the next ping: records present, pods released, anchors gone', async () => {
-  const g = await guard.createRestoreGroup({ replicas: 3, runMs: 3000, claims: true });
+  const g = await guard.createRestoreGroup({ name: 'missed', replicas: 3, runMs: 3000, claims: true });
   await waitFor('three anchors', async () => (await guard.pods(`${L.group}=${g.name},${L.anchorFor}`)).length === 3);
   await guard.stopAdapter();
   await guard.settle(300);
@@ -40,7 +40,7 @@ test('a group that finishes while the adapter is down converges on the next ping
 });
 
 test('pods placed while the adapter is down get their anchors on the next ping', async () => {
-  const g = await guard.createRestoreGroup({ replicas: 2, nodes: ['rig-node-1', 'rig-node-2'] });
+  const g = await guard.createRestoreGroup({ name: 'unanchored', replicas: 2, nodes: ['rig-node-1', 'rig-node-2'] });
   await waitFor('both running', async () => (await guard.pods(`${L.group}=${g.name}`)).filter((p) => p.status.phase === 'Running').length === 2);
   assert.is((await guard.pods(`${L.group}=${g.name},${L.anchorFor}`)).length, 0, 'no anchors yet');
   await guard.ping();

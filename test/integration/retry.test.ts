@@ -22,7 +22,8 @@ test.after(async () => {
 });
 
 test('an evicted restore gets a replacement Job <job>-retry-1 whose pod runs on another node', async () => {
-  const g = await guard.createRestoreGroup({ name: 'evicted', replicas: 1, retry: true, backoffLimit: 0 });
+  // runs 3 s unless evicted first; its replacement runs the same 3 s and succeeds
+  const g = await guard.createRestoreGroup({ name: 'evicted', replicas: 1, retry: true, backoffLimit: 0, runMs: 3000 });
   const job = g.jobNames[0]!;
   const pod = await running(guard, job);
   const node = pod.spec.nodeName as string;
@@ -45,6 +46,9 @@ test('an evicted restore gets a replacement Job <job>-retry-1 whose pod runs on 
   assert.is(outcome.state, 'failed');
   assert.is(outcome.retryable, true);
   assert.ok(!(await guard.pod(`${pod.metadata.name}-anchor`)), 'the failed attempt left no anchor');
+  await waitFor('replacement Complete', async () => condition(await guard.job(`${job}-retry-1`), 'Complete'));
+  await waitFor('group released: no anchor left', async () => (await guard.pods(`${L.group}=${g.name},${L.anchorFor}`)).length === 0);
+  assert.is((await guard.job(`${job}-retry-1`)).metadata.labels[L.state], 'succeeded');
   console.log(`  evicted on ${node} → ${job}-retry-1 Running on ${replacement.spec.nodeName} after ${runningAfter} ms`);
 });
 
