@@ -290,12 +290,19 @@ export function judgeJob(job: Job, sel: Selection, ctx: JudgeContext): RestoreDa
     // Once the Job's own verdict is recorded, every later update of the Job carries it as `prior`:
     // keep that verdict (it was made from the pod's record); judged again as if it were the pod's,
     // BackoffLimitExceeded would turn a non-retryable exit code retryable.
+    // The Job's history names its pods' failures whatever record the Job carries last: the
+    // newest one decides when there is one.
+    const lastPod = lastPodFailure(ann[keys(ctx.domain).history]);
     const podRetryable =
-      prior?.scope === 'job' && prior.state === 'failed'
-        ? prior.retryable
-        : prior && prior.state === 'failed' && prior.reason
-          ? isRetryable(ctx.policy, prior.reason, prior.exitCode)
-          : true;
+      typeof lastPod?.retryable === 'boolean'
+        ? lastPod.retryable
+        : prior?.scope === 'job' && prior.state === 'failed'
+          ? prior.retryable
+          : prior && prior.state === 'failed' && prior.reason
+            ? isRetryable(ctx.policy, prior.reason, prior.exitCode)
+            : lastPod?.reason
+              ? isRetryable(ctx.policy, lastPod.reason as Reason, lastPod.exitCode ?? null)
+              : true;
     return {
       ...base,
       state: 'failed',
@@ -307,6 +314,17 @@ export function judgeJob(job: Job, sel: Selection, ctx: JudgeContext): RestoreDa
     };
   }
   return null;
+}
+
+/** The newest pod failure in a Job's history annotation (labeling/record.ts writes it). */
+function lastPodFailure(text: string | undefined): { reason?: string | null; exitCode?: number | null; retryable?: boolean } | null {
+  try {
+    const list = JSON.parse(text ?? '[]') as { scope?: string; state?: string; reason?: string | null; exitCode?: number | null; retryable?: boolean }[];
+    if (!Array.isArray(list)) return null;
+    return [...list].reverse().find((e) => e.scope === 'pod' && e.state === 'failed') ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** The outcome record we write, read back; null when absent or unreadable. */

@@ -10,6 +10,8 @@ export interface HistoryEntry {
   scope: 'pod' | 'job';
   state: string;
   reason: string | null;
+  exitCode?: number | null;
+  retryable?: boolean;
   node: string | null;
   attempt: number;
   finishedAt: string | null;
@@ -39,6 +41,8 @@ export function withHistory(existing: string | undefined, d: RestoreData): strin
     scope: d.scope,
     state: d.state,
     reason: d.reason,
+    exitCode: d.exitCode,
+    retryable: d.retryable,
     node: d.node,
     attempt: d.attempt,
     finishedAt: d.finishedAt,

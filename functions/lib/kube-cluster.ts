@@ -130,8 +130,9 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
       const r = await request('POST', base(kind, namespace), obj);
       if (r.status === 200 || r.status === 201) return { created: true, object: withKind(kind, JSON.parse(r.text) as KubeObject) };
       if (r.status === 409) {
+        // AlreadyExists: done before. Gone again by the time we look: still done, by someone else.
         const existing = await api.get(kind, namespace, obj.metadata.name);
-        if (existing) return { created: false, object: existing };
+        return { created: false, object: existing ?? obj };
       }
       return fail('create', `${kind} ${namespace}/${obj.metadata.name}`, r);
     },

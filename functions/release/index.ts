@@ -89,7 +89,7 @@ export async function releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreDat
   const done: string[] = [];
   if (d.scope === 'pod' && d.pod) {
     const pod = await cluster.get('Pod', d.namespace, d.pod);
-    if (pod && pod.metadata.uid === d.uid) {
+    if (pod && pod.metadata.uid === d.uid && !pod.metadata.deletionTimestamp) {
       const why = await podReleasable(deps, cluster, d, pod);
       if (why === null) {
         // A failed attempt's anchor would repel its own retry (same labels): it goes with the failure.

@@ -33,7 +33,7 @@ async function liveFailures(deps: Deps, cluster: Cluster, job: Job): Promise<Pod
   for (const p of pods) {
     const parsed = PodSchema.safeParse(p);
     const d = parsed.success ? judge(parsed.data, deps, false, deps.clock()) : null;
-    if (d?.state === 'failed') out.push({ node: d.node, reason: d.reason, finishedAt: d.finishedAt });
+    if (d?.state === 'failed') out.push({ node: d.node, reason: d.reason, finishedAt: d.finishedAt, retryable: d.retryable });
   }
   return out.sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''));
 }

@@ -21,6 +21,8 @@ export interface PodFailure {
   node: string | null;
   reason: string | null;
   finishedAt?: string | null;
+  /** As completion judged the live pod; absent for failures known only from records. */
+  retryable?: boolean;
 }
 
 /** The pod failures known for a Job: its last record and its history (newest last). */
@@ -66,6 +68,9 @@ export function decideRetry(cfg: RetryConfig, k: Keys, job: Job, d: RestoreData,
   const optedIn = cfg.RG_RETRY_JOBS || labelsOf(job)[k.retry] === 'true';
   if (!optedIn) return { action: 'skip', why: `job-level retry not enabled (label ${k.retry}="true" or RG_RETRY_JOBS=true)` };
   if (!d.retryable) return { action: 'skip', why: `${d.reason} is not retryable` };
+  // The Job's failure may be judged before its last pod's record reached it: the live pod decides then.
+  const lastLive = livePods[livePods.length - 1];
+  if (lastLive?.retryable === false) return { action: 'skip', why: `its last pod failed with ${lastLive.reason}, which is not retryable` };
   const attempt = d.attempt;
   if (attempt >= cfg.RG_RETRY_MAX_ATTEMPTS) return { action: 'exhausted', why: `attempt ${attempt} of ${cfg.RG_RETRY_MAX_ATTEMPTS}`, attempt };
   const root = annotationsOf(job)[k.rootJob] ?? job.metadata.name;

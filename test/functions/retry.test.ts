@@ -143,4 +143,33 @@ test("the Job's failure arrives before its pod's is recorded: the live pod still
   assert.equal(h.slept, [], 'evicted: at once, although no record says so yet');
 });
 
+test("a non-retryable exit is not retried even when the Job's failure is judged before the pod's record lands", async () => {
+  const h = harness();
+  const job = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', condition: { type: 'Failed', reason: 'BackoffLimitExceeded' }, labels: { 'restoreguard.dev/retry': 'true' } });
+  const broken = restorePod({
+    profile: 'generic', group: 'pg', name: 'pg-0-x', job: 'pg-0', node: 'node-3', phase: 'Failed', restore: { exit: 127 },
+    labels: { 'batch.kubernetes.io/controller-uid': 'uid-pg-0' },
+  });
+  await h.seed(job, broken);
+  const c = await h.post('/completion', apiEvent(job));
+  assert.is(c.reply!.data.retryable, true, 'the Job alone looks retryable');
+  const r = await h.post('/retry', restoreEvent(T.failed, c.reply!.data));
+  assert.is(r.reply!.type, T.retrySkipped, r.text);
+  assert.match(r.reply!.data.message, /127|not retryable/);
+  assert.is(h.cluster.all('Job').length, 1);
+});
+
+test("the Job's history decides retryability, whichever record the Job carries last", async () => {
+  const h = harness();
+  const history = JSON.stringify([{ pod: 'pg-0-x', uid: 'u', scope: 'pod', state: 'failed', reason: 'Error', exitCode: 127, retryable: false, node: 'node-1', attempt: 1, finishedAt: null }]);
+  const jobRecord = JSON.stringify({ scope: 'job', state: 'failed', reason: 'BackoffLimitExceeded', retryable: true, exitCode: null, node: null, pod: null, containers: [] });
+  const job = restoreJob({
+    profile: 'generic', group: 'pg', name: 'pg-0', condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
+    labels: { 'restoreguard.dev/retry': 'true' }, annotations: { 'restoreguard.dev/history': history, 'restoreguard.dev/outcome': jobRecord },
+  });
+  await h.seed(job);
+  const c = await h.post('/completion', apiEvent(job));
+  assert.is(c.reply!.data.retryable, false);
+});
+
 test.run();
