@@ -33,8 +33,13 @@ export async function invoke(fn: FunctionDef, deps: Deps, msg: { headers: Record
       });
     }
     const reply = await fn.handle(event, deps);
-    if (!reply) return { status: 202, headers: {}, body: '' };
+    if (!reply) {
+      if (deps.log.enabled('debug')) deps.log.debug('nothing to say', { fn: fn.name, id: event.id, type: event.type, subject: event.subject });
+      return { status: 202, headers: {}, body: '' };
+    }
     outcome = reply.type;
+    // Placements repeat with every status update of a running pod: those only at debug level.
+    deps.log[reply.type.endsWith('.placed') ? 'debug' : 'info']('answered', { fn: fn.name, in: event.type, out: reply.type, subject: reply.subject, id: reply.id });
     const { headers, body } = toBinary(reply);
     return { status: 200, headers, body, event: reply };
   } catch (e) {
