@@ -21,6 +21,7 @@ export interface SweepReport {
   released: number;
   retries: number;
   groupsCompleted: number;
+  groupsCompletedAnchors: number;
   errors: number;
 }
 
@@ -32,7 +33,7 @@ export interface SweepReport {
 export async function sweep(deps: Deps, cluster: Cluster): Promise<SweepReport> {
   const k = keys(deps.config.RG_DOMAIN);
   const now = deps.clock();
-  const report: SweepReport = { pods: 0, jobs: 0, groups: 0, anchorsCreated: 0, recorded: 0, released: 0, retries: 0, groupsCompleted: 0, errors: 0 };
+  const report: SweepReport = { pods: 0, jobs: 0, groups: 0, anchorsCreated: 0, recorded: 0, released: 0, retries: 0, groupsCompleted: 0, groupsCompletedAnchors: 0, errors: 0 };
   const namespaces: (string | null)[] = deps.config.RG_NAMESPACES.length ? deps.config.RG_NAMESPACES : [null];
   const groups = new Map<string, { namespace: string; profile: 'kubeblocks' | 'generic'; group: string }>();
   const step = async (what: string, fn: () => Promise<void>) => {
@@ -44,6 +45,7 @@ export async function sweep(deps: Deps, cluster: Cluster): Promise<SweepReport> 
     }
   };
 
+  let anchorsSeen = 0;
   for (const ns of namespaces) {
     // Pods by label (cheap); Jobs all, because the generic profile labels only their pod template.
     const lists = await Promise.all([...deps.selector.listSelectors().map((s) => cluster.list('Pod', ns, s)), cluster.list('Job', ns, '')]);
@@ -53,6 +55,7 @@ export async function sweep(deps: Deps, cluster: Cluster): Promise<SweepReport> 
       return !seen.has(id) && seen.add(id);
     });
     const anchors = await cluster.list('Pod', ns, k.anchorFor);
+    anchorsSeen += anchors.length;
 
     for (const o of objects) {
       const parsed = o.kind === 'Pod' ? PodSchema.safeParse(o) : JobSchema.safeParse(o);
@@ -93,9 +96,14 @@ export async function sweep(deps: Deps, cluster: Cluster): Promise<SweepReport> 
     report.groups++;
     await step(`group ${g.namespace}/${g.group}`, async () => {
       const done = await releaseGroup(deps, cluster, g.namespace, g.profile, g.group);
-      if (done?.anchorsDeleted.length) report.groupsCompleted++;
+      if (done?.anchorsDeleted.length) {
+        report.groupsCompleted++;
+        report.groupsCompletedAnchors += done.anchorsDeleted.length;
+      }
     });
   }
+  // The sweep knows the true count; events only move the gauge between sweeps.
+  deps.metrics.anchors.set({}, anchorsSeen + report.anchorsCreated - report.groupsCompletedAnchors);
   deps.log.info('resync done', { ...report });
   return report;
 }

@@ -26,6 +26,7 @@ test('no event ever arrived: one ping anchors the placed pods, records the finis
   assert.is(r1!.metadata.labels!['restoreguard.dev/state'], 'succeeded');
   assert.is(r1!.metadata.annotations!['dataprotection.kubeblocks.io/stop-restore-manager'], 'true');
   assert.ok((await h.cluster.get('PersistentVolumeClaim', 'db', 'd1'))!.metadata.annotations!['restoreguard.dev/outcome']);
+  assert.is(h.server.deps.metrics.anchors.get(), 2, 'the anchors gauge says what exists');
   // A second ping changes nothing: the sweep converged.
   const n = changed(h);
   await h.post('/resync', ping());
