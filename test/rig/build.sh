@@ -34,6 +34,12 @@ export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
 export CGO_ENABLED=0
 GO="${GO:-go}"
 if ! command -v "$GO" >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then GO=/usr/local/go/bin/go; fi
+if ! command -v "$GO" >/dev/null 2>&1; then
+  echo "rig:build: no Go toolchain found (tried \$GO=$GO and /usr/local/go/bin/go). The test rig builds" >&2
+  echo "kube-apiserver, etcd, KWOK and Knative's adapter from the Go module proxy: install Go 1.24 or newer" >&2
+  echo "and put it on PATH (or set GO=/path/to/go), then run npm test again." >&2
+  exit 2
+fi
 GOVERSION="$("$GO" env GOVERSION)"
 
 mkdir -p "$BIN" "$STAMPS" "$BUILD" "$LOGS"
