@@ -1,0 +1,171 @@
+/**
+ * The pure parts of the benchmark: statistics, Kubernetes quantities, target verdicts and the
+ * markdown table. No I/O here (test/unit/bench-table.test.ts covers it).
+ */
+
+/** Nearest-rank percentile (p in 0..100) of the samples; NaN when there are none. */
+export function percentile(xs: readonly number[], p: number): number {
+  const v = xs.filter((x) => Number.isFinite(x));
+  if (v.length === 0) return NaN;
+  const s = [...v].sort((a, b) => a - b);
+  const rank = Math.ceil((Math.min(Math.max(p, 0), 100) / 100) * s.length);
+  return s[Math.min(Math.max(rank - 1, 0), s.length - 1)]!;
+}
+
+export function mean(xs: readonly number[]): number {
+  const v = xs.filter((x) => Number.isFinite(x));
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
+}
+
+export function sum(xs: readonly number[]): number {
+  return xs.filter((x) => Number.isFinite(x)).reduce((a, b) => a + b, 0);
+}
+
+export interface Summary {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+export function summarize(xs: readonly number[]): Summary {
+  const v = xs.filter((x) => Number.isFinite(x));
+  return { n: v.length, p50: percentile(v, 50), p99: percentile(v, 99), max: v.length ? Math.max(...v) : NaN, mean: mean(v) };
+}
+
+/** A share (0..1) of a count; NaN for an empty denominator. */
+export function share(k: number, n: number): number {
+  return n > 0 ? k / n : NaN;
+}
+
+const SUFFIX: Record<string, number> = {
+  '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4,
+};
+
+/** A Kubernetes quantity (`500m`, `512Mi`, `2`) as a number (cores, bytes); NaN when unreadable. */
+export function quantity(q: string | number | undefined | null): number {
+  if (typeof q === 'number') return q;
+  if (typeof q !== 'string') return NaN;
+  const m = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q.trim());
+  if (!m) return NaN;
+  return Number(m[1]) * SUFFIX[m[2] ?? '']!;
+}
+
+/** What a pod reserves: the sum of its regular containers' requests, max'ed with any init container's. */
+export function podRequests(spec: { containers?: { resources?: { requests?: Record<string, string> } }[]; initContainers?: { resources?: { requests?: Record<string, string> } }[] } | undefined): { cpu: number; memory: number } {
+  const of = (c: { resources?: { requests?: Record<string, string> } }, k: string) => quantity(c.resources?.requests?.[k] ?? '0') || 0;
+  const regular = spec?.containers ?? [];
+  const init = spec?.initContainers ?? [];
+  const cpu = Math.max(sum(regular.map((c) => of(c, 'cpu'))), ...init.map((c) => of(c, 'cpu')), 0);
+  const memory = Math.max(sum(regular.map((c) => of(c, 'memory'))), ...init.map((c) => of(c, 'memory')), 0);
+  return { cpu, memory };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verdicts
+// ---------------------------------------------------------------------------------------------
+
+export type Verdict = 'met' | 'MISSED' | 'n/a';
+
+/** value ≤ limit. No data is a miss: a figure is never passed by having nothing to show. */
+export function atMost(value: number, limit: number): Verdict {
+  return Number.isFinite(value) && value <= limit ? 'met' : 'MISSED';
+}
+
+export function atLeast(value: number, limit: number): Verdict {
+  return Number.isFinite(value) && value >= limit ? 'met' : 'MISSED';
+}
+
+/**
+ * value ≤ factor × baseline. A zero baseline is met only by a zero value; a missing value or
+ * baseline is a miss.
+ */
+export function ratioAtMost(value: number, baseline: number, factor: number): Verdict {
+  if (!Number.isFinite(value) || !Number.isFinite(baseline)) return 'MISSED';
+  if (baseline <= 0) return value <= 0 ? 'met' : 'MISSED';
+  return value / baseline <= factor ? 'met' : 'MISSED';
+}
+
+/** Every verdict met (n/a ignored); MISSED when any is missed or there is none. */
+export function all(verdicts: readonly Verdict[]): Verdict {
+  const real = verdicts.filter((v) => v !== 'n/a');
+  if (real.length === 0) return 'MISSED';
+  return real.every((v) => v === 'met') ? 'met' : 'MISSED';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+// ---------------------------------------------------------------------------------------------
+
+export function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return '—';
+  if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  return `${Math.round(ms)} ms`;
+}
+
+export function fmtPct(x: number): string {
+  if (!Number.isFinite(x)) return '—';
+  const p = x * 100;
+  return `${p === 0 || p === 100 || p >= 10 ? p.toFixed(0) : p.toFixed(1)}%`;
+}
+
+/** value / baseline as `0.05×`; `—` when undefined. */
+export function fmtRatio(value: number, baseline: number): string {
+  if (!Number.isFinite(value) || !Number.isFinite(baseline) || baseline === 0) return '—';
+  const r = value / baseline;
+  return `${r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(2) : r.toPrecision(2)}×`;
+}
+
+export function fmtNum(x: number, digits = 0): string {
+  if (!Number.isFinite(x)) return '—';
+  return x.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+/** One line of the headline table. */
+export interface Row {
+  figure: string;
+  title: string;
+  /** the cell or variant this row is about */
+  cell: string;
+  /** restore-guard (or the shipped build), formatted */
+  value: string;
+  /** the baseline(s) measured in the same run, formatted */
+  baseline: string;
+  ratio: string;
+  target: string;
+  verdict: Verdict;
+  /** what limits it, caveats */
+  note?: string;
+}
+
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/** A markdown table; every row must have one cell per header. */
+export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  for (const r of rows) if (r.length !== headers.length) throw new Error(`table row has ${r.length} cells, want ${headers.length}: ${r.join(' | ')}`);
+  const line = (cells: readonly string[]) => `| ${cells.map(cell).join(' | ')} |`;
+  return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+export const HEADLINE_HEADERS = ['#', 'figure', 'cell', 'restore-guard', 'baseline (same run)', 'ratio', 'target', 'verdict'] as const;
+
+/** The headline table; a missed target reads MISSED in bold, never hidden. */
+export function headlineTable(rows: readonly Row[]): string {
+  return markdownTable(HEADLINE_HEADERS, rows.map((r) => [
+    r.figure, r.title, r.cell, r.value, r.baseline, r.ratio, r.target,
+    r.verdict === 'MISSED' ? '**MISSED**' : r.verdict,
+  ]));
+}
+
+/** Counts of verdicts, for the closing line. */
+export function tally(rows: readonly Row[]): { met: number; missed: number; na: number } {
+  return {
+    met: rows.filter((r) => r.verdict === 'met').length,
+    missed: rows.filter((r) => r.verdict === 'MISSED').length,
+    na: rows.filter((r) => r.verdict === 'n/a').length,
+  };
+}

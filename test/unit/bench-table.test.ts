@@ -1,0 +1,95 @@
+// The benchmark's pure parts: percentiles, quantities, verdicts and the markdown table.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  all, atLeast, atMost, fmtMs, fmtPct, fmtRatio, headlineTable, markdownTable, mean, percentile, podRequests,
+  quantity, ratioAtMost, share, summarize, tally, type Row,
+} from '../bench/table.ts';
+
+test('percentile is nearest-rank over the finite samples', () => {
+  const xs = Array.from({ length: 100 }, (_, i) => 100 - i); // 1..100, unsorted
+  assert.is(percentile(xs, 50), 50);
+  assert.is(percentile(xs, 99), 99);
+  assert.is(percentile(xs, 100), 100);
+  assert.is(percentile(xs, 0), 1);
+  assert.is(percentile([7], 99), 7);
+  assert.is(percentile([1, 2, 3, 1000], 99), 1000, 'a small sample: p99 is the worst');
+  assert.is(percentile([5, NaN, Infinity, 3], 50), 3, 'non-finite samples are ignored');
+  assert.ok(Number.isNaN(percentile([], 50)));
+});
+
+test('summarize, mean and share', () => {
+  const s = summarize([10, 20, 30, Infinity]);
+  assert.equal(s, { n: 3, p50: 20, p99: 30, max: 30, mean: 20 });
+  assert.ok(Number.isNaN(mean([])));
+  assert.is(share(1, 4), 0.25);
+  assert.ok(Number.isNaN(share(0, 0)), 'no groups is not 0% violated');
+});
+
+test('quantities and pod requests', () => {
+  assert.is(quantity('500m'), 0.5);
+  assert.is(quantity('2'), 2);
+  assert.is(quantity('512Mi'), 512 * 1024 * 1024);
+  assert.is(quantity('1G'), 1e9);
+  assert.ok(Number.isNaN(quantity('lots')));
+  const r = podRequests({
+    containers: [{ resources: { requests: { cpu: '500m', memory: '512Mi' } } }, { resources: { requests: { cpu: '10m', memory: '16Mi' } } }, {}],
+    initContainers: [{ resources: { requests: { cpu: '2', memory: '1Mi' } } }],
+  });
+  assert.is(r.cpu, 2, 'an init container asking more than all regular ones together sets the reservation');
+  assert.is(r.memory, 528 * 1024 * 1024);
+  assert.equal(podRequests(undefined), { cpu: 0, memory: 0 });
+});
+
+test('verdicts: a limit, a ratio to the baseline, and no data is a miss', () => {
+  assert.is(atMost(249, 250), 'met');
+  assert.is(atMost(251, 250), 'MISSED');
+  assert.is(atMost(NaN, 250), 'MISSED');
+  assert.is(atLeast(20_000, 20_000), 'met');
+  assert.is(atLeast(19_999, 20_000), 'MISSED');
+  assert.is(ratioAtMost(10, 100, 0.1), 'met');
+  assert.is(ratioAtMost(11, 100, 0.1), 'MISSED');
+  assert.is(ratioAtMost(0, 0, 0.1), 'met', 'nothing held against nothing held');
+  assert.is(ratioAtMost(1, 0, 0.1), 'MISSED');
+  assert.is(ratioAtMost(1, NaN, 0.1), 'MISSED');
+  assert.is(all(['met', 'n/a', 'met']), 'met');
+  assert.is(all(['met', 'MISSED']), 'MISSED');
+  assert.is(all([]), 'MISSED');
+  assert.is(all(['n/a']), 'MISSED');
+});
+
+test('formatting', () => {
+  assert.is(fmtMs(12.4), '12 ms');
+  assert.is(fmtMs(1234), '1.23 s');
+  assert.is(fmtMs(12_345), '12.3 s');
+  assert.is(fmtMs(NaN), '—');
+  assert.is(fmtPct(0), '0%');
+  assert.is(fmtPct(1), '100%');
+  assert.is(fmtPct(0.78), '78%');
+  assert.is(fmtPct(0.012), '1.2%');
+  assert.is(fmtRatio(5, 100), '0.050×');
+  assert.is(fmtRatio(150, 100), '1.50×');
+  assert.is(fmtRatio(1, 0), '—');
+});
+
+test('markdown table: escaped pipes, checked widths', () => {
+  const t = markdownTable(['a', 'b'], [['x|y', 'z']]);
+  assert.is(t, '| a | b |\n| --- | --- |\n| x\\|y | z |');
+  assert.throws(() => markdownTable(['a', 'b'], [['only one']]), /1 cells, want 2/);
+});
+
+test('the headline table shows a missed target as MISSED, and tally counts it', () => {
+  const rows: Row[] = [
+    { figure: '1', title: 'accuracy', cell: '3 nodes', value: '0%', baseline: 'plain 78%', ratio: '—', target: '0', verdict: 'met' },
+    { figure: '4', title: 'latency', cell: 'bound → anchor', value: 'p99 300 ms', baseline: '—', ratio: '—', target: 'p99 < 250 ms', verdict: 'MISSED' },
+  ];
+  const t = headlineTable(rows);
+  const lines = t.split('\n');
+  assert.is(lines.length, 4);
+  assert.match(lines[0]!, /^\| # \| figure \| cell \| restore-guard \| baseline \(same run\) \| ratio \| target \| verdict \|$/);
+  assert.ok(lines[3]!.endsWith('| **MISSED** |'), lines[3]);
+  assert.ok(lines[2]!.endsWith('| met |'));
+  assert.equal(tally(rows), { met: 1, missed: 1, na: 0 });
+});
+
+test.run();
