@@ -154,6 +154,7 @@ export function judgePod(pod: Pod, sel: Selection, ctx: JudgeContext): RestoreDa
     startedAt: minIso(containers.map((c) => c.startedAt)) ?? pod.status.startTime ?? null,
     finishedAt: maxIso(containers.map((c) => c.finishedAt)),
     claims: claimsOf(pod.spec),
+    phase: phase ?? null,
   };
   const failed = (reason: Reason, exitCode: number | null, message: string | null): RestoreData => ({
     ...base,

@@ -100,8 +100,11 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
     });
   }
 
-  // Anchor first, so a finished pod is never invisible while its siblings still schedule.
+  // Anchor first, so a finished pod is never invisible while its siblings still schedule; then the
+  // early stop (KubeBlocks), so the pod frees its requests while the records are written. Release
+  // waits for the records on the live objects whatever the order.
   if (livePod && d.state === 'succeeded') result.anchor = await ensureAnchor(deps, cluster, livePod, liveSel, d.job);
+  if (livePod && d.scope === 'pod') result.stopped = await earlyStop(deps, cluster, livePod, liveSel);
 
   const text = outcomeRecord(d, now, livePod && d.state === 'failed' ? await logTail(deps, cluster, livePod, liveSel) : null);
   if (livePod && !(hasRecord(livePod, k, d) && labelsOf(livePod)[k.state] === d.state)) {
@@ -140,8 +143,6 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
     if (ev.created) result.recorded.push(`Event/${ev.object.metadata.name}`);
   }
 
-  // Early stop (KubeBlocks): the restore container is done and its footprint is anchored.
-  if (livePod && d.scope === 'pod') result.stopped = await earlyStop(deps, cluster, livePod, liveSel);
   if (result.recorded.length) deps.log.info('outcome recorded', { namespace: d.namespace, group: d.group, pod: d.pod, job: d.job, state: d.state, reason: d.reason, wrote: result.recorded });
   return result;
 }
@@ -171,19 +172,19 @@ export const labeling: FunctionDef = {
   types: [T.placed, T.succeeded, T.failed],
   async handle(event, deps) {
     const d = dataOf(RestoreDataSchema, event);
-    const remembered = deps.memory.get(`${NAME}:${event.id}`);
-    if (remembered !== undefined) return (remembered as ReturnType<typeof recordedEvent> | null) ?? null;
-    const cluster = await deps.cluster();
-    let reply: ReturnType<typeof recordedEvent> | null = null;
-    if (d.state === 'placed') {
-      const pod = d.pod ? asPod(await cluster.get('Pod', d.namespace, d.pod)) : null;
-      const sel = pod && pod.metadata.uid === d.uid ? deps.selector.selectPod(pod) : null;
-      if (pod && sel) await ensureAnchor(deps, cluster, pod, sel, d.job);
-    } else {
+    // A running pod repeats its outcome with every status update. An exact repeat (same outcome,
+    // same pod phase) was recorded and answered already: say nothing, so release is not run again.
+    // A new phase (the sidecar let the pod finish) is news for release: record (idempotent) and answer.
+    return deps.memory.once(`${NAME}:${event.id}:${d.phase ?? ''}`, async () => {
+      const cluster = await deps.cluster();
+      if (d.state === 'placed') {
+        const pod = d.pod ? asPod(await cluster.get('Pod', d.namespace, d.pod)) : null;
+        const sel = pod && pod.metadata.uid === d.uid ? deps.selector.selectPod(pod) : null;
+        if (pod && sel) await ensureAnchor(deps, cluster, pod, sel, d.job);
+        return null;
+      }
       await record(deps, cluster, d);
-      reply = recordedEvent(d, deps.clock());
-    }
-    deps.memory.remember(`${NAME}:${event.id}`, reply);
-    return reply;
+      return recordedEvent(d, deps.clock());
+    }, null);
   },
 };

@@ -56,6 +56,8 @@ export const RestoreDataSchema = z.object({
   finishedAt: z.nullable(z.string()),
   /** PVCs the pod (or the Job's template) mounts: where the record must go, even once they are gone. */
   claims: z.optional(z.array(z.string())),
+  /** The pod's phase when judged (pod scope): a sidecar may keep a finished restore's pod Running. */
+  phase: z.optional(z.nullable(z.string())),
 });
 export type RestoreData = z.infer<typeof RestoreDataSchema>;
 

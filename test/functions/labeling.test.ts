@@ -116,6 +116,19 @@ test('succeeded twice (redelivery, fresh memory): converges with no new writes',
   assert.is(h.cluster.writes.filter((w) => w.changed).length, n);
 });
 
+test('the same outcome delivered concurrently is recorded once; exact repeats answer nothing', async () => {
+  const h = harness();
+  const pod = restorePod({ restore: { exit: 0 } });
+  await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
+  const c = await h.post('/completion', apiEvent(pod));
+  const ev = restoreEvent(c.reply!.type!, c.reply!.data, c.reply!.id!);
+  const answers = await Promise.all([h.post('/labeling', ev), h.post('/labeling', ev), h.post('/labeling', ev)]);
+  assert.equal(answers.map((a) => a.status).sort(), [200, 202, 202], 'one answer, two repeats');
+  assert.is(h.cluster.writes.filter((w) => w.verb === 'create' && w.kind === 'Event').length, 1, 'one Event create attempted');
+  assert.is(h.cluster.writes.filter((w) => w.verb === 'patch' && w.kind === 'Pod' && JSON.stringify(w.body).includes('stop-restore-manager')).length, 1, 'one stop');
+  assert.is((await h.post('/labeling', ev)).status, 202, 'a later repeat too');
+});
+
 test('failed: stop at once, no anchor, the reason recorded', async () => {
   const h = harness();
   const pod = restorePod({ restore: { exit: 1 } });

@@ -63,7 +63,12 @@ test('KubeBlocks group: anchors stay while the Restore runs, go when it is Compl
   let r = await run(h, fin);
   assert.is(r.status, 202, 'not complete: the Restore is Running');
   await h.cluster.patch('Restore', 'db', 'mysql-restore', { status: { phase: 'Completed' } });
+  // The same outcome again is a repeat: labeling says nothing, release is not run for it again.
   r = await run(h, fin);
+  assert.is(r.status, 202, 'an exact repeat ends at labeling');
+  // The pod finishing (the sidecar let go) is news: recorded again (no write), release runs.
+  h.cluster.observe({ ...fin, status: { ...fin.status, phase: 'Succeeded' } } as KubeObject);
+  r = await run(h, { ...fin, status: { ...fin.status, phase: 'Succeeded' } } as KubeObject);
   assert.is(r.status, 200, r.text);
   assert.is(r.reply!.type, T.groupCompleted);
   assert.equal(r.reply!.data.anchorsDeleted.sort(), ['restore-0-x-anchor', 'restore-1-x-anchor', 'restore-2-x-anchor']);
