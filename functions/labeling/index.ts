@@ -30,12 +30,9 @@ function asPod(o: KubeObject | null): Pod | null {
   return r.success ? r.data : null;
 }
 
-/** The group's owner for anchors: KubeBlocks' Restore, else the Job's own controller. */
-async function groupOwner(cluster: Cluster, sel: Selection, job: KubeObject | null): Promise<KubeObject | null> {
-  if (sel.profile === 'kubeblocks') {
-    const restore = await cluster.get('Restore', sel.namespace, sel.group);
-    if (restore) return restore;
-  }
+/** The group's owner for anchors: KubeBlocks' Restore (read by the caller), else the Job's own controller. */
+function groupOwner(restore: KubeObject | null, job: KubeObject | null): KubeObject | null {
+  if (restore) return restore;
   const ctrl = job?.metadata.ownerReferences?.find((r) => r.controller);
   return ctrl ? { apiVersion: ctrl.apiVersion, kind: ctrl.kind, metadata: { name: ctrl.name, uid: ctrl.uid } } : null;
 }
@@ -43,6 +40,7 @@ async function groupOwner(cluster: Cluster, sel: Selection, job: KubeObject | nu
 /**
  * Makes sure a placed (or just finished) restore pod has its anchor. Level-triggered: reads the
  * anchor by its deterministic name; creating it twice is AlreadyExists, which is success.
+ * The reads it needs are independent and made at once: placement → anchor is on the hot path.
  */
 export async function ensureAnchor(deps: Deps, cluster: Cluster, pod: Pod, sel: Selection, jobName: string | null): Promise<LabelingResult['anchor']> {
   const k = keys(deps.config.RG_DOMAIN);
@@ -50,9 +48,13 @@ export async function ensureAnchor(deps: Deps, cluster: Cluster, pod: Pod, sel: 
   if (!pod.spec.nodeName) return 'skipped';
   if (!buildAnchor(pod, sel, deps.config, [])) return 'not-needed';
   const name = anchorName(pod.metadata.name);
-  if (await cluster.get('Pod', sel.namespace, name)) return 'exists';
-  const job = jobName ? await cluster.get('Job', sel.namespace, jobName) : null;
-  const anchor = buildAnchor(pod, sel, deps.config, anchorOwner(await groupOwner(cluster, sel, job), job))!;
+  const [existing, job, restore] = await Promise.all([
+    cluster.get('Pod', sel.namespace, name),
+    jobName ? cluster.get('Job', sel.namespace, jobName) : Promise.resolve(null),
+    sel.profile === 'kubeblocks' ? cluster.get('Restore', sel.namespace, sel.group) : Promise.resolve(null),
+  ]);
+  if (existing) return 'exists';
+  const anchor = buildAnchor(pod, sel, deps.config, anchorOwner(groupOwner(restore, job), job))!;
   const r = await cluster.create('Pod', sel.namespace, anchor);
   if (r.created) {
     deps.metrics.anchors.add({}, 1);
@@ -107,9 +109,12 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
   if (livePod && d.scope === 'pod') result.stopped = await earlyStop(deps, cluster, livePod, liveSel);
 
   const text = outcomeRecord(d, now, livePod && d.state === 'failed' ? await logTail(deps, cluster, livePod, liveSel) : null);
+  // The records are independent writes: made at once (release checks every one on the live objects).
+  const wrote = (what: string) => result.recorded.push(what);
+  const writes: Promise<unknown>[] = [];
   if (livePod && !(hasRecord(livePod, k, d) && labelsOf(livePod)[k.state] === d.state)) {
-    await cluster.patch('Pod', d.namespace, livePod.metadata.name, { metadata: { labels: { [k.state]: d.state }, annotations: { [k.outcome]: text } } });
-    result.recorded.push(`Pod/${livePod.metadata.name}`);
+    const name = livePod.metadata.name;
+    writes.push(cluster.patch('Pod', d.namespace, name, { metadata: { labels: { [k.state]: d.state }, annotations: { [k.outcome]: text } } }).then(() => wrote(`Pod/${name}`)));
   }
   if (job) {
     const ann = annotationsOf(job);
@@ -122,26 +127,30 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
     if (!jobFinal && !verdict && labelsOf(job)[k.state] !== d.state) patch.labels = { [k.state]: d.state };
     if (ann[k.history] !== history) patch.annotations[k.history] = history;
     if (patch.labels || Object.keys(patch.annotations).length) {
-      await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: patch });
-      result.recorded.push(`Job/${job.metadata.name}`);
+      writes.push(cluster.patch('Job', d.namespace, job.metadata.name, { metadata: patch }).then(() => wrote(`Job/${job.metadata.name}`)));
     }
   }
   const spec = livePod?.spec ?? (job as Job | null)?.spec?.template?.spec;
-  const claims = new Set([...(d.claims ?? []), ...(spec ? claimsOf(spec) : [])]);
-  for (const claim of claims) {
-    const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);
-    if (!pvc || hasRecord(pvc, k, d)) continue;
-    // A Job's own verdict adds nothing to a PVC that already has its pod's (richer) record of the same state.
-    const onPvc = parseOutcome(pvc.metadata.annotations?.[k.outcome]);
-    if (d.scope === 'job' && onPvc?.scope === 'pod' && onPvc.state === d.state) continue;
-    await cluster.patch('PersistentVolumeClaim', d.namespace, claim, { metadata: { annotations: { [k.outcome]: text } } });
-    result.recorded.push(`PersistentVolumeClaim/${claim}`);
+  for (const claim of new Set([...(d.claims ?? []), ...(spec ? claimsOf(spec) : [])])) {
+    writes.push(
+      (async () => {
+        const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);
+        if (!pvc || hasRecord(pvc, k, d)) return;
+        // A Job's own verdict adds nothing to a PVC that already has its pod's (richer) record of the same state.
+        const onPvc = parseOutcome(pvc.metadata.annotations?.[k.outcome]);
+        if (d.scope === 'job' && onPvc?.scope === 'pod' && onPvc.state === d.state) return;
+        await cluster.patch('PersistentVolumeClaim', d.namespace, claim, { metadata: { annotations: { [k.outcome]: text } } });
+        wrote(`PersistentVolumeClaim/${claim}`);
+      })(),
+    );
   }
   const about = job ?? livePod;
   if (about) {
-    const ev = await cluster.create('Event', d.namespace, outcomeEvent(about, d, now));
-    if (ev.created) result.recorded.push(`Event/${ev.object.metadata.name}`);
+    writes.push(cluster.create('Event', d.namespace, outcomeEvent(about, d, now)).then((ev) => ev.created && wrote(`Event/${ev.object.metadata.name}`)));
   }
+  // Every write is attempted; the first failure (if any) is the answer, and a redelivery converges.
+  const failures = (await Promise.allSettled(writes)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failures.length) throw failures[0]!.reason;
 
   if (result.recorded.length) deps.log.info('outcome recorded', { namespace: d.namespace, group: d.group, pod: d.pod, job: d.job, state: d.state, reason: d.reason, wrote: result.recorded });
   return result;
