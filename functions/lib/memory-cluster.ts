@@ -3,6 +3,13 @@ import { matchesSelector, mergePatch } from './cluster.ts';
 import type { KubeObject } from './k8s.ts';
 import { stableHash } from './names.ts';
 
+interface Entry {
+  obj: KubeObject;
+  json: string;
+}
+const entryOf = (obj: KubeObject): Entry => ({ obj, json: JSON.stringify(obj) });
+const copy = (e: Entry): KubeObject => JSON.parse(e.json) as KubeObject;
+
 export interface Write {
   verb: 'create' | 'patch' | 'delete';
   kind: Kind;
@@ -21,7 +28,9 @@ export interface Write {
  * events carry are `observe`d into it).
  */
 export class MemoryCluster implements Cluster {
-  private readonly store = new Map<Kind, Map<string, KubeObject>>();
+  // Each object is kept with its JSON text: reads hand out a fresh copy by parsing it (cheaper
+  // than a deep clone), and nothing stored is ever mutated.
+  private readonly store = new Map<Kind, Map<string, Entry>>();
   private rv = 0;
   readonly writes: Write[] = [];
   readonly logText = new Map<string, string>();
@@ -30,7 +39,7 @@ export class MemoryCluster implements Cluster {
     this.now = now;
   }
 
-  private bucket(kind: Kind): Map<string, KubeObject> {
+  private bucket(kind: Kind): Map<string, Entry> {
     let b = this.store.get(kind);
     if (!b) this.store.set(kind, (b = new Map()));
     return b;
@@ -40,14 +49,14 @@ export class MemoryCluster implements Cluster {
   }
 
   async get(kind: Kind, namespace: string, name: string): Promise<KubeObject | null> {
-    const o = this.bucket(kind).get(`${namespace}/${name}`);
-    return o ? structuredClone(o) : null;
+    const e = this.bucket(kind).get(`${namespace}/${name}`);
+    return e ? copy(e) : null;
   }
 
   async list(kind: Kind, namespace: string | null, labelSelector: string): Promise<KubeObject[]> {
     return [...this.bucket(kind).values()]
-      .filter((o) => (namespace === null || o.metadata.namespace === namespace) && matchesSelector(o.metadata.labels, labelSelector))
-      .map((o) => structuredClone(o));
+      .filter(({ obj }) => (namespace === null || obj.metadata.namespace === namespace) && matchesSelector(obj.metadata.labels, labelSelector))
+      .map(copy);
   }
 
   async create(kind: Kind, namespace: string, obj: KubeObject): Promise<{ created: boolean; object: KubeObject }> {
@@ -55,9 +64,9 @@ export class MemoryCluster implements Cluster {
     const existing = this.bucket(kind).get(key);
     if (existing) {
       this.writes.push({ verb: 'create', kind, namespace, name: obj.metadata.name, body: obj, changed: false });
-      return { created: false, object: structuredClone(existing) };
+      return { created: false, object: copy(existing) };
     }
-    const stored: KubeObject = structuredClone(obj);
+    const stored = JSON.parse(JSON.stringify(obj)) as KubeObject;
     stored.metadata = {
       ...stored.metadata,
       namespace,
@@ -65,9 +74,10 @@ export class MemoryCluster implements Cluster {
       resourceVersion: this.nextRv(),
       creationTimestamp: stored.metadata.creationTimestamp ?? this.now().toISOString(),
     };
-    this.bucket(kind).set(key, stored);
+    const entry = entryOf(stored);
+    this.bucket(kind).set(key, entry);
     this.writes.push({ verb: 'create', kind, namespace, name: obj.metadata.name, body: obj, changed: true });
-    return { created: true, object: structuredClone(stored) };
+    return { created: true, object: copy(entry) };
   }
 
   async patch(kind: Kind, namespace: string, name: string, patch: Record<string, unknown>): Promise<KubeObject | null> {
@@ -77,18 +87,24 @@ export class MemoryCluster implements Cluster {
       this.writes.push({ verb: 'patch', kind, namespace, name, body: patch, changed: false });
       return null;
     }
-    const next = mergePatch(existing, patch) as KubeObject;
-    const changed = JSON.stringify(next) !== JSON.stringify(existing);
-    if (changed) next.metadata.resourceVersion = this.nextRv();
-    this.bucket(kind).set(key, next);
+    const next = mergePatch(existing.obj, patch) as KubeObject;
+    const changed = JSON.stringify(next) !== existing.json;
+    if (!changed) {
+      this.writes.push({ verb: 'patch', kind, namespace, name, body: patch, changed });
+      return copy(existing);
+    }
+    // mergePatch shares untouched parts with the stored object: give the new one its own metadata.
+    next.metadata = { ...next.metadata, resourceVersion: this.nextRv() };
+    const entry = entryOf(next);
+    this.bucket(kind).set(key, entry);
     this.writes.push({ verb: 'patch', kind, namespace, name, body: patch, changed });
-    return structuredClone(next);
+    return copy(entry);
   }
 
   async delete(kind: Kind, namespace: string, name: string, opts: DeleteOptions = {}): Promise<boolean> {
     const key = `${namespace}/${name}`;
     const existing = this.bucket(kind).get(key);
-    const ok = !!existing && (!opts.uid || existing.metadata.uid === opts.uid);
+    const ok = !!existing && (!opts.uid || existing.obj.metadata.uid === opts.uid);
     if (ok) this.bucket(kind).delete(key);
     this.writes.push({ verb: 'delete', kind, namespace, name, body: opts, changed: ok });
     return ok;
@@ -113,18 +129,18 @@ export class MemoryCluster implements Cluster {
       this.bucket(kind).delete(key);
       return;
     }
-    const prev = this.bucket(kind).get(key);
-    const next = structuredClone(obj);
+    const prev = this.bucket(kind).get(key)?.obj;
+    const next = JSON.parse(JSON.stringify(obj)) as KubeObject;
     if (prev && prev.metadata.uid === next.metadata.uid) {
       next.metadata.labels = { ...(prev.metadata.labels ?? {}), ...(next.metadata.labels ?? {}) };
       next.metadata.annotations = { ...(prev.metadata.annotations ?? {}), ...(next.metadata.annotations ?? {}) };
     }
     next.metadata.resourceVersion = this.nextRv();
-    this.bucket(kind).set(key, next);
+    this.bucket(kind).set(key, entryOf(next));
   }
 
   /** Everything stored, for end-state reports and assertions. */
   all(kind: Kind): KubeObject[] {
-    return [...this.bucket(kind).values()].map((o) => structuredClone(o));
+    return [...this.bucket(kind).values()].map(copy);
   }
 }
