@@ -1,0 +1,64 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { anchorLabels, anchorName, anchorOwner, buildAnchor, selectorKeys } from '../../functions/labeling/anchor.ts';
+import { loadConfig } from '../../functions/lib/config.ts';
+import { createSelector } from '../../functions/lib/profile.ts';
+import type { KubeObject, Pod } from '../../functions/lib/k8s.ts';
+import { restorePod } from '../support/objects.ts';
+
+const cfg = loadConfig({});
+const sel = (p: Pod) => createSelector(cfg).selectPod(p)!;
+
+test('selector keys: required and preferred (anti-)affinity, matchLabelKeys, topology spread', () => {
+  const pod = restorePod();
+  pod.spec.affinity = {
+    podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 1, podAffinityTerm: { labelSelector: { matchLabels: { zoneish: 'x' } }, topologyKey: 'z' } }] },
+    podAntiAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: [
+        { labelSelector: { matchExpressions: [{ key: 'app.kubernetes.io/instance', operator: 'In', values: ['mysql'] }] }, topologyKey: 'kubernetes.io/hostname', matchLabelKeys: ['apps.kubeblocks.io/component-name'] },
+      ],
+    },
+  };
+  pod.spec.topologySpreadConstraints = [{ labelSelector: { matchLabels: { tier: 'db' } }, matchLabelKeys: ['pod-template-hash'], topologyKey: 'zone' }];
+  assert.equal(selectorKeys(pod.spec), ['app.kubernetes.io/instance', 'apps.kubeblocks.io/component-name', 'pod-template-hash', 'tier', 'zoneish']);
+});
+
+test("anchor labels: exactly the pod's labels the selectors use, never the Job controller's, plus ours", () => {
+  const pod = restorePod();
+  pod.spec.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!.labelSelector!.matchLabels!['job-name'] = 'restore-0';
+  assert.equal(anchorLabels(pod, sel(pod), 'restoreguard.dev'), {
+    'app.kubernetes.io/instance': 'mysql',
+    'dataprotection.kubeblocks.io/restore': 'mysql-restore',
+    'restoreguard.dev/anchor-for': 'restore-0-abcde',
+    'restoreguard.dev/group': 'mysql-restore',
+  });
+});
+
+test('no anchor without inter-pod rules, without a node, or when the pod lacks every selected label', () => {
+  const none = restorePod({ antiAffinity: false });
+  assert.is(buildAnchor(none, sel(none), cfg, []), null);
+  const unbound = restorePod({ node: null });
+  assert.is(buildAnchor(unbound, sel(unbound), cfg, []), null);
+  const other = restorePod();
+  other.spec.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!.labelSelector = { matchLabels: { absent: 'x' } };
+  assert.is(buildAnchor(other, sel(other), cfg, []), null);
+});
+
+test('anchor names are deterministic and valid even for long pod names', () => {
+  assert.is(anchorName('restore-0-abcde'), 'restore-0-abcde-anchor');
+  const long = anchorName('restore-preparedata-9e2b1a7c-pg-cluster-postgresql-0-x2k9q-and-more');
+  assert.ok(long.length <= 63, long);
+  assert.match(long, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  assert.is(long, anchorName('restore-preparedata-9e2b1a7c-pg-cluster-postgresql-0-x2k9q-and-more'));
+  assert.is.not(long, anchorName('restore-preparedata-9e2b1a7c-pg-cluster-postgresql-0-x2k9q-and-mora'));
+});
+
+test("owner: the group's owner as controller, else the Job as a plain owner", () => {
+  const job: KubeObject = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j', uid: 'uj' } };
+  const restore: KubeObject = { apiVersion: 'dataprotection.kubeblocks.io/v1alpha1', kind: 'Restore', metadata: { name: 'r', uid: 'ur' } };
+  assert.equal(anchorOwner(restore, job).map((r) => [r.kind, r.controller, r.blockOwnerDeletion]), [['Restore', true, false]]);
+  assert.equal(anchorOwner(null, job).map((r) => [r.kind, r.controller]), [['Job', false]]);
+  assert.equal(anchorOwner(null, null), []);
+});
+
+test.run();

@@ -1,0 +1,49 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadConfig } from '../../functions/lib/config.ts';
+import { ConfigError } from '../../functions/lib/errors.ts';
+
+test('defaults: an empty environment is a valid configuration', () => {
+  const c = loadConfig({});
+  assert.is(c.PORT, 8080);
+  assert.equal(c.RG_PROFILES, ['kubeblocks', 'generic']);
+  assert.is(c.RG_DOMAIN, 'restoreguard.dev');
+  assert.equal(c.RG_NON_RETRYABLE_EXIT_CODES, [126, 127]);
+  assert.is(c.RG_RETRY_JOBS, false);
+  assert.is(c.RG_DELETE_FINISHED_PODS, true);
+  assert.is(c.RG_RETRY_AVOID, 'preferred');
+  assert.is(c.KUBECONFIG, undefined);
+});
+
+test('values are parsed: numbers, booleans, lists; empty strings mean the default', () => {
+  const c = loadConfig({ PORT: '9090', RG_RETRY_JOBS: 'yes', RG_PROFILES: ' generic ', RG_NAMESPACES: 'a, b,,c', RG_RETRY_JITTER: '0', RG_DOMAIN: '' });
+  assert.is(c.PORT, 9090);
+  assert.is(c.RG_RETRY_JOBS, true);
+  assert.equal(c.RG_PROFILES, ['generic']);
+  assert.equal(c.RG_NAMESPACES, ['a', 'b', 'c']);
+  assert.is(c.RG_RETRY_JITTER, 0);
+  assert.is(c.RG_DOMAIN, 'restoreguard.dev');
+});
+
+test('bad values: one error naming every bad variable, its value and what is allowed', () => {
+  try {
+    loadConfig({ PORT: 'eighty', RG_RETRY_AVOID: 'sometimes', RG_PROFILES: 'kubeblocks,argo', RG_ANCHOR_CPU: 'lots', RG_NON_RETRYABLE_EXIT_CODES: '1,x', RG_DRY_RUN: 'maybe' });
+    assert.unreachable('should throw');
+  } catch (e) {
+    assert.instance(e, ConfigError);
+    const m = (e as Error).message;
+    for (const part of ['PORT="eighty"', 'whole number', 'RG_RETRY_AVOID="sometimes"', 'preferred, required or off', 'RG_PROFILES', 'kubeblocks and generic', 'RG_ANCHOR_CPU="lots"', 'quantity', 'RG_NON_RETRYABLE_EXIT_CODES', 'RG_DRY_RUN="maybe"', 'true or false']) {
+      assert.ok(m.includes(part), `message names ${part}: ${m}`);
+    }
+    assert.match((e as ConfigError).hint ?? '', /README/);
+  }
+});
+
+test('bounds are enforced', () => {
+  assert.throws(() => loadConfig({ PORT: '70000' }), /PORT/);
+  assert.throws(() => loadConfig({ RG_RETRY_MAX_ATTEMPTS: '0' }), /RG_RETRY_MAX_ATTEMPTS/);
+  assert.throws(() => loadConfig({ RG_ANCHOR_DEADLINE_SECONDS: '5' }), /RG_ANCHOR_DEADLINE_SECONDS/);
+  assert.throws(() => loadConfig({ RG_RETRY_JITTER: '2' }), /RG_RETRY_JITTER/);
+});
+
+test.run();
