@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { Hono } from 'hono';
 import type { CloudEvent } from './cloudevent.ts';
 import { parseCloudEvent, toBinary } from './cloudevent.ts';
@@ -89,7 +88,7 @@ export function createServer(opts: ServerOptions): Server {
   if (config.RG_LOCAL_BROKER) {
     const byPath = new Map(FUNCTIONS.map((f) => [`/${f.name}`, f]));
     broker = createBroker({
-      triggers: loadTriggers(join(config.RG_EVENTING_DIR)),
+      triggers: loadTriggers(config.RG_EVENTING_DIR),
       ttl: config.RG_BROKER_TTL,
       log,
       metrics,
