@@ -104,13 +104,14 @@ if (want(1, 2, 3, 4, 7, 8)) {
   const live = new Set<Chain>();
   const work = { events: new Map<string, number>(), calls: new Map<string, number>(), warnings: new Map<string, number>(), restorePods: 0 };
   const start = async (name: string, m: 'plain' | 'guard') => {
-    const c = await startChain({ mode: m, logLevel: 'warn', namespace: `bench-${name}-${(++n).toString().padStart(2, '0')}-${Date.now().toString(36)}` });
+    // restore-guard runs in its own process, as in its pod: the bench's watch and emulator must not slow it.
+    const c = await startChain({ mode: m, logLevel: 'warn', isolated: true, namespace: `bench-${name}-${(++n).toString().padStart(2, '0')}-${Date.now().toString(36)}` });
     live.add(c);
     return c;
   };
   const stop = async (c: Chain) => {
     live.delete(c);
-    if (c.server) collectWork(c, work);
+    if (c.mode === 'guard') await collectWork(c, work).catch((e: unknown) => progress(`metrics ${c.ns}: ${(e as Error).message}`));
     await c.teardown().catch((e: unknown) => progress(`teardown ${c.ns}: ${(e as Error).message}`));
   };
   /** Fresh namespaces for the named arms, torn down afterwards. */
@@ -172,8 +173,8 @@ if (want(1, 2, 3, 4, 7, 8)) {
 }
 
 /** Adds up a guard chain's metrics (events per function, API calls per verb and kind) and its warnings. */
-function collectWork(c: Chain, w: { events: Map<string, number>; calls: Map<string, number>; warnings: Map<string, number> }): void {
-  const text = c.server!.deps.metrics.render();
+async function collectWork(c: Chain, w: { events: Map<string, number>; calls: Map<string, number>; warnings: Map<string, number> }): Promise<void> {
+  const text = await c.metricsText();
   const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
   for (const line of text.split('\n')) {
     const m = /^(restoreguard_events_total|restoreguard_kube_requests_total)\{([^}]*)\} ([0-9.e+]+)$/.exec(line);
@@ -206,7 +207,7 @@ const md = [
   '## How it is measured',
   '',
   '- Arms: *plain* = Jobs whose pods end when the restore does; *sidecar* = KubeBlocks\' restore-manager hand-off (KWOK stage) with an operator emulator in the bench that sets `stop-restore-manager` on a group\'s pods once every restore container of every Job created so far has terminated; *guard* = the same sidecar pods with restore-guard in-process (local broker, its ServiceAccount) fed by Knative\'s ApiServerSource adapter; the emulator keeps running there (except in figure 7).',
-  `- Rig figures run ${P.groupsPerCell} groups per cell and arm, ${P.concurrency} at a time. restore-guard runs inside the bench process (sharing its event loop with the bench's watch and emulator) on the same ${facts.nproc} CPUs as etcd, the API server, scheduler, controller manager, KWOK and the adapter, and whatever else the machine runs (see the load average): latencies are this machine's under that load, not a dedicated pod's.`,
+  `- Rig figures run ${P.groupsPerCell} groups per cell and arm, ${P.concurrency} at a time. restore-guard runs in its own process (node functions/index.ts, as in its pod; not sharing the bench's event loop) on the same ${facts.nproc} CPUs as etcd, the API server, scheduler, controller manager, KWOK and the adapter, and whatever else the machine runs (see the load average): latencies are this machine's under that load, not a dedicated pod's.`,
   '- Times are arrival times of the bench\'s own watch on the namespace (ms precision), so every arm is timed by the same clock and path.',
   '- Figure 2 counts requests × time from the restore container\'s end to the pod\'s end (phase or deletion), plus the anchors\' requests × their life after the restore ended. The rig has no Restore CRD: groups declare `restoreguard.dev/group-size` instead, which is what tells restore-guard that a sequential group is not done yet.',
   '- Figure 3 pins the first attempt to rig-node-1 with filler pods on nodes 2 and 3 (removed once it is bound) and evicts it there; baseline = Job backoffLimit 3, restore-guard = backoffLimit 0 and `restoreguard.dev/retry: "true"`.',

@@ -19,6 +19,8 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { createServer as netServer } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
 import { serve } from '@hono/node-server';
@@ -365,6 +367,12 @@ export interface ChainOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** run the adapter as restore-guard-source (default) or as the rig's admin */
   adapterAs?: 'source' | 'admin';
+  /**
+   * guard mode: run restore-guard in its own process (`node functions/index.ts`, as in its pod)
+   * instead of in this one, so that what it does is not slowed by the caller's event loop
+   * (benchmarks). `server` is null then; `metricsText()` reads its /metrics, `logs` its stdout.
+   */
+  isolated?: boolean;
 }
 
 export interface Chain {
@@ -386,8 +394,10 @@ export interface Chain {
   logFile: string;
   /** ms: rig ready, chain ready */
   timings: { rigMs: number; chainMs: number };
-  /** requests the ingress received */
+  /** requests the ingress received (in-process server only; -1 when isolated) */
   received(): number;
+  /** restore-guard's Prometheus metrics text (guard mode) */
+  metricsText(): Promise<string>;
   createRestoreGroup(opts?: RestoreGroupOptions): Promise<RestoreGroup>;
   /** A plain pod (e.g. the workload after a restore); returns its name. */
   createPod(name: string, spec: { labels?: Record<string, string>; annotations?: Record<string, string>; affinity?: unknown; claims?: string[] }): Promise<string>;
@@ -438,6 +448,7 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
   let received = 0;
   let lastReceived = Date.now();
   let adapterOpts: Parameters<typeof startAdapter>[0] | null = null;
+  let child: ChildProcess | null = null;
 
   if (mode === 'guard') {
     await applyRbac(kube);
@@ -452,18 +463,52 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
       ...opts.env,
     });
     const kubeconfig = saConfig;
-    server = createServer({ config, log, connect: () => connectCluster(kubeconfig) });
-    const app = server.app;
-    const fetch = (req: Request, ...rest: unknown[]) => {
-      if (new URL(req.url).pathname === '/') {
-        received++;
-        lastReceived = Date.now();
-      }
-      return (app.fetch as (r: Request, ...x: unknown[]) => Response | Promise<Response>)(req, ...rest);
-    };
-    port = await new Promise<number>((resolve) => {
-      http = serve({ fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => resolve(info.port));
-    });
+    if (opts.isolated) {
+      port = await freePort();
+      const env: Record<string, string> = {
+        ...(process.env as Record<string, string>),
+        PORT: String(port), HOST: '127.0.0.1', KUBECONFIG: kubeconfig,
+        RG_LOCAL_BROKER: 'true', RG_NAMESPACES: ns, RG_EVENTING_DIR: EVENTING_DIR, LOG_LEVEL: opts.logLevel ?? 'debug',
+        ...(opts.recordDir ? { RG_RECORD_DIR: opts.recordDir } : {}),
+        ...opts.env,
+      };
+      child = spawn(process.execPath, [path.join(ROOT, 'functions', 'index.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let buf = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          try {
+            logs.push(JSON.parse(line) as Record<string, any>);
+          } catch {
+            logs.push({ level: 'info', msg: line });
+          }
+          fs.writeSync(logFd, line + '\n');
+        }
+      });
+      child.stderr!.on('data', (d: Buffer) => fs.writeSync(logFd, d.toString()));
+      const exited = new Promise<never>((_, reject) => child!.once('exit', (code) => reject(new Error(`restore-guard exited with ${code}; see ${logFile}`))));
+      exited.catch(() => undefined); // an exit after start-up is teardown's business
+      await Promise.race([
+        rigWaitFor('isolated restore-guard ready', async () => (await fetch(`http://127.0.0.1:${port}/health/readiness`).catch(() => null))?.ok || undefined, 20_000, 20),
+        exited,
+      ]);
+    } else {
+      server = createServer({ config, log, connect: () => connectCluster(kubeconfig) });
+      const app = server.app;
+      const fetch = (req: Request, ...rest: unknown[]) => {
+        if (new URL(req.url).pathname === '/') {
+          received++;
+          lastReceived = Date.now();
+        }
+        return (app.fetch as (r: Request, ...x: unknown[]) => Response | Promise<Response>)(req, ...rest);
+      };
+      port = await new Promise<number>((resolve) => {
+        http = serve({ fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => resolve(info.port));
+      });
+    }
     if (port === 8080) throw new Error('chain: got port 8080, which the adapter binds');
     ingress = `http://127.0.0.1:${port}/`;
     const src = sourceResources();
@@ -500,7 +545,7 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
   const chain: Chain = {
     mode, rig, kube, ns, observer, server, port, ingress, adapter, saKubeconfig: saConfig, logs, logFile,
     timings: { rigMs, chainMs },
-    received: () => received,
+    received: () => (child ? -1 : received),
 
     async createRestoreGroup(o: RestoreGroupOptions = {}): Promise<RestoreGroup> {
       const profile = o.profile ?? 'generic';
@@ -621,6 +666,12 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
       await chain.idle();
     },
 
+    async metricsText() {
+      if (server) return server.deps.metrics.render();
+      if (!child || !port) throw new Error('metricsText: plain mode has no restore-guard');
+      return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    },
+
     idle: () => server?.broker?.idle() ?? Promise.resolve(),
 
     async settle(quietMs = 500, timeoutMs = WAIT_MS) {
@@ -653,6 +704,11 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
       await server?.broker?.idle();
       await server?.flush();
       if (http) await new Promise<void>((r) => (http as unknown as { close(cb: () => void): void }).close(() => r()));
+      if (child && child.exitCode === null) {
+        const gone = new Promise<void>((r) => child!.once('exit', () => r()));
+        child.kill('SIGTERM');
+        await Promise.race([gone, sleep(6000).then(() => child!.kill('SIGKILL'))]);
+      }
       observer.stop();
       fs.closeSync(logFd);
       if (t.keepNamespace) return;
@@ -676,4 +732,17 @@ export function recordingDir(scenario: string): string {
   const d = path.join(ROOT, '.rig', 'recordings', scenario);
   fs.rmSync(d, { recursive: true, force: true });
   return d;
+}
+
+/** A free TCP port on loopback (never 8080, which the adapter binds). */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const p = await new Promise<number>((resolve) => {
+      const srv = netServer().listen(0, '127.0.0.1', () => {
+        const a = srv.address() as AddressInfo;
+        srv.close(() => resolve(a.port));
+      });
+    });
+    if (p !== 8080) return p;
+  }
 }
