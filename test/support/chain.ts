@@ -368,7 +368,8 @@ export interface ChainOptions {
   /** run the adapter as restore-guard-source (default) or as the rig's admin */
   adapterAs?: 'source' | 'admin';
   /**
-   * guard mode: run restore-guard in its own process (`node functions/index.ts`, as in its pod)
+   * guard mode: run restore-guard in its own process (dist/server.js when built, else
+   * functions/index.ts; as in its pod, and warmed by one resync)
    * instead of in this one, so that what it does is not slowed by the caller's event loop
    * (benchmarks). `server` is null then; `metricsText()` reads its /metrics, `logs` its stdout.
    */
@@ -472,7 +473,10 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
         ...(opts.recordDir ? { RG_RECORD_DIR: opts.recordDir } : {}),
         ...opts.env,
       };
-      child = spawn(process.execPath, [path.join(ROOT, 'functions', 'index.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // The shipped form when it is built (what runs in the pod), else the sources.
+      const bundle = path.join(ROOT, 'dist', 'server.js');
+      const entry = fs.existsSync(bundle) ? bundle : path.join(ROOT, 'functions', 'index.ts');
+      child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let buf = '';
       child.stdout!.on('data', (d: Buffer) => {
         buf += d.toString();
@@ -495,6 +499,13 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
         rigWaitFor('isolated restore-guard ready', async () => (await fetch(`http://127.0.0.1:${port}/health/readiness`).catch(() => null))?.ok || undefined, 20_000, 20),
         exited,
       ]);
+      // Warm, as a pod that has served before: the first event would otherwise also pay for
+      // loading the Kubernetes client (cold start is figure 6's business, not the chain's).
+      await fetch(`http://127.0.0.1:${port}/resync`, {
+        method: 'POST',
+        headers: { 'ce-specversion': '1.0', 'ce-id': randomUUID(), 'ce-type': 'dev.knative.sources.ping', 'ce-source': PING_SOURCE, 'content-type': 'application/json' },
+        body: '{}',
+      });
     } else {
       server = createServer({ config, log, connect: () => connectCluster(kubeconfig) });
       const app = server.app;
