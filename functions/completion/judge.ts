@@ -6,6 +6,7 @@ import { annotationsOf, claimsOf, jobNameOf } from '../lib/k8s.ts';
 import type { RetryPolicy } from '../lib/policy.ts';
 import { isRetryable } from '../lib/policy.ts';
 import type { Selection } from '../lib/profile.ts';
+import { parseOutcome, readHistory } from '../lib/records.ts';
 
 /**
  * What happened to a restore, as a pure function of the object (and the event's time, for the
@@ -293,7 +294,7 @@ export function judgeJob(job: Job, sel: Selection, ctx: JudgeContext): RestoreDa
     // BackoffLimitExceeded would turn a non-retryable exit code retryable.
     // The Job's history names its pods' failures whatever record the Job carries last: the
     // newest one decides when there is one.
-    const lastPod = lastPodFailure(ann[keys(ctx.domain).history]);
+    const lastPod = readHistory(ann[keys(ctx.domain).history]).findLast((e) => e.scope === 'pod' && e.state === 'failed');
     const podRetryable =
       typeof lastPod?.retryable === 'boolean'
         ? lastPod.retryable
@@ -315,26 +316,4 @@ export function judgeJob(job: Job, sel: Selection, ctx: JudgeContext): RestoreDa
     };
   }
   return null;
-}
-
-/** The newest pod failure in a Job's history annotation (labeling/record.ts writes it). */
-function lastPodFailure(text: string | undefined): { reason?: string | null; exitCode?: number | null; retryable?: boolean } | null {
-  try {
-    const list = JSON.parse(text ?? '[]') as { scope?: string; state?: string; reason?: string | null; exitCode?: number | null; retryable?: boolean }[];
-    if (!Array.isArray(list)) return null;
-    return [...list].reverse().find((e) => e.scope === 'pod' && e.state === 'failed') ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** The outcome record we write, read back; null when absent or unreadable. */
-export function parseOutcome(text: string | undefined): (RestoreData & { recordedAt?: string }) | null {
-  if (!text) return null;
-  try {
-    const v = JSON.parse(text) as RestoreData;
-    return v && typeof v === 'object' && typeof v.state === 'string' ? v : null;
-  } catch {
-    return null;
-  }
 }

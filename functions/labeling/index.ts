@@ -11,7 +11,8 @@ import { PodSchema, annotationsOf, claimsOf, labelsOf } from '../lib/k8s.ts';
 import type { Selection } from '../lib/profile.ts';
 import { anchorName, anchorOwner, buildAnchor } from './anchor.ts';
 import { hasRecord, outcomeEvent, outcomeRecord, redactTail, withHistory } from './record.ts';
-import { parseOutcome, restoreContainerNames } from '../completion/judge.ts';
+import { restoreContainerNames } from '../completion/judge.ts';
+import { parseOutcome } from '../lib/records.ts';
 
 export const NAME = 'labeling';
 const FINAL = new Set(['succeeded', 'failed']);

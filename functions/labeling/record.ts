@@ -2,21 +2,8 @@ import type { Keys } from '../lib/config.ts';
 import type { RestoreData } from '../lib/events.ts';
 import type { KubeObject } from '../lib/k8s.ts';
 import { stableHash } from '../lib/names.ts';
-
-/** One line of a Job's history annotation. */
-export interface HistoryEntry {
-  pod: string | null;
-  uid: string | null;
-  scope: 'pod' | 'job';
-  state: string;
-  reason: string | null;
-  exitCode?: number | null;
-  retryable?: boolean;
-  node: string | null;
-  attempt: number;
-  finishedAt: string | null;
-}
-export const HISTORY_MAX = 20;
+import { HISTORY_MAX, parseOutcome, readHistory } from '../lib/records.ts';
+import type { HistoryEntry } from '../lib/records.ts';
 
 /** The outcome record as written: the event's data, plus when it was recorded and a redacted log tail. */
 export function outcomeRecord(d: RestoreData, recordedAt: Date, logTail: string | null): string {
@@ -28,13 +15,7 @@ export function outcomeRecord(d: RestoreData, recordedAt: Date, logTail: string 
 
 /** The Job's history with this outcome in it (once), newest last, bounded. */
 export function withHistory(existing: string | undefined, d: RestoreData): string {
-  let list: HistoryEntry[] = [];
-  try {
-    const parsed = JSON.parse(existing ?? '[]') as unknown;
-    if (Array.isArray(parsed)) list = parsed as HistoryEntry[];
-  } catch {
-    list = [];
-  }
+  const list = readHistory(existing);
   const entry: HistoryEntry = {
     pod: d.pod,
     uid: d.scope === 'pod' ? d.uid : null,
@@ -53,26 +34,15 @@ export function withHistory(existing: string | undefined, d: RestoreData): strin
 }
 
 export function historyHas(existing: string | undefined, podUid: string): boolean {
-  try {
-    const list = JSON.parse(existing ?? '[]') as HistoryEntry[];
-    return Array.isArray(list) && list.some((e) => e.uid === podUid);
-  } catch {
-    return false;
-  }
+  return readHistory(existing).some((e) => e.uid === podUid);
 }
 
 /** Does the live object already carry this outcome? (Same state; for pod records, the same pod.) */
 export function hasRecord(obj: KubeObject | null, k: Keys, d: RestoreData): boolean {
   if (!obj) return false;
   const ann = obj.metadata.annotations ?? {};
-  const text = ann[k.outcome];
-  if (!text) return false;
-  try {
-    const r = JSON.parse(text) as Partial<RestoreData>;
-    return r.state === d.state && r.scope === d.scope && (d.scope === 'job' || r.uid === d.uid);
-  } catch {
-    return false;
-  }
+  const r = parseOutcome(ann[k.outcome]);
+  return !!r && r.state === d.state && r.scope === d.scope && (d.scope === 'job' || r.uid === d.uid);
 }
 
 const SECRETS: [RegExp, string][] = [

@@ -1,5 +1,6 @@
 import type { Keys } from '../lib/config.ts';
 import type { KubeObject } from '../lib/k8s.ts';
+import { parseOutcome } from '../lib/records.ts';
 
 /** What release knows of a group, read from the live cluster. */
 export interface GroupView {
@@ -31,12 +32,8 @@ function retryPending(job: KubeObject, k: Keys, v: GroupView): boolean {
   if (labels[k.state] !== 'failed') return false;
   const optedIn = v.retryJobs || labels[k.retry] === 'true';
   if (!optedIn) return false;
-  try {
-    const o = JSON.parse(job.metadata.annotations?.[k.outcome] ?? '{}') as { scope?: string; retryable?: boolean; attempt?: number };
-    return o.scope === 'job' && o.retryable === true && (o.attempt ?? 1) < v.maxAttempts;
-  } catch {
-    return false;
-  }
+  const o = parseOutcome(job.metadata.annotations?.[k.outcome]);
+  return o?.scope === 'job' && o.retryable === true && (o.attempt ?? 1) < v.maxAttempts;
 }
 
 /**

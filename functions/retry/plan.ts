@@ -4,7 +4,7 @@ import type { Job, KubeObject } from '../lib/k8s.ts';
 import { annotationsOf, isControllerLabel, labelsOf } from '../lib/k8s.ts';
 import { childName } from '../lib/names.ts';
 import { INFRASTRUCTURE } from '../lib/policy.ts';
-import { parseOutcome } from '../completion/judge.ts';
+import { parseOutcome, readHistory } from '../lib/records.ts';
 
 export type RetryConfig = Pick<
   Config,
@@ -28,14 +28,9 @@ export interface PodFailure {
 /** The pod failures known for a Job: its last record and its history (newest last). */
 export function recordedFailures(job: Job, k: Keys): PodFailure[] {
   const ann = annotationsOf(job);
-  const out: PodFailure[] = [];
-  try {
-    for (const e of JSON.parse(ann[k.history] ?? '[]') as { scope?: string; state?: string; node?: string | null; reason?: string | null }[]) {
-      if (e.scope !== 'job' && e.state === 'failed') out.push({ node: e.node ?? null, reason: e.reason ?? null });
-    }
-  } catch {
-    /* unreadable history: the other sources still count */
-  }
+  const out: PodFailure[] = readHistory(ann[k.history])
+    .filter((e) => e.scope !== 'job' && e.state === 'failed')
+    .map((e) => ({ node: e.node ?? null, reason: e.reason ?? null }));
   const last = parseOutcome(ann[k.outcome]);
   if (last?.scope === 'pod' && last.state === 'failed') out.push({ node: last.node, reason: last.reason });
   return out;

@@ -1,0 +1,43 @@
+import type { RestoreData } from './events.ts';
+
+/**
+ * Reading back what labeling writes: the outcome record (`<domain>/outcome`, on Pods, Jobs and
+ * PVCs) and a Job's history (`<domain>/history`). One place, so every reader agrees on the format
+ * and treats an unreadable annotation the same way (as absent).
+ */
+
+/** One line of a Job's history annotation. */
+export interface HistoryEntry {
+  pod: string | null;
+  uid: string | null;
+  scope: 'pod' | 'job';
+  state: string;
+  reason: string | null;
+  exitCode?: number | null;
+  retryable?: boolean;
+  node: string | null;
+  attempt: number;
+  finishedAt: string | null;
+}
+export const HISTORY_MAX = 20;
+
+/** The outcome record, read back; null when absent or unreadable. */
+export function parseOutcome(text: string | undefined): (RestoreData & { recordedAt?: string }) | null {
+  if (!text) return null;
+  try {
+    const v = JSON.parse(text) as RestoreData;
+    return v && typeof v === 'object' && typeof v.state === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A Job's history, oldest first; empty when absent or unreadable. */
+export function readHistory(text: string | undefined): HistoryEntry[] {
+  try {
+    const v = JSON.parse(text ?? '[]') as unknown;
+    return Array.isArray(v) ? (v as HistoryEntry[]) : [];
+  } catch {
+    return [];
+  }
+}
