@@ -23,7 +23,7 @@ import { factsMarkdown, machineFacts } from './facts.ts';
 import { figure1, figure2, figure4, figure8, runScheduling, schedulingCells, type CellResult } from './scheduling.ts';
 import { figure3, runRecovery, type RecoverySample } from './recovery.ts';
 import { figure7, runDeadlock, type DeadlockResult } from './deadlock.ts';
-import { atLeast, atMost, all, fmtMs, fmtNum, fmtRatio, headlineTable, markdownTable, tally, type Row } from './table.ts';
+import { atLeast, atMost, all, compactMembers, fmtMs, fmtNum, fmtRatio, headlineTable, markdownTable, tally, type Row } from './table.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const args = process.argv.slice(2);
@@ -222,7 +222,13 @@ if (write) {
   mkdirSync(dir, { recursive: true });
   const base = `${facts.date.slice(0, 10)}-${mode}${only ? `-only-${[...only].join('-')}` : ''}`;
   writeFileSync(path.join(dir, `${base}.md`), md);
-  writeFileSync(path.join(dir, `${base}.json`), JSON.stringify({ facts, rows, tally: t, raw }, null, 1) + '\n');
+  // Members as compact rows (table.ts compactMembers/expandMembers), no indentation: a full run
+  // (7,500 groups) stays about 7 MB instead of 35.
+  const compact = (_k: string, v: unknown) =>
+    v && typeof v === 'object' && 'members' in v && Array.isArray((v as { members: unknown }).members)
+      ? { ...v, members: compactMembers((v as { members: Record<string, unknown>[] }).members) }
+      : v;
+  writeFileSync(path.join(dir, `${base}.json`), JSON.stringify({ facts, rows, tally: t, raw }, compact) + '\n');
   progress(`wrote test/bench/results/${base}.md and .json`);
 }
 progress(`done: ${t.met} met, ${t.missed} MISSED`);

@@ -169,3 +169,34 @@ export function tally(rows: readonly Row[]): { met: number; missed: number; na: 
     na: rows.filter((r) => r.verdict === 'n/a').length,
   };
 }
+
+/**
+ * The JSON form of one group's members: one header and one row per member, times as ms after
+ * `t0` (the group's earliest time), so a full run's results stay a few MB instead of tens.
+ * `expandMembers` gives the objects back.
+ */
+export interface CompactMembers {
+  t0: number | null;
+  columns: string[];
+  rows: (string | number | null)[][];
+}
+const TIME_KEYS = ['boundAt', 'restoreDoneAt', 'terminalAt', 'stopSeenAt', 'recordedAt', 'anchorAt', 'anchorGoneAt'] as const;
+export function compactMembers<M extends Record<string, unknown>>(members: readonly M[]): CompactMembers {
+  const columns = [...new Set(members.flatMap((m) => Object.keys(m)))];
+  const times = members.flatMap((m) => TIME_KEYS.map((k) => m[k]).filter((v): v is number => typeof v === 'number'));
+  const t0 = times.length ? Math.min(...times) : null;
+  const cell = (k: string, v: unknown): string | number | null => {
+    if (v === undefined || v === null) return null;
+    if (typeof v === 'number') return t0 !== null && (TIME_KEYS as readonly string[]).includes(k) ? v - t0 : v;
+    return String(v);
+  };
+  return { t0, columns, rows: members.map((m) => columns.map((k) => cell(k, m[k]))) };
+}
+export function expandMembers(c: CompactMembers): Record<string, string | number | null>[] {
+  return c.rows.map((r) =>
+    Object.fromEntries(c.columns.map((k, i) => {
+      const v = r[i] ?? null;
+      return [k, typeof v === 'number' && c.t0 !== null && (TIME_KEYS as readonly string[]).includes(k) ? v + c.t0 : v];
+    })),
+  );
+}

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  all, atLeast, atMost, fmtMs, fmtPct, fmtRatio, headlineTable, markdownTable, mean, percentile, podRequests,
+  all, atLeast, atMost, compactMembers, expandMembers, fmtMs, fmtPct, fmtRatio, headlineTable, markdownTable, mean, percentile, podRequests,
   quantity, ratioAtMost, share, summarize, tally, type Row,
 } from '../bench/table.ts';
 
@@ -90,6 +90,19 @@ test('the headline table shows a missed target as MISSED, and tally counts it', 
   assert.ok(lines[3]!.endsWith('| **MISSED** |'), lines[3]);
   assert.ok(lines[2]!.endsWith('| met |'));
   assert.equal(tally(rows), { met: 1, missed: 1, na: 0 });
+});
+
+test('members compact to one row each, times after t0, and expand back unchanged', () => {
+  const members = [
+    { job: 'g-0', pod: 'g-0-a', node: 'n1', boundAt: 1_000_100, anchorAt: 1_000_180, recordedAt: null, stopReactionMs: 12, cpu: 0.5 },
+    { job: 'g-1', pod: null, node: null, boundAt: 1_000_000, anchorAt: null, recordedAt: 1_000_900, stopReactionMs: null, cpu: 0.5 },
+  ];
+  const c = compactMembers(members);
+  assert.is(c.t0, 1_000_000);
+  assert.equal(c.columns, ['job', 'pod', 'node', 'boundAt', 'anchorAt', 'recordedAt', 'stopReactionMs', 'cpu']);
+  assert.equal(c.rows[0], ['g-0', 'g-0-a', 'n1', 100, 180, null, 12, 0.5]); // durations are not shifted
+  assert.equal(expandMembers(c), members);
+  assert.equal(compactMembers([]), { t0: null, columns: [], rows: [] });
 });
 
 test.run();
