@@ -23,8 +23,9 @@ const server = createServer({
   // Loaded on first use, so the fast path and the readiness probe never pay for the Kubernetes client.
   connect: async () => (await import('./lib/kube-cluster.ts')).connectCluster(config.KUBECONFIG),
 });
-const http = serve({ fetch: server.app.fetch, port: config.PORT, hostname: process.env.HOST ?? '0.0.0.0' }, (info) => {
+const http = serve({ fetch: server.app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
   log.info('restore-guard listening', {
+    host: config.HOST,
     port: info.port,
     functions: FUNCTIONS.map((f) => `/${f.name}`),
     profiles: config.RG_PROFILES,

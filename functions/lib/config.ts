@@ -43,11 +43,12 @@ const list = (def: string) =>
 const quantity = z.string().check(z.regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|k|M|G)?$/, 'expected a Kubernetes quantity such as 1m or 4Mi'));
 
 /**
- * Every setting, read from the environment. Names are RG_* except PORT, KUBECONFIG and LOG_LEVEL.
+ * Every setting, read from the environment. Names are RG_* except PORT, HOST, KUBECONFIG and LOG_LEVEL.
  * README's configuration table is this schema in prose; keep them together.
  */
 export const ConfigSchema = z.object({
   PORT: int(8080, 1, 65535),
+  HOST: z._default(z.string().check(z.minLength(1)), '0.0.0.0'),
   LOG_LEVEL: z._default(z.enum(['debug', 'info', 'warn', 'error'], { message: 'expected debug, info, warn or error' }), 'info'),
   RG_PROFILES: z.pipe(
     list('kubeblocks,generic'),

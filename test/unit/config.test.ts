@@ -6,6 +6,7 @@ import { ConfigError } from '../../functions/lib/errors.ts';
 test('defaults: an empty environment is a valid configuration', () => {
   const c = loadConfig({});
   assert.is(c.PORT, 8080);
+  assert.is(c.HOST, '0.0.0.0');
   assert.equal(c.RG_PROFILES, ['kubeblocks', 'generic']);
   assert.is(c.RG_DOMAIN, 'restoreguard.dev');
   assert.equal(c.RG_NON_RETRYABLE_EXIT_CODES, [126, 127]);
@@ -16,8 +17,9 @@ test('defaults: an empty environment is a valid configuration', () => {
 });
 
 test('values are parsed: numbers, booleans, lists; empty strings mean the default', () => {
-  const c = loadConfig({ PORT: '9090', RG_RETRY_JOBS: 'yes', RG_PROFILES: ' generic ', RG_NAMESPACES: 'a, b,,c', RG_RETRY_JITTER: '0', RG_DOMAIN: '' });
+  const c = loadConfig({ PORT: '9090', HOST: '127.0.0.1', RG_RETRY_JOBS: 'yes', RG_PROFILES: ' generic ', RG_NAMESPACES: 'a, b,,c', RG_RETRY_JITTER: '0', RG_DOMAIN: '' });
   assert.is(c.PORT, 9090);
+  assert.is(c.HOST, '127.0.0.1');
   assert.is(c.RG_RETRY_JOBS, true);
   assert.equal(c.RG_PROFILES, ['generic']);
   assert.equal(c.RG_NAMESPACES, ['a', 'b', 'c']);
