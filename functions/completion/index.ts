@@ -11,10 +11,19 @@ import { judgeJob, judgePod } from './judge.ts';
 
 export const NAME = 'completion';
 
-/** Ids of completion replies: the object's uid and the outcome, so duplicates are droppable. */
+/**
+ * Whether the pod itself has ended. A KubeBlocks pod's restore container may finish while its
+ * sidecar keeps the pod Running: the outcome is then told twice (running, then ended), and the
+ * second telling is news (release deletes ended pods), so it gets its own id.
+ */
+export function podEnded(d: Pick<RestoreData, 'phase'>): 'ended' | 'running' {
+  return d.phase === 'Succeeded' || d.phase === 'Failed' ? 'ended' : 'running';
+}
+
+/** Ids of completion replies: the object's uid, the outcome and whether the pod ended, so duplicates are droppable. */
 export function outcomeEvent(fn: string, d: RestoreData, time: Date): CloudEvent {
   const subject = `${d.namespace}/${d.scope === 'job' ? d.job : d.pod}`;
-  const idParts = d.state === 'placed' ? [d.uid, d.state, d.node] : [d.uid, d.scope, d.state, d.reason];
+  const idParts = d.state === 'placed' ? [d.uid, d.state, d.node] : [d.uid, d.scope, d.state, d.reason, ...(d.scope === 'pod' ? [podEnded(d)] : [])];
   return replyEvent(fn, stateType(d.state), subject, idParts, d, time);
 }
 

@@ -1,17 +1,18 @@
 import type { Cluster } from '../lib/cluster.ts';
 import { KB, keys } from '../lib/config.ts';
 import type { Deps } from '../lib/deps.ts';
-import { RefusedWriteError } from '../lib/errors.ts';
+import { RefusedWriteError, TransientClusterError, isConflict } from '../lib/errors.ts';
 import type { RestoreData } from '../lib/events.ts';
 import { RestoreDataSchema, T, replyEvent } from '../lib/events.ts';
 import type { FunctionDef } from '../lib/handler.ts';
 import { dataOf } from '../lib/handler.ts';
 import type { Job, KubeObject, Pod } from '../lib/k8s.ts';
-import { PodSchema, annotationsOf, claimsOf, labelsOf } from '../lib/k8s.ts';
+import { JobSchema, PodSchema, annotationsOf, claimsOf, labelsOf } from '../lib/k8s.ts';
 import type { Selection } from '../lib/profile.ts';
 import { anchorName, anchorOwner, buildAnchor } from './anchor.ts';
-import { hasRecord, outcomeEvent, outcomeRecord, redactTail, withHistory } from './record.ts';
+import { hasRecord, jobRecordPatch, olderThanRecord, outcomeEvent, outcomeRecord, recentRecord, redactTail } from './record.ts';
 import { restoreContainerNames } from '../completion/judge.ts';
+import { podEnded } from '../completion/index.ts';
 import { parseOutcome } from '../lib/records.ts';
 
 export const NAME = 'labeling';
@@ -80,6 +81,34 @@ async function logTail(deps: Deps, cluster: Cluster, pod: Pod, sel: Selection): 
   }
 }
 
+/** How long after a record its Kubernetes Event is still (re)created when missing. */
+const EVENT_WINDOW_MS = 10 * 60_000;
+
+/**
+ * Records on the Job: read, patch with the resourceVersion as precondition, and on a conflict
+ * (another record or retry's verdict landed first) read again and recompute, so no history entry
+ * is lost and no verdict overwritten. True when it wrote.
+ */
+async function recordOnJob(cluster: Cluster, first: KubeObject, d: RestoreData, k: ReturnType<typeof keys>, text: string): Promise<boolean> {
+  let job: KubeObject | null = first;
+  for (let i = 0; job && i < 5; i++) {
+    const patch = jobRecordPatch(job, d, k, text, RETRY_STATES);
+    if (!patch) return false;
+    const rv = job.metadata.resourceVersion;
+    try {
+      await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: { ...patch, ...(rv ? { resourceVersion: rv } : {}) } });
+      return true;
+    } catch (e) {
+      if (!isConflict(e)) throw e;
+      job = await cluster.get('Job', d.namespace, job.metadata.name);
+    }
+  }
+  if (!job) return false;
+  throw new TransientClusterError(`record on job ${d.namespace}/${first.metadata.name}: still conflicting after 5 attempts`, {
+    hint: 'transient; the event will be redelivered',
+  });
+}
+
 /**
  * Writes an outcome where it outlives the pod: state label and outcome on the Pod and the Job,
  * the Job's history, the outcome on every PVC, a Kubernetes Event. Each write is skipped when the
@@ -102,6 +131,21 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
       hint: 'the event names a pod without restore labels; check what sends events to /labeling',
     });
   }
+  // The event's group must be the live objects' group: an event never writes onto another group.
+  const parsedJob = job ? JobSchema.safeParse(job) : null;
+  const jobSel = parsedJob?.success ? deps.selector.selectJob(parsedJob.data) : null;
+  for (const [what, s] of [[`pod ${d.pod}`, livePod ? liveSel : null], [`job ${d.job}`, job ? jobSel : null]] as const) {
+    if (job && what.startsWith('job') && !s) {
+      throw new RefusedWriteError(`refused to record on job ${d.namespace}/${d.job}: not a selected restore Job`, {
+        hint: 'the event names a Job without restore labels on it or its pod template; check what sends events to /labeling',
+      });
+    }
+    if (s && (s.group !== d.group || s.profile !== d.profile)) {
+      throw new RefusedWriteError(`refused to record on ${what} in ${d.namespace}: it belongs to ${s.profile} group ${s.group}, the event says ${d.profile} group ${d.group}`, {
+        hint: 'the event does not match the live object; check what sends events to /labeling',
+      });
+    }
+  }
 
   // Anchor first, so a finished pod is never invisible while its siblings still schedule; then the
   // early stop (KubeBlocks), so the pod frees its requests while the records are written. Release
@@ -109,34 +153,23 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
   if (livePod && d.state === 'succeeded') result.anchor = await ensureAnchor(deps, cluster, livePod, liveSel, d.job);
   if (livePod && d.scope === 'pod') result.stopped = await earlyStop(deps, cluster, livePod, liveSel);
 
-  const text = outcomeRecord(d, now, livePod && d.state === 'failed' ? await logTail(deps, cluster, livePod, liveSel) : null);
+  const podRecorded = !!livePod && hasRecord(livePod, k, d) && labelsOf(livePod)[k.state] === d.state;
+  // The log tail is read once, for the first record of a failure (not on every resync).
+  const text = outcomeRecord(d, now, livePod && !podRecorded && d.state === 'failed' ? await logTail(deps, cluster, livePod, liveSel) : null);
   // The records are independent writes: made at once (release checks every one on the live objects).
   const wrote = (what: string) => result.recorded.push(what);
   const writes: Promise<unknown>[] = [];
-  if (livePod && !(hasRecord(livePod, k, d) && labelsOf(livePod)[k.state] === d.state)) {
+  if (livePod && !podRecorded) {
     const name = livePod.metadata.name;
     writes.push(cluster.patch('Pod', d.namespace, name, { metadata: { labels: { [k.state]: d.state }, annotations: { [k.outcome]: text } } }).then(() => wrote(`Pod/${name}`)));
   }
-  if (job) {
-    const ann = annotationsOf(job);
-    const history = withHistory(ann[k.history], d);
-    // A pod's outcome never overwrites the Job's own final outcome, nor retry's verdict on it.
-    const jobFinal = parseOutcome(ann[k.outcome])?.scope === 'job' && d.scope === 'pod';
-    const verdict = RETRY_STATES.has(labelsOf(job)[k.state] ?? '');
-    const patch: { labels?: Record<string, string>; annotations: Record<string, string> } = { annotations: {} };
-    if (!jobFinal && !hasRecord(job, k, d)) patch.annotations[k.outcome] = text;
-    if (!jobFinal && !verdict && labelsOf(job)[k.state] !== d.state) patch.labels = { [k.state]: d.state };
-    if (ann[k.history] !== history) patch.annotations[k.history] = history;
-    if (patch.labels || Object.keys(patch.annotations).length) {
-      writes.push(cluster.patch('Job', d.namespace, job.metadata.name, { metadata: patch }).then(() => wrote(`Job/${job.metadata.name}`)));
-    }
-  }
+  if (job) writes.push(recordOnJob(cluster, job, d, k, text).then((w) => w && wrote(`Job/${job.metadata.name}`)));
   const spec = livePod?.spec ?? (job as Job | null)?.spec?.template?.spec;
   for (const claim of new Set([...(d.claims ?? []), ...(spec ? claimsOf(spec) : [])])) {
     writes.push(
       (async () => {
         const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);
-        if (!pvc || hasRecord(pvc, k, d)) return;
+        if (!pvc || hasRecord(pvc, k, d) || olderThanRecord(pvc, k, d)) return;
         // A Job's own verdict adds nothing to a PVC that already has its pod's (richer) record of the same state.
         const onPvc = parseOutcome(pvc.metadata.annotations?.[k.outcome]);
         if (d.scope === 'job' && onPvc?.scope === 'pod' && onPvc.state === d.state) return;
@@ -145,13 +178,15 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
       })(),
     );
   }
-  const about = job ?? livePod;
-  if (about) {
-    writes.push(cluster.create('Event', d.namespace, outcomeEvent(about, d, now)).then((ev) => ev.created && wrote(`Event/${ev.object.metadata.name}`)));
-  }
   // Every write is attempted; the first failure (if any) is the answer, and a redelivery converges.
   const failures = (await Promise.allSettled(writes)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failures.length) throw failures[0]!.reason;
+  // The Event tells of a new record: not of one a resync finds again an hour later (Events expire).
+  const about = job ?? livePod;
+  if (about && (result.recorded.length || recentRecord(about, k, now, EVENT_WINDOW_MS))) {
+    const ev = await cluster.create('Event', d.namespace, outcomeEvent(about, d, now));
+    if (ev.created) wrote(`Event/${ev.object.metadata.name}`);
+  }
 
   if (result.recorded.length) deps.log.info('outcome recorded', { namespace: d.namespace, group: d.group, pod: d.pod, job: d.job, state: d.state, reason: d.reason, wrote: result.recorded });
   return result;
@@ -173,7 +208,7 @@ export async function earlyStop(deps: Deps, cluster: Cluster, pod: Pod, sel: Sel
 
 export function recordedEvent(d: RestoreData, now: Date): ReturnType<typeof replyEvent> {
   const subject = `${d.namespace}/${d.scope === 'job' ? d.job : d.pod}`;
-  return replyEvent(NAME, T.recorded, subject, [d.uid, 'recorded', d.scope, d.state, d.reason], d, now);
+  return replyEvent(NAME, T.recorded, subject, [d.uid, 'recorded', d.scope, d.state, d.reason, ...(d.scope === 'pod' ? [podEnded(d)] : [])], d, now);
 }
 
 /** labeling: make the state durable and visible to the scheduler. */

@@ -45,6 +45,41 @@ export function hasRecord(obj: KubeObject | null, k: Keys, d: RestoreData): bool
   return !!r && r.state === d.state && r.scope === d.scope && (d.scope === 'job' || r.uid === d.uid);
 }
 
+/**
+ * The metadata patch that records `d` on its Job, or null when the Job already says it. Pure.
+ * A pod's outcome never overwrites the Job's own final outcome, nor retry's verdict on it
+ * (`verdicts`: the states retry sets).
+ */
+export function jobRecordPatch(
+  job: KubeObject,
+  d: RestoreData,
+  k: Keys,
+  text: string,
+  verdicts: ReadonlySet<string>,
+): { labels?: Record<string, string>; annotations: Record<string, string> } | null {
+  const ann = job.metadata.annotations ?? {};
+  const state = job.metadata.labels?.[k.state] ?? '';
+  const history = withHistory(ann[k.history], d);
+  const jobFinal = parseOutcome(ann[k.outcome])?.scope === 'job' && d.scope === 'pod';
+  const patch: { labels?: Record<string, string>; annotations: Record<string, string> } = { annotations: {} };
+  if (!jobFinal && !hasRecord(job, k, d)) patch.annotations[k.outcome] = text;
+  if (!jobFinal && !verdicts.has(state) && state !== d.state) patch.labels = { [k.state]: d.state };
+  if (ann[k.history] !== history) patch.annotations[k.history] = history;
+  return patch.labels || Object.keys(patch.annotations).length ? patch : null;
+}
+
+/** Would this record replace a newer one of another pod (a late event about an older attempt)? */
+export function olderThanRecord(obj: KubeObject, k: Keys, d: RestoreData): boolean {
+  const r = parseOutcome(obj.metadata.annotations?.[k.outcome]);
+  return !!r && r.uid !== d.uid && !!r.finishedAt && !!d.finishedAt && r.finishedAt > d.finishedAt;
+}
+
+/** Was the record on this object written within `ms` of now? (Its Event may still be wanted.) */
+export function recentRecord(obj: KubeObject, k: Keys, now: Date, ms: number): boolean {
+  const at = Date.parse(parseOutcome(obj.metadata.annotations?.[k.outcome])?.recordedAt ?? '');
+  return Number.isFinite(at) && now.getTime() - at < ms;
+}
+
 const SECRETS: [RegExp, string][] = [
   [/((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi, '$1[REDACTED]'],
   [/(authorization:\s*(?:bearer|basic)\s+)\S+/gi, '$1[REDACTED]'],

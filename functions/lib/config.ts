@@ -72,8 +72,9 @@ export const ConfigSchema = z.object({
   RG_IMAGE_PULL_GRACE_SECONDS: int(300, 0, 86400),
   RG_RETRY_JOBS: bool(false),
   RG_RETRY_MAX_ATTEMPTS: int(3, 1, 100),
-  RG_RETRY_BASE_MS: int(1000, 0, 3_600_000),
-  RG_RETRY_MAX_MS: int(30_000, 0, 3_600_000),
+  // Retry waits for its backoff inside the request: kept well under Knative's request timeout (300 s default).
+  RG_RETRY_BASE_MS: int(1000, 0, 240_000),
+  RG_RETRY_MAX_MS: int(30_000, 0, 240_000),
   RG_RETRY_JITTER: z._default(z.coerce.number().check(z.minimum(0), z.maximum(1)), 0.2),
   RG_RETRY_AVOID: z._default(z.enum(['preferred', 'required', 'off'], { message: 'expected preferred, required or off' }), 'preferred'),
   RG_DELETE_FINISHED_PODS: bool(true),

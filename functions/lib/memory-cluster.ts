@@ -2,6 +2,7 @@ import type { Cluster, DeleteOptions, Kind, LogOptions } from './cluster.ts';
 import { matchesSelector, mergePatch } from './cluster.ts';
 import type { KubeObject } from './k8s.ts';
 import { stableHash } from './names.ts';
+import { TransientClusterError } from './errors.ts';
 
 interface Entry {
   obj: KubeObject;
@@ -86,6 +87,15 @@ export class MemoryCluster implements Cluster {
     if (!existing) {
       this.writes.push({ verb: 'patch', kind, namespace, name, body: patch, changed: false });
       return null;
+    }
+    // A resourceVersion in the patch is a precondition, as on the API server: 409 when it moved on.
+    const rv = (patch.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+    if (rv !== undefined && rv !== existing.obj.metadata.resourceVersion) {
+      this.writes.push({ verb: 'patch', kind, namespace, name, body: patch, changed: false });
+      throw new TransientClusterError(`patch ${kind} ${namespace}/${name}: API server answered 409: the object has been modified`, {
+        hint: 'transient; the event will be redelivered',
+        details: { status: 409 },
+      });
     }
     const next = mergePatch(existing.obj, patch) as KubeObject;
     const changed = JSON.stringify(next) !== existing.json;

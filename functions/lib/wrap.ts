@@ -30,7 +30,8 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     const extra = Object.keys(patch).filter((x) => x !== 'metadata');
     if (extra.length) return `patch touches ${extra.join(', ')}`;
     const meta = (patch.metadata ?? {}) as Record<string, unknown>;
-    const metaExtra = Object.keys(meta).filter((x) => x !== 'labels' && x !== 'annotations');
+    // resourceVersion is a precondition (optimistic concurrency), not a change.
+    const metaExtra = Object.keys(meta).filter((x) => x !== 'labels' && x !== 'annotations' && x !== 'resourceVersion');
     if (metaExtra.length) return `patch touches metadata.${metaExtra.join(', metadata.')}`;
     const allowed = (key: string) => key.startsWith(`${domain}/`) || (kind === 'Pod' && key === KB.stop);
     for (const field of ['labels', 'annotations'] as const) {

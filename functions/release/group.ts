@@ -1,6 +1,6 @@
 import type { Keys } from '../lib/config.ts';
 import type { KubeObject } from '../lib/k8s.ts';
-import { parseOutcome } from '../lib/records.ts';
+import { parseOutcome, readHistory } from '../lib/records.ts';
 
 /** What release knows of a group, read from the live cluster. */
 export interface GroupView {
@@ -14,26 +14,65 @@ export interface GroupView {
   maxAttempts: number;
 }
 
-const TERMINAL_JOB = ['Complete', 'SuccessCriteriaMet', 'Failed', 'FailureTarget'];
-const FINAL_STATES = new Set(['succeeded', 'failed', 'retried', 'exhausted']);
+const VERDICTS = new Set(['retried', 'exhausted']);
 
-function jobFinished(job: KubeObject): boolean {
+function jobCondition(job: KubeObject, types: readonly string[]): boolean {
   const conds = ((job.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []);
-  return conds.some((c) => TERMINAL_JOB.includes(c.type) && c.status === 'True');
+  return conds.some((c) => types.includes(c.type) && c.status === 'True');
+}
+const jobFailed = (job: KubeObject) => jobCondition(job, ['Failed', 'FailureTarget']);
+const jobFinished = (job: KubeObject) => jobFailed(job) || jobCondition(job, ['Complete', 'SuccessCriteriaMet']);
+
+/**
+ * Is the Job's end recorded? A Job that failed needs its own (Job-scope) outcome or retry's verdict:
+ * a pod's failure record on it says nothing yet about whether a retry Job is to come.
+ */
+function jobRecorded(job: KubeObject, k: Keys): boolean {
+  const state = job.metadata.labels?.[k.state] ?? '';
+  if (VERDICTS.has(state)) return true;
+  if (jobFailed(job)) return state === 'failed' && parseOutcome(job.metadata.annotations?.[k.outcome])?.scope === 'job';
+  return state === 'succeeded' || state === 'failed';
+}
+
+/**
+ * The Job's last known pod failure: from its history and the records on its live pods. A Job's
+ * failure may be judged before its last pod's record reached it, so its own outcome can say
+ * retryable where the pod says not (retry then skips it); the pod's word wins, as in retry.
+ */
+function lastPodFailure(job: KubeObject, k: Keys, pods: KubeObject[]): { retryable?: boolean; finishedAt: string | null } | undefined {
+  const uid = job.metadata.uid;
+  const fromHistory = readHistory(job.metadata.annotations?.[k.history]).filter((e) => e.scope === 'pod' && e.state === 'failed');
+  const fromPods = pods
+    .filter((p) => uid && p.metadata.ownerReferences?.some((r) => r.uid === uid))
+    .map((p) => parseOutcome(p.metadata.annotations?.[k.outcome]))
+    .filter((o) => o?.scope === 'pod' && o.state === 'failed')
+    .map((o) => ({ retryable: o!.retryable, finishedAt: o!.finishedAt }));
+  return [...fromHistory, ...fromPods].sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? '')).at(-1);
 }
 function podFinished(pod: KubeObject): boolean {
   const phase = (pod.status as { phase?: string } | undefined)?.phase;
   return phase === 'Succeeded' || phase === 'Failed';
 }
 
-/** A failed Job that retry will still act on: not every member is final yet. */
+/**
+ * A failed Job that retry will still act on: recorded as failed, opted in, retryable, attempts
+ * left, no verdict yet, and its last pod's failure not a non-retryable one (the rules of
+ * retry/plan.ts decideRetry, read from the live records).
+ */
 function retryPending(job: KubeObject, k: Keys, v: GroupView): boolean {
   const labels = job.metadata.labels ?? {};
-  if (labels[k.state] !== 'failed') return false;
+  if (labels[k.state] !== 'failed' || !jobFailed(job)) return false;
   const optedIn = v.retryJobs || labels[k.retry] === 'true';
   if (!optedIn) return false;
   const o = parseOutcome(job.metadata.annotations?.[k.outcome]);
-  return o?.scope === 'job' && o.retryable === true && (o.attempt ?? 1) < v.maxAttempts;
+  if (!(o?.scope === 'job' && o.retryable === true && (o.attempt ?? 1) < v.maxAttempts)) return false;
+  return lastPodFailure(job, k, v.pods)?.retryable !== false;
+}
+
+/** A group's members: its root Jobs (a retry Job is the same member) or its anchors, whichever are more. */
+function memberCount(v: GroupView, k: Keys): number {
+  const roots = new Set(v.jobs.map((j) => j.metadata.annotations?.[k.rootJob] ?? j.metadata.name));
+  return Math.max(roots.size, v.anchors.length);
 }
 
 /**
@@ -42,7 +81,8 @@ function retryPending(job: KubeObject, k: Keys, v: GroupView): boolean {
  *   creates Jobs one after another, so the Jobs alone cannot tell).
  * - Otherwise: every member Job finished, recorded and with no retry still to come; every restore
  *   pod finished; and, when the group declares its size (`<domain>/group-size`), at least that many
- *   anchors of succeeded members exist.
+ *   members seen (root Jobs, or anchors where finished Jobs are gone; a failed member's anchor
+ *   is deleted, its Job still counts).
  */
 export function groupComplete(v: GroupView, k: Keys): { complete: boolean; why: string } {
   if (v.profile === 'kubeblocks' && v.owner) {
@@ -53,7 +93,7 @@ export function groupComplete(v: GroupView, k: Keys): { complete: boolean; why: 
   }
   const running = v.jobs.find((j) => !jobFinished(j));
   if (running) return { complete: false, why: `job ${running.metadata.name} is not finished` };
-  const unrecorded = v.jobs.find((j) => !FINAL_STATES.has(j.metadata.labels?.[k.state] ?? ''));
+  const unrecorded = v.jobs.find((j) => !jobRecorded(j, k));
   if (unrecorded) return { complete: false, why: `job ${unrecorded.metadata.name} is not recorded yet` };
   const pending = v.jobs.find((j) => retryPending(j, k, v));
   if (pending) return { complete: false, why: `job ${pending.metadata.name} has a retry to come` };
@@ -63,7 +103,8 @@ export function groupComplete(v: GroupView, k: Keys): { complete: boolean; why: 
     .map((o) => Number(o.metadata.annotations?.[k.groupSize]))
     .filter((n) => Number.isInteger(n) && n > 0);
   const size = sizes.length ? Math.max(...sizes) : 0;
-  if (size && v.anchors.length < size) return { complete: false, why: `${v.anchors.length} of ${size} members anchored` };
+  const members = memberCount(v, k);
+  if (size && members < size) return { complete: false, why: `${members} of ${size} members seen` };
   if (v.jobs.length === 0 && v.pods.length === 0 && v.anchors.length === 0) return { complete: false, why: 'no members' };
   return { complete: true, why: 'every member finished and recorded' };
 }

@@ -8,6 +8,7 @@ import type { FunctionDef } from '../lib/handler.ts';
 import { dataOf } from '../lib/handler.ts';
 import type { KubeObject } from '../lib/k8s.ts';
 import { claimsOf, JobSchema, PodSchema } from '../lib/k8s.ts';
+import { parseOutcome } from '../lib/records.ts';
 import { anchorName } from '../labeling/anchor.ts';
 import { RETRY_STATES } from '../labeling/index.ts';
 import { historyHas } from '../labeling/record.ts';
@@ -63,6 +64,19 @@ export async function viewGroup(deps: Deps, cluster: Cluster, namespace: string,
   return { profile, owner, jobs, pods: members, anchors, retryJobs: deps.config.RG_RETRY_JOBS, maxAttempts: deps.config.RG_RETRY_MAX_ATTEMPTS };
 }
 
+/** A finished Job whose outcome is settled: succeeded, retry's verdict, or failed with no retry to come. */
+function jobSettled(job: KubeObject, k: ReturnType<typeof keys>, retryable: boolean): boolean {
+  const state = job.metadata.labels?.[k.state] ?? '';
+  return !!job.metadata.annotations?.[k.outcome] && (state === 'succeeded' || RETRY_STATES.has(state) || (state === 'failed' && !retryable));
+}
+
+/** Deletes a finished Job (RG_DELETE_FINISHED_JOBS) unless an anchor it owns still stands: the garbage collector would take it along. */
+async function deleteJob(cluster: Cluster, job: KubeObject, anchors: KubeObject[]): Promise<boolean> {
+  const uid = job.metadata.uid ?? '';
+  if (anchors.some((a) => a.metadata.ownerReferences?.some((r) => r.uid === uid))) return false;
+  return cluster.delete('Job', job.metadata.namespace ?? '', job.metadata.name, { uid, propagation: 'Background' });
+}
+
 /** Deletes a group's anchors once the group is complete. Returns the anchors deleted, or null if not complete. */
 export async function releaseGroup(deps: Deps, cluster: Cluster, namespace: string, profile: 'kubeblocks' | 'generic', group: string): Promise<GroupData | null> {
   const k = keys(deps.config.RG_DOMAIN);
@@ -80,6 +94,15 @@ export async function releaseGroup(deps: Deps, cluster: Cluster, namespace: stri
     deps.metrics.anchors.add({}, -deleted.length);
     deps.log.info('group complete: anchors deleted', { namespace, group, why: verdict.why, anchors: deleted });
   }
+  // Finished Jobs whose deletion waited for the anchors they own.
+  if (deps.config.RG_DELETE_FINISHED_JOBS) {
+    const jobs: string[] = [];
+    for (const j of view.jobs) {
+      const o = parseOutcome(j.metadata.annotations?.[k.outcome]);
+      if (jobSettled(j, k, o?.retryable === true) && (await deleteJob(cluster, j, []))) jobs.push(j.metadata.name);
+    }
+    if (jobs.length) deps.log.info('released', { namespace, group, released: jobs.map((j) => `job ${j}`) });
+  }
   return { namespace, group, profile, anchorsDeleted: deleted, members: view.jobs.length + view.pods.length };
 }
 
@@ -89,6 +112,13 @@ export async function releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreDat
   const done: string[] = [];
   if (d.scope === 'pod' && d.pod) {
     const pod = await cluster.get('Pod', d.namespace, d.pod);
+    if (d.state === 'failed' && (!pod || pod.metadata.uid !== d.uid)) {
+      // The failed pod is gone already: its anchor (the one standing for this uid) goes too.
+      const anchor = await cluster.get('Pod', d.namespace, anchorName(d.pod));
+      if (anchor && anchor.metadata.annotations?.[k.anchorUid] === d.uid && (await cluster.delete('Pod', d.namespace, anchor.metadata.name, { uid: anchor.metadata.uid ?? '' }))) {
+        done.push(`anchor ${anchor.metadata.name}`);
+      }
+    }
     if (pod && pod.metadata.uid === d.uid && !pod.metadata.deletionTimestamp) {
       const why = await podReleasable(deps, cluster, d, pod);
       if (why === null) {
@@ -100,10 +130,10 @@ export async function releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreDat
   }
   if (d.scope === 'job' && d.job && deps.config.RG_DELETE_FINISHED_JOBS) {
     const job = await cluster.get('Job', d.namespace, d.job);
-    const state = job?.metadata.labels?.[k.state] ?? '';
-    const settled = state === 'succeeded' || RETRY_STATES.has(state) || (state === 'failed' && !d.retryable);
-    if (job && settled && job.metadata.annotations?.[k.outcome]) {
-      if (await cluster.delete('Job', d.namespace, d.job, { uid: job.metadata.uid ?? '', propagation: 'Background' })) done.push(`job ${d.job}`);
+    if (job && jobSettled(job, k, d.retryable)) {
+      const anchors = await cluster.list('Pod', d.namespace, `${k.group}=${d.group},${k.anchorFor}`);
+      if (await deleteJob(cluster, job, anchors)) done.push(`job ${d.job}`);
+      else deps.log.debug('job kept until its anchors go', { namespace: d.namespace, job: d.job });
     }
   }
   if (done.length) deps.log.info('released', { namespace: d.namespace, group: d.group, released: done });

@@ -66,14 +66,20 @@ export async function retryFailure(deps: Deps, cluster: Cluster, d: RestoreData,
   const plan = decideRetry(deps.config, k, job, d, deps.random, await liveFailures(deps, cluster, job));
   const base: RetryData = { ...d, retryJob: null, delayMs: null, avoidNodes: [] };
   if (plan.action === 'skip') {
-    deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'skipped' });
-    deps.log.info('retry skipped', { namespace: d.namespace, job: d.job, why: plan.why });
+    // A skip leaves no mark on the Job, so resync meets it on every ping: counted once, from the event.
+    if (opts.wait) {
+      deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'skipped' });
+      deps.log.info('retry skipped', { namespace: d.namespace, job: d.job, why: plan.why });
+    } else deps.log.debug('retry skipped', { namespace: d.namespace, job: d.job, why: plan.why });
     return { type: T.retrySkipped, data: { ...base, message: plan.why } };
   }
   if (plan.action === 'exhausted') {
-    await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: { labels: { [k.state]: 'exhausted' } } });
-    deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'exhausted' });
-    deps.log.warn('retries exhausted', { namespace: d.namespace, job: d.job, why: plan.why });
+    // Recorded once: a repeat (redelivery, resync) answers the same and counts nothing.
+    if (job.metadata.labels?.[k.state] !== 'exhausted') {
+      await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: { labels: { [k.state]: 'exhausted' } } });
+      deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'exhausted' });
+      deps.log.warn('retries exhausted', { namespace: d.namespace, job: d.job, why: plan.why });
+    }
     return { type: T.retryExhausted, data: { ...base, message: plan.why } };
   }
   if (!(await cluster.get('Job', d.namespace, plan.name))) {

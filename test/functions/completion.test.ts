@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudEvent as SdkEvent, HTTP } from 'cloudevents';
 import type { CloudEventV1 } from 'cloudevents';
-import { judge } from '../../functions/completion/index.ts';
+import { judge, podEnded } from '../../functions/completion/index.ts';
 import { loadConfig } from '../../functions/lib/config.ts';
 import type { Config } from '../../functions/lib/config.ts';
 import type { RestoreData } from '../../functions/lib/events.ts';
@@ -181,9 +181,9 @@ test('ids are deterministic: the same input twice, and in either mode, gives the
   }
 });
 
-test('ids name the outcome: equal for the same object and outcome, different otherwise', async () => {
+test('ids name the outcome: equal for the same object, outcome and pod end, different otherwise', async () => {
   const r = await replies('binary');
-  const outcome = (d: RestoreData) => [d.uid, d.scope, d.state, d.state === 'placed' ? d.node : d.reason].join('|');
+  const outcome = (d: RestoreData) => [d.uid, d.scope, d.state, d.state === 'placed' ? d.node : d.reason, d.state !== 'placed' && d.scope === 'pod' ? podEnded(d) : ''].join('|');
   const byOutcome = new Map<string, string>();
   const byId = new Map<string, string>();
   for (const [name, { id, data }] of r) {
@@ -196,9 +196,10 @@ test('ids name the outcome: equal for the same object and outcome, different oth
   // The pairs the fixtures were made for.
   const id = (n: string) => r.get(n)!.id;
   assert.is(id('kb-restore-pod-bound.update'), id('kb-restore-pod-running.update'));
-  assert.is(id('kb-restore-succeeded-manager-running.update'), id('kb-restore-pod-succeeded.update'));
+  // The restore ended while the sidecar kept the pod Running, then the pod ended: two pieces of news.
+  assert.is.not(id('kb-restore-succeeded-manager-running.update'), id('kb-restore-pod-succeeded.update'));
   assert.is(id('kb-restore-pod-succeeded.update'), id('kb-restore-pod-succeeded.delete'));
-  assert.is(id('kb-restore-oomkilled.update'), id('kb-restore-oomkilled-finished.delete'));
+  assert.is.not(id('kb-restore-oomkilled.update'), id('kb-restore-oomkilled-finished.delete')); // sidecar Running, then the pod ended
   assert.is(id('generic-killed-137.update'), id('generic-killed-137-finished.delete'));
   assert.is(id('generic-image-pull-beyond-grace.update'), id('generic-image-pull-stuck-deleted.delete'));
   assert.is.not(id('kb-restore-pod-running.update'), id('kb-restore-pod-succeeded.update'));

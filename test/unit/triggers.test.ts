@@ -74,11 +74,11 @@ function routingProblems(triggers: TriggerRoute[]): string[] {
     const got = routes(triggers, event(type));
     if (got.join() !== [...want].sort().join()) problems.push(`${type}: routed to [${got}], design says [${want}]`);
   }
-  // KubeBlocks' Restore objects (ApiServerSource extension kind=Restore) also reach release, which
-  // removes a group's anchors the moment its Restore is Completed; completion answers them 202.
+  // KubeBlocks' Restore objects (ApiServerSource extension kind=Restore) reach release only, which
+  // removes a group's anchors the moment its Restore is Completed; completion never sees them.
   for (const type of [T.apiAdd, T.apiUpdate, T.apiDelete]) {
     const got = routes(triggers, { ...event(type), kind: 'Restore' });
-    if (got.join() !== '/completion,/release') problems.push(`${type} of a Restore: routed to [${got}], should reach /completion and /release`);
+    if (got.join() !== '/release') problems.push(`${type} of a Restore: routed to [${got}], should reach /release only`);
   }
   for (const type of UNROUTED) {
     const got = routes(triggers, event(type));
