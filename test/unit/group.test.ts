@@ -1,0 +1,100 @@
+// release/group.ts: when is a group finished and recorded, so its anchors can go? Pure: no cluster.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { keys } from '../../functions/lib/config.ts';
+import type { KubeObject } from '../../functions/lib/k8s.ts';
+import { groupComplete } from '../../functions/release/group.ts';
+import type { GroupView } from '../../functions/release/group.ts';
+
+const k = keys('restoreguard.dev');
+const cond = (type: string) => ({ conditions: [{ type, status: 'True' }] });
+const outcome = (o: Record<string, unknown>) => JSON.stringify({ state: 'failed', scope: 'job', retryable: true, attempt: 1, finishedAt: '2026-11-29T10:00:05Z', ...o });
+
+function job(name: string, o: { status?: string; state?: string; outcome?: Record<string, unknown>; history?: unknown[]; retry?: boolean; annotations?: Record<string, string> } = {}): KubeObject {
+  return {
+    apiVersion: 'batch/v1', kind: 'Job',
+    metadata: {
+      name, namespace: 'db', uid: `uid-${name}`,
+      labels: { ...(o.state ? { [k.state]: o.state } : {}), ...(o.retry ? { [k.retry]: 'true' } : {}) },
+      annotations: {
+        ...(o.outcome ? { [k.outcome]: outcome(o.outcome) } : {}),
+        ...(o.history ? { [k.history]: JSON.stringify(o.history) } : {}),
+        ...o.annotations,
+      },
+    },
+    status: o.status ? cond(o.status) : {},
+  };
+}
+const anchor = (name: string, annotations: Record<string, string> = {}): KubeObject => ({
+  apiVersion: 'v1', kind: 'Pod', metadata: { name: `${name}-anchor`, namespace: 'db', labels: { [k.anchorFor]: name, [k.group]: 'g' }, annotations }, status: { phase: 'Running' },
+});
+const view = (v: Partial<GroupView>): GroupView => ({ profile: 'generic', owner: null, jobs: [], pods: [], anchors: [], retryJobs: false, maxAttempts: 3, ...v });
+
+test('every Job finished and recorded, no pod running: complete', () => {
+  const v = view({ jobs: [job('a', { status: 'Complete', state: 'succeeded' }), job('b', { status: 'Complete', state: 'succeeded' })], anchors: [anchor('a-x'), anchor('b-x')] });
+  assert.equal(groupComplete(v, k), { complete: true, why: 'every member finished and recorded' });
+});
+
+test('a Job still running, or finished without a record: not complete', () => {
+  assert.is(groupComplete(view({ jobs: [job('a', { status: 'Complete', state: 'succeeded' }), job('b')] }), k).why, 'job b is not finished');
+  assert.is(groupComplete(view({ jobs: [job('a', { status: 'Complete' })] }), k).why, 'job a is not recorded yet');
+});
+
+test("a failed Job with only its pod's failure record is not recorded: a retry may still come", () => {
+  // The pod's record reached the Job first (state=failed, pod scope): the Job's own outcome decides.
+  const j = job('a', { status: 'Failed', state: 'failed', retry: true, outcome: { scope: 'pod' } });
+  const v = view({ jobs: [j, job('b', { status: 'Complete', state: 'succeeded' })], anchors: [anchor('b-x')] });
+  assert.equal(groupComplete(v, k), { complete: false, why: 'job a is not recorded yet' });
+});
+
+test('a failed, opted-in, retryable Job with attempts left has a retry to come; a verdict ends the wait', () => {
+  const pending = job('a', { status: 'Failed', state: 'failed', retry: true, outcome: {} });
+  assert.equal(groupComplete(view({ jobs: [pending] }), k), { complete: false, why: 'job a has a retry to come' });
+  assert.ok(groupComplete(view({ jobs: [pending], retryJobs: false, maxAttempts: 1 }), k).complete, 'attempt bound reached');
+  assert.ok(groupComplete(view({ jobs: [job('a', { status: 'Failed', state: 'exhausted', retry: true, outcome: {} })] }), k).complete);
+  assert.ok(groupComplete(view({ jobs: [job('a', { status: 'Failed', state: 'failed', outcome: {} })] }), k).complete, 'not opted in');
+  assert.is.not(groupComplete(view({ jobs: [job('a', { status: 'Failed', state: 'failed', outcome: {} })], retryJobs: true }), k).complete, true, 'opted in by configuration');
+});
+
+test("the last pod failure's word wins: a non-retryable exit means no retry is coming (no wait until the anchor deadline)", () => {
+  const history = [{ pod: 'a-x', uid: 'uid-a-x', scope: 'pod', state: 'failed', reason: 'Error', exitCode: 127, retryable: false, node: 'n1', attempt: 1, finishedAt: '2026-11-29T10:00:04Z' }];
+  const j = job('a', { status: 'Failed', state: 'failed', retry: true, outcome: {}, history });
+  assert.ok(groupComplete(view({ jobs: [j] }), k).complete);
+  // An earlier non-retryable failure followed by a retryable one: the later one decides.
+  const later = { ...history[0], pod: 'a-y', uid: 'uid-a-y', exitCode: 1, retryable: true, finishedAt: '2026-11-29T10:00:09Z' };
+  assert.is(groupComplete(view({ jobs: [job('a', { status: 'Failed', state: 'failed', retry: true, outcome: {}, history: [history[0], later] })] }), k).why, 'job a has a retry to come');
+  // The record on a live pod of the Job counts as well.
+  const pod: KubeObject = {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name: 'a-z', namespace: 'db', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'a', uid: 'uid-a', controller: true }], annotations: { [k.outcome]: outcome({ scope: 'pod', retryable: false, finishedAt: '2026-11-29T10:00:10Z' }) } },
+    status: { phase: 'Failed' },
+  };
+  assert.ok(groupComplete(view({ jobs: [job('a', { status: 'Failed', state: 'failed', retry: true, outcome: {}, history: [later] })], pods: [pod] }), k).complete);
+});
+
+test('group-size counts root Jobs (a retry Job is the same member) or anchors, whichever are more', () => {
+  const size = { [k.groupSize]: '2' };
+  const ok = (name: string, extra: Record<string, string> = {}) => job(name, { status: 'Complete', state: 'succeeded', annotations: { ...size, ...extra } });
+  // One member so far (a sequential group): not complete.
+  assert.equal(groupComplete(view({ jobs: [ok('a')], anchors: [anchor('a-x', size)] }), k), { complete: false, why: '1 of 2 members seen' });
+  // A failed member's anchor was deleted: its Job still counts.
+  const failed = job('b', { status: 'Failed', state: 'exhausted', outcome: {}, annotations: size });
+  assert.ok(groupComplete(view({ jobs: [ok('a'), failed], anchors: [anchor('a-x', size)] }), k).complete);
+  // A retry Job of a is still member a.
+  assert.is(groupComplete(view({ jobs: [job('a', { status: 'Failed', state: 'retried', annotations: size }), ok('a-retry-1', { [k.rootJob]: 'a' })], anchors: [anchor('a-y', size)] }), k).why, '1 of 2 members seen');
+  // Finished Jobs deleted (TTL): the anchors count.
+  assert.ok(groupComplete(view({ anchors: [anchor('a-x', size), anchor('b-x', size)] }), k).complete);
+});
+
+test("KubeBlocks with its Restore: the Restore's phase decides", () => {
+  const restore = (phase: string): KubeObject => ({ apiVersion: 'dataprotection.kubeblocks.io/v1alpha1', kind: 'Restore', metadata: { name: 'r', namespace: 'db' }, status: { phase } });
+  assert.equal(groupComplete(view({ profile: 'kubeblocks', owner: restore('Running'), jobs: [job('a', { status: 'Complete', state: 'succeeded' })] }), k), { complete: false, why: 'Restore r is Running' });
+  assert.ok(groupComplete(view({ profile: 'kubeblocks', owner: restore('Completed') }), k).complete);
+  assert.ok(groupComplete(view({ profile: 'kubeblocks', owner: restore('Failed') }), k).complete);
+});
+
+test('nothing at all is not a group', () => {
+  assert.equal(groupComplete(view({}), k), { complete: false, why: 'no members' });
+});
+
+test.run();
