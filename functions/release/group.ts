@@ -78,7 +78,8 @@ function memberCount(v: GroupView, k: Keys): number {
 /**
  * Is the group finished and recorded, so its anchors can go? Pure.
  * - KubeBlocks with its Restore present: the Restore says Completed or Failed (its Serial policy
- *   creates Jobs one after another, so the Jobs alone cannot tell).
+ *   creates Jobs one after another, so the Jobs alone cannot tell); in a phase that never ends
+ *   (AsDataSource), as without it.
  * - Otherwise: every member Job finished, recorded and with no retry still to come; every restore
  *   pod finished; and, when the group declares its size (`<domain>/group-size`), at least that many
  *   members seen (root Jobs, or anchors where finished Jobs are gone; a failed member's anchor
@@ -87,9 +88,10 @@ function memberCount(v: GroupView, k: Keys): number {
 export function groupComplete(v: GroupView, k: Keys): { complete: boolean; why: string } {
   if (v.profile === 'kubeblocks' && v.owner) {
     const phase = (v.owner.status as { phase?: string } | undefined)?.phase;
-    return phase === 'Completed' || phase === 'Failed'
-      ? { complete: true, why: `Restore ${v.owner.metadata.name} is ${phase}` }
-      : { complete: false, why: `Restore ${v.owner.metadata.name} is ${phase ?? 'not finished'}` };
+    if (phase === 'Completed' || phase === 'Failed') return { complete: true, why: `Restore ${v.owner.metadata.name} is ${phase}` };
+    if (!phase || phase === 'Running') return { complete: false, why: `Restore ${v.owner.metadata.name} is ${phase ?? 'not started'}` };
+    // Any other phase (AsDataSource: the Restore serves a PVC's dataSourceRef and stays so) never
+    // ends: the Jobs decide, as without a Restore.
   }
   const running = v.jobs.find((j) => !jobFinished(j));
   if (running) return { complete: false, why: `job ${running.metadata.name} is not finished` };

@@ -91,6 +91,11 @@ test("KubeBlocks with its Restore: the Restore's phase decides", () => {
   assert.equal(groupComplete(view({ profile: 'kubeblocks', owner: restore('Running'), jobs: [job('a', { status: 'Complete', state: 'succeeded' })] }), k), { complete: false, why: 'Restore r is Running' });
   assert.ok(groupComplete(view({ profile: 'kubeblocks', owner: restore('Completed') }), k).complete);
   assert.ok(groupComplete(view({ profile: 'kubeblocks', owner: restore('Failed') }), k).complete);
+  assert.equal(groupComplete(view({ profile: 'kubeblocks', owner: { ...restore('x'), status: {} }, jobs: [job('a', { status: 'Complete', state: 'succeeded' })] }), k), { complete: false, why: 'Restore r is not started' });
+  // AsDataSource never ends (the Restore feeds a PVC's dataSourceRef): the Jobs decide.
+  const done = [job('a', { status: 'Complete', state: 'succeeded' })];
+  assert.ok(groupComplete(view({ profile: 'kubeblocks', owner: restore('AsDataSource'), jobs: done }), k).complete);
+  assert.is(groupComplete(view({ profile: 'kubeblocks', owner: restore('AsDataSource'), jobs: [job('a')] }), k).why, 'job a is not finished');
 });
 
 test('nothing at all is not a group', () => {
