@@ -51,7 +51,11 @@ export function anchorName(podName: string): string {
 /**
  * The owner of a group's anchors: the group's owner where there is one (KubeBlocks: the Restore;
  * generic: the Job's own controller), as controller so no other controller adopts the anchor;
- * else the restore Job, as a plain owner (controller false) so the Job neither releases nor counts it.
+ * else the restore Job, as a plain owner (controller false) so the Job neither releases nor counts it;
+ * but never a Job with `ttlSecondsAfterFinished`: the TTL controller deletes it the moment it
+ * finishes and the garbage collector would take the anchor along, while its siblings still schedule.
+ * Such an anchor has no owner: release deletes it with its group, resync finds it, and its
+ * `activeDeadlineSeconds` ends it in every case.
  */
 export function anchorOwner(groupOwner: KubeObject | null, job: KubeObject | null): OwnerReference[] {
   const ref = (o: KubeObject, controller: boolean): OwnerReference => ({
@@ -63,7 +67,8 @@ export function anchorOwner(groupOwner: KubeObject | null, job: KubeObject | nul
     blockOwnerDeletion: false,
   });
   if (groupOwner?.metadata.uid) return [ref(groupOwner, true)];
-  if (job?.metadata.uid) return [ref(job, false)];
+  const ttl = (job?.spec as { ttlSecondsAfterFinished?: number } | undefined)?.ttlSecondsAfterFinished;
+  if (job?.metadata.uid && ttl === undefined) return [ref(job, false)];
   return [];
 }
 

@@ -59,6 +59,8 @@ test("owner: the group's owner as controller, else the Job as a plain owner", ()
   assert.equal(anchorOwner(restore, job).map((r) => [r.kind, r.controller, r.blockOwnerDeletion]), [['Restore', true, false]]);
   assert.equal(anchorOwner(null, job).map((r) => [r.kind, r.controller]), [['Job', false]]);
   assert.equal(anchorOwner(null, null), []);
+  // A Job the TTL controller deletes once finished would take its anchor along: no owner then.
+  assert.equal(anchorOwner(null, { ...job, spec: { ttlSecondsAfterFinished: 0 } }), []);
 });
 
 test.run();
