@@ -9,6 +9,7 @@ import { judge } from '../completion/index.ts';
 import { ensureAnchor, record } from '../labeling/index.ts';
 import { releaseGroup, releaseOutcome } from '../release/index.ts';
 import { retryFailure } from '../retry/index.ts';
+import { readHistory } from '../lib/records.ts';
 
 export const NAME = 'resync';
 
@@ -22,6 +23,8 @@ export interface SweepReport {
   retries: number;
   groupsCompleted: number;
   groupsCompletedAnchors: number;
+  /** anchors of failed pods that were gone before their anchor was deleted */
+  orphanAnchors: number;
   errors: number;
 }
 
@@ -33,7 +36,7 @@ export interface SweepReport {
 export async function sweep(deps: Deps, cluster: Cluster): Promise<SweepReport> {
   const k = keys(deps.config.RG_DOMAIN);
   const now = deps.clock();
-  const report: SweepReport = { pods: 0, jobs: 0, groups: 0, anchorsCreated: 0, recorded: 0, released: 0, retries: 0, groupsCompleted: 0, groupsCompletedAnchors: 0, errors: 0 };
+  const report: SweepReport = { pods: 0, jobs: 0, groups: 0, anchorsCreated: 0, recorded: 0, released: 0, retries: 0, groupsCompleted: 0, groupsCompletedAnchors: 0, orphanAnchors: 0, errors: 0 };
   const namespaces: (string | null)[] = deps.config.RG_NAMESPACES.length ? deps.config.RG_NAMESPACES : [null];
   const groups = new Map<string, { namespace: string; profile: 'kubeblocks' | 'generic'; group: string }>();
   const step = async (what: string, fn: () => Promise<void>) => {
@@ -83,6 +86,23 @@ export async function sweep(deps: Deps, cluster: Cluster): Promise<SweepReport> 
         report.released += (await releaseOutcome(deps, cluster, d)).length;
       });
     }
+    // Anchors of failed pods that are gone (their failure is in a Job's history): a failed attempt's
+    // anchor would repel its own retry, and nothing else would delete it before its deadline.
+    const live = new Set(objects.map((o) => o.metadata.uid));
+    const failed = new Set(
+      objects.filter((o) => o.kind === 'Job').flatMap((j) => readHistory(j.metadata.annotations?.[k.history]).filter((e) => e.scope === 'pod' && e.state === 'failed' && e.uid).map((e) => e.uid!)),
+    );
+    for (const a of anchors) {
+      const uid = a.metadata.annotations?.[k.anchorUid];
+      if (!uid || live.has(uid) || !failed.has(uid)) continue;
+      await step(`anchor ${a.metadata.namespace}/${a.metadata.name}`, async () => {
+        if (await cluster.delete('Pod', a.metadata.namespace ?? '', a.metadata.name, { uid: a.metadata.uid ?? '' })) {
+          report.released++;
+          report.orphanAnchors++;
+          deps.log.info('anchor of a failed pod that is gone deleted', { namespace: a.metadata.namespace, anchor: a.metadata.name, podUid: uid });
+        }
+      });
+    }
     // Anchors whose group has no member left still belong to a group: judge it too.
     for (const a of anchors) {
       const group = a.metadata.labels?.[k.group];
@@ -103,7 +123,7 @@ export async function sweep(deps: Deps, cluster: Cluster): Promise<SweepReport> 
     });
   }
   // The sweep knows the true count; events only move the gauge between sweeps.
-  deps.metrics.anchors.set({}, anchorsSeen + report.anchorsCreated - report.groupsCompletedAnchors);
+  deps.metrics.anchors.set({}, anchorsSeen + report.anchorsCreated - report.groupsCompletedAnchors - report.orphanAnchors);
   deps.log.info('resync done', { ...report });
   return report;
 }
