@@ -189,4 +189,79 @@ test('labeling without a cluster answers 503 with what to configure', async () =
   assert.match(await res.text(), /KUBECONFIG/);
 });
 
+const STATE = 'restoreguard.dev/state';
+const OUTCOME = 'restoreguard.dev/outcome';
+const HISTORY = 'restoreguard.dev/history';
+
+test("a write landing between labeling's read of the Job and its patch: no history entry lost, retry's verdict kept", async () => {
+  const h = harness();
+  const pod = restorePod({ restore: { exit: 1 } });
+  await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
+  // Another writer (an older pod's record, retry's verdict) gets in first: before labeling's first
+  // Job patch, and after labeling read the Job.
+  const older = { pod: 'restore-0-older', uid: 'uid-older', scope: 'pod', state: 'failed', reason: 'Error', exitCode: 1, retryable: true, node: 'node-2', attempt: 1, finishedAt: '2026-11-29T10:00:01Z' };
+  const patch = h.cluster.patch.bind(h.cluster);
+  let raced = 0;
+  h.cluster.patch = async (kind, namespace, name, body) => {
+    if (kind === 'Job' && name === 'restore-0' && raced++ === 0) {
+      await patch('Job', namespace, name, { metadata: { labels: { [STATE]: 'retried' }, annotations: { [HISTORY]: JSON.stringify([older]) } } });
+    }
+    return patch(kind, namespace, name, body);
+  };
+  const r = await chain(h, pod);
+  assert.is(r.completion.reply!.type, T.failed);
+  assert.is(r.labeling.status, 200, r.labeling.text);
+  assert.ok(raced > 0, 'the concurrent write happened');
+  const job = (await h.cluster.get('Job', 'db', 'restore-0'))!;
+  const history = JSON.parse(job.metadata.annotations![HISTORY]!) as { uid: string; state: string }[];
+  assert.equal(history.map((e) => [e.uid, e.state]), [['uid-older', 'failed'], [pod.metadata.uid, 'failed']], 'both entries, the concurrent one first');
+  assert.is(job.metadata.labels![STATE], 'retried', "a pod's failure never overwrites retry's verdict");
+  assert.is(JSON.parse(job.metadata.annotations![OUTCOME]!).uid, pod.metadata.uid, 'the record itself is written');
+});
+
+test("an event whose group or profile is not the live Job's answers 422 and writes nothing", async () => {
+  const h = harness();
+  const job = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', condition: { type: 'Failed', reason: 'BackoffLimitExceeded' } });
+  await h.seed(job, pvc('data-mysql-0'));
+  const c = await h.post('/completion', apiEvent(job));
+  assert.is(c.reply?.type, T.failed, c.text);
+  assert.is(c.reply!.data.group, 'pg');
+  for (const wrong of [{ group: 'other' }, { profile: 'kubeblocks' }, { profile: 'kubeblocks', group: 'mysql-restore' }]) {
+    const r = await h.post('/labeling', restoreEvent(T.failed, { ...c.reply!.data, ...wrong }));
+    assert.is(r.status, 422, `${JSON.stringify(wrong)}: ${r.text}`);
+    assert.match(r.text, /refused/);
+  }
+  assert.equal(h.cluster.writes.filter((w) => w.changed).map((w) => `${w.verb} ${w.kind}/${w.name}`), []);
+  const live = (await h.cluster.get('Job', 'db', 'pg-0'))!;
+  assert.is(live.metadata.labels?.[STATE], undefined);
+  assert.is(live.metadata.annotations?.[OUTCOME], undefined);
+  assert.is((await h.cluster.get('PersistentVolumeClaim', 'db', 'data-mysql-0'))!.metadata.annotations?.[OUTCOME], undefined);
+  assert.equal(h.cluster.all('Event'), []);
+  // The same event with the right group is recorded: the refusal was about the group only.
+  const ok = await h.post('/labeling', restoreEvent(T.failed, c.reply!.data));
+  assert.is(ok.status, 200, ok.text);
+  assert.is((await h.cluster.get('Job', 'db', 'pg-0'))!.metadata.labels?.[STATE], 'failed');
+});
+
+test("a late failure of an older pod that is gone never replaces a newer pod's record on the PVC", async () => {
+  const h = harness();
+  const newer = JSON.stringify({
+    namespace: 'db', group: 'mysql-restore', job: 'restore-0', pod: 'restore-0-fghij', uid: 'uid-restore-0-fghij', node: 'node-2', scope: 'pod',
+    state: 'succeeded', reason: null, retryable: false, exitCode: 0, containers: [], message: null, attempt: 1,
+    startedAt: '2026-11-29T10:01:00Z', finishedAt: '2026-11-29T10:02:00Z', durationSeconds: 60, recordedAt: '2026-11-29T10:02:01Z',
+  });
+  await h.seed(restoreJob(), pvc('data-mysql-0', 'db', { [OUTCOME]: newer }));
+  // The older pod (finished 10:00:05) is gone: its failure arrives late, naming the PVC.
+  const gone = restorePod({ restore: { exit: 1 }, helperRunning: false, phase: 'Failed' });
+  const c = await h.post('/completion', apiEvent(gone, 'delete'));
+  assert.is(c.reply?.type, T.failed, c.text);
+  assert.equal(c.reply!.data.claims, ['data-mysql-0']);
+  assert.is(c.reply!.data.finishedAt, '2026-11-29T10:00:05Z');
+  const r = await h.post('/labeling', restoreEvent(c.reply!.type!, c.reply!.data, c.reply!.id!));
+  assert.is(r.status, 200, r.text);
+  const claim = (await h.cluster.get('PersistentVolumeClaim', 'db', 'data-mysql-0'))!;
+  assert.is(claim.metadata.annotations![OUTCOME], newer, 'the newer record stays as it was');
+  assert.equal(h.cluster.writes.filter((w) => w.kind === 'PersistentVolumeClaim' && w.changed), []);
+});
+
 test.run();

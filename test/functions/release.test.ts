@@ -138,4 +138,125 @@ test('finished Jobs are deleted by policy only', async () => {
   }
 });
 
+const anchorsOf = (h: H) => h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).map((p) => p.metadata.name).sort();
+
+test('a failed pod that is gone takes its own anchor (by uid), never the anchor of a successor with the same name', async () => {
+  // Gone: the anchor stands for the failed pod's uid, so it goes.
+  const h = harness();
+  const placed = restorePod({ restore: 'running' });
+  await h.seed(placed, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
+  await run(h, placed);
+  const anchor = (await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'))!;
+  assert.is(anchor.metadata.annotations!['restoreguard.dev/anchor-for-uid'], placed.metadata.uid);
+  await h.cluster.delete('Pod', 'db', placed.metadata.name); // the pod is gone before its failure is released
+  const failed = restorePod({ restore: { exit: 1 }, helperRunning: false, phase: 'Failed' });
+  const r = await run(h, failed);
+  assert.is(r.status, 202, 'the group is not complete (the Restore runs)');
+  assert.equal(anchorsOf(h), [], "the failed pod's anchor is deleted");
+
+  // A successor pod with the same name (another uid) is placed: its anchor stays.
+  const h2 = harness();
+  const successor = restorePod({ restore: 'running', uid: 'uid-successor', node: 'node-2' });
+  await h2.seed(successor, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
+  await run(h2, successor);
+  assert.is((await h2.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'))!.metadata.annotations!['restoreguard.dev/anchor-for-uid'], 'uid-successor');
+  const oldFailure = restorePod({ restore: { exit: 1 }, helperRunning: false, phase: 'Failed', uid: 'uid-predecessor' });
+  const r2 = await run(h2, oldFailure);
+  assert.is(r2.status, 202, r2.text);
+  assert.equal(anchorsOf(h2), ['restore-0-abcde-anchor'], "the successor's anchor stays");
+  assert.is((await h2.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'))!.metadata.annotations!['restoreguard.dev/anchor-for-uid'], 'uid-successor');
+  assert.is((await h2.cluster.get('Pod', 'db', 'restore-0-abcde'))!.metadata.uid, 'uid-successor', 'and the successor itself');
+});
+
+test('RG_DELETE_FINISHED_JOBS: a finished Job that owns an anchor is kept while the group runs, deleted once its anchors are', async () => {
+  const h = harness({ RG_DELETE_FINISHED_JOBS: 'true' });
+  const mk = (i: number, restore: 'running' | { exit: number }, phase = 'Running') =>
+    restorePod({ profile: 'generic', group: 'pg', name: `pg-${i}-x`, job: `pg-${i}`, node: `node-${i}`, restore, phase, claims: [`pg-${i}`] });
+  await h.seed(mk(0, 'running'), mk(1, 'running'), ...[0, 1].map((i) => restoreJob({ profile: 'generic', group: 'pg', name: `pg-${i}`, claims: [`pg-${i}`] })));
+  await run(h, mk(0, 'running'));
+  await run(h, mk(1, 'running'));
+  assert.equal(anchorsOf(h), ['pg-0-x-anchor', 'pg-1-x-anchor']);
+  assert.equal((await h.cluster.get('Pod', 'db', 'pg-0-x-anchor'))!.metadata.ownerReferences, [
+    { apiVersion: 'batch/v1', kind: 'Job', name: 'pg-0', uid: 'uid-pg-0', controller: false, blockOwnerDeletion: false },
+  ]);
+  const complete = async (i: number) =>
+    h.cluster.observe({ ...restoreJob({ profile: 'generic', group: 'pg', name: `pg-${i}`, claims: [`pg-${i}`], condition: { type: 'Complete' } }), metadata: (await h.cluster.get('Job', 'db', `pg-${i}`))!.metadata } as KubeObject);
+  // pg-0 finishes: pod, then Job. pg-1 still runs.
+  h.cluster.observe(mk(0, { exit: 0 }, 'Succeeded'));
+  await run(h, mk(0, { exit: 0 }, 'Succeeded'));
+  await complete(0);
+  const r = await run(h, (await h.cluster.get('Job', 'db', 'pg-0'))!);
+  assert.is(r.status, 202, r.text);
+  const kept = await h.cluster.get('Job', 'db', 'pg-0');
+  assert.ok(kept, 'kept: deleting it would take its anchor along');
+  assert.is(kept!.metadata.labels!['restoreguard.dev/state'], 'succeeded');
+  assert.equal(anchorsOf(h), ['pg-0-x-anchor', 'pg-1-x-anchor']);
+  // pg-1 finishes: the group is complete, the anchors go, then the finished Jobs.
+  await complete(1);
+  h.cluster.observe(mk(1, { exit: 0 }, 'Succeeded'));
+  const done = await run(h, mk(1, { exit: 0 }, 'Succeeded'));
+  assert.is(done.reply?.type, T.groupCompleted, done.text);
+  assert.equal(anchorsOf(h), []);
+  assert.is(await h.cluster.get('Job', 'db', 'pg-0'), null, 'deleted once its anchor is gone');
+  assert.is(await h.cluster.get('Job', 'db', 'pg-1'), null);
+  const order = h.cluster.writes.filter((w) => w.verb === 'delete' && w.changed).map((w) => `${w.kind}/${w.name}`);
+  assert.ok(order.indexOf('Pod/pg-0-x-anchor') < order.indexOf('Job/pg-0'), order.join(', '));
+});
+
+/** A generic group: pg-0 done (its anchor stands), pg-1's Job Failed, opted in to retries. */
+function failedGroup(h: H, pg1: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}) {
+  const sibling = {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name: 'pg-0-x-anchor', namespace: 'db', labels: { 'restoreguard.dev/anchor-for': 'pg-0-x', 'restoreguard.dev/group': 'pg' }, annotations: { 'restoreguard.dev/profile': 'generic', 'restoreguard.dev/anchor-for-uid': 'uid-pg-0-x' } },
+    spec: { nodeName: 'node-0' }, status: { phase: 'Running' },
+  } as KubeObject;
+  const done = { scope: 'job', state: 'succeeded', reason: null, retryable: false, pod: null, uid: 'uid-pg-0', attempt: 1 };
+  return h.seed(
+    sibling,
+    restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', claims: ['pg-0'], condition: { type: 'Complete' }, labels: { 'restoreguard.dev/state': 'succeeded' }, annotations: { 'restoreguard.dev/outcome': JSON.stringify(done) } }),
+    restoreJob({ profile: 'generic', group: 'pg', name: 'pg-1', claims: ['pg-1'], condition: { type: 'Failed', reason: 'BackoffLimitExceeded' }, labels: { 'restoreguard.dev/retry': 'true', ...pg1.labels }, annotations: pg1.annotations }),
+    pvc('pg-0'), pvc('pg-1'),
+  );
+}
+
+test("a failed Job opted in to retries: its pod's record alone does not complete the group; its own outcome does", async () => {
+  for (const exit of [1, 127]) {
+    const h = harness();
+    await failedGroup(h);
+    const pod = restorePod({ profile: 'generic', group: 'pg', name: 'pg-1-x', job: 'pg-1', node: 'node-1', restore: { exit }, phase: 'Failed', claims: ['pg-1'] });
+    h.cluster.observe(pod);
+    const r = await run(h, pod);
+    assert.is(r.status, 202, `exit ${exit}: ${r.text}`);
+    const job = (await h.cluster.get('Job', 'db', 'pg-1'))!;
+    assert.is(job.metadata.labels!['restoreguard.dev/state'], 'failed');
+    assert.is(JSON.parse(job.metadata.annotations!['restoreguard.dev/outcome']!).scope, 'pod', "the pod's record reached the Job first");
+    assert.equal(anchorsOf(h), ['pg-0-x-anchor'], `exit ${exit}: the sibling's anchor stays while the Job's own end is unknown`);
+    // The Job's own failure is recorded.
+    const j = await run(h, (await h.cluster.get('Job', 'db', 'pg-1'))!);
+    assert.is(JSON.parse((await h.cluster.get('Job', 'db', 'pg-1'))!.metadata.annotations!['restoreguard.dev/outcome']!).scope, 'job');
+    if (exit === 1) {
+      assert.is(j.status, 202, 'retryable: a retry Job is to come');
+      assert.equal(anchorsOf(h), ['pg-0-x-anchor']);
+    } else {
+      assert.is(j.reply?.type, T.groupCompleted, `exit 127 is not retried: ${j.text}`);
+      assert.equal(anchorsOf(h), []);
+    }
+  }
+});
+
+test("a Job whose own outcome says retryable but whose last pod failure is not (exit 127): the group completes at once", async () => {
+  const h = harness();
+  const history = JSON.stringify([
+    { pod: 'pg-1-a', uid: 'uid-a', scope: 'pod', state: 'failed', reason: 'Evicted', exitCode: null, retryable: true, node: 'node-2', attempt: 1, finishedAt: '2026-11-29T10:00:02Z' },
+    { pod: 'pg-1-x', uid: 'uid-x', scope: 'pod', state: 'failed', reason: 'Error', exitCode: 127, retryable: false, node: 'node-1', attempt: 1, finishedAt: '2026-11-29T10:00:05Z' },
+  ]);
+  const own = { scope: 'job', state: 'failed', reason: 'BackoffLimitExceeded', retryable: true, exitCode: null, node: null, pod: null, uid: 'uid-pg-1', containers: [], attempt: 1, finishedAt: '2026-11-29T10:00:05Z' };
+  await failedGroup(h, { labels: { 'restoreguard.dev/state': 'failed' }, annotations: { 'restoreguard.dev/history': history, 'restoreguard.dev/outcome': JSON.stringify(own) } });
+  const c = await h.post('/completion', apiEvent((await h.cluster.get('Job', 'db', 'pg-1'))!));
+  assert.is(c.reply?.type, T.failed, c.text);
+  const r = await h.post('/release', restoreEvent(T.recorded, c.reply!.data));
+  assert.is(r.reply?.type, T.groupCompleted, r.text);
+  assert.equal(anchorsOf(h), [], 'no 6-hour wait for a retry that retry will skip');
+});
+
 test.run();

@@ -91,4 +91,49 @@ test('the same end state whether events came once, twice, out of order or never'
   assert.is(snapshot(viaEvents), snapshot(viaSweep));
 });
 
+test('a converged sweep repeats nothing: no write, no Event once they expired, exhausted counted once', async () => {
+  const h = harness();
+  const restore = { apiVersion: 'dataprotection.kubeblocks.io/v1alpha1', kind: 'Restore', metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' }, status: { phase: 'Running' } };
+  // A generic Job that failed on its last allowed attempt: retry says exhausted.
+  const lastPod = { scope: 'pod', state: 'failed', reason: 'Evicted', retryable: true, exitCode: null, node: 'node-1', pod: 'pg-0-x', uid: 'uid-pg-0-x', attempt: 3, finishedAt: '2026-11-29T10:00:05Z' };
+  const exhausted = restoreJob({
+    profile: 'generic', group: 'pg', name: 'pg-0', claims: ['pg-0'], condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
+    labels: { 'restoreguard.dev/retry': 'true' }, annotations: { 'restoreguard.dev/outcome': JSON.stringify(lastPod), 'restoreguard.dev/attempt': '3' },
+  });
+  await h.seed(
+    restorePod({ name: 'r-0', job: 'restore-0', node: 'node-0', claims: ['d0'] }),
+    restorePod({ name: 'r-1', job: 'restore-1', node: 'node-1', restore: { exit: 0 }, claims: ['d1'] }),
+    restoreJob({ name: 'restore-0', claims: ['d0'] }),
+    restoreJob({ name: 'restore-1', claims: ['d1'] }),
+    exhausted,
+    pvc('d0'), pvc('d1'), pvc('pg-0'), restore,
+  );
+  const metric = async () => {
+    const text = await (await h.server.app.request('/metrics')).text();
+    return text.split('\n').filter((l) => l.startsWith('restoreguard_retries_total{') && l.includes('decision="exhausted"')).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+  };
+  const events = () => h.cluster.all('Event').map((e) => `${(e as Record<string, any>).involvedObject.kind}/${(e as Record<string, any>).involvedObject.name} ${(e as Record<string, any>).reason}`).sort();
+
+  await h.post('/resync', ping());
+  assert.is((await h.cluster.get('Job', 'db', 'pg-0'))!.metadata.labels!['restoreguard.dev/state'], 'exhausted');
+  assert.is((await h.cluster.get('Pod', 'db', 'r-1'))!.metadata.labels!['restoreguard.dev/state'], 'succeeded');
+  assert.is(events().length, 2, events().join(', '));
+  assert.is(await metric(), 1);
+
+  // Again at once: nothing new, the Events exist already.
+  let n = h.cluster.writes.length;
+  await h.post('/resync', ping());
+  assert.equal(h.cluster.writes.slice(n).filter((w) => w.changed), []);
+  assert.is(await metric(), 1, 'exhausted is counted once');
+
+  // The Events expired (TTL) and the records are older than 10 minutes: a sweep tells no one again.
+  for (const e of h.cluster.all('Event')) await h.cluster.delete('Event', 'db', e.metadata.name);
+  h.advance(11 * 60_000);
+  n = h.cluster.writes.length;
+  await h.post('/resync', ping());
+  assert.equal(h.cluster.writes.slice(n).filter((w) => w.changed).map((w) => `${w.verb} ${w.kind}/${w.name}`), []);
+  assert.equal(events(), []);
+  assert.is(await metric(), 1, 'still once');
+});
+
 test.run();
