@@ -65,6 +65,16 @@ export async function ensureAnchor(deps: Deps, cluster: Cluster, pod: Pod, sel: 
   return r.created ? 'created' : 'exists';
 }
 
+/**
+ * Deletes the anchor that stands for this pod (by its uid, so never the anchor of a successor pod
+ * with the same name), with the anchor's uid as precondition. Returns its name when deleted.
+ */
+export async function deleteAnchorFor(cluster: Cluster, k: ReturnType<typeof keys>, namespace: string, pod: string, uid: string | null): Promise<string | null> {
+  const anchor = await cluster.get('Pod', namespace, anchorName(pod));
+  if (!anchor || !uid || anchor.metadata.annotations?.[k.anchorUid] !== uid) return null;
+  return (await cluster.delete('Pod', namespace, anchor.metadata.name, { uid: anchor.metadata.uid ?? '' })) ? anchor.metadata.name : null;
+}
+
 async function logTail(deps: Deps, cluster: Cluster, pod: Pod, sel: Selection): Promise<string | null> {
   if (deps.config.RG_LOG_TAIL_LINES <= 0) return null;
   const container = restoreContainerNames(pod, sel)[0];

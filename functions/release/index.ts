@@ -9,8 +9,7 @@ import { dataOf } from '../lib/handler.ts';
 import type { KubeObject } from '../lib/k8s.ts';
 import { claimsOf, JobSchema, PodSchema } from '../lib/k8s.ts';
 import { parseOutcome } from '../lib/records.ts';
-import { anchorName } from '../labeling/anchor.ts';
-import { RETRY_STATES } from '../labeling/index.ts';
+import { RETRY_STATES, deleteAnchorFor } from '../labeling/index.ts';
 import { historyHas } from '../labeling/record.ts';
 import { groupComplete } from './group.ts';
 import type { GroupView } from './group.ts';
@@ -114,16 +113,15 @@ export async function releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreDat
     const pod = await cluster.get('Pod', d.namespace, d.pod);
     if (d.state === 'failed' && (!pod || pod.metadata.uid !== d.uid)) {
       // The failed pod is gone already: its anchor (the one standing for this uid) goes too.
-      const anchor = await cluster.get('Pod', d.namespace, anchorName(d.pod));
-      if (anchor && anchor.metadata.annotations?.[k.anchorUid] === d.uid && (await cluster.delete('Pod', d.namespace, anchor.metadata.name, { uid: anchor.metadata.uid ?? '' }))) {
-        done.push(`anchor ${anchor.metadata.name}`);
-      }
+      const gone = await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid);
+      if (gone) done.push(`anchor ${gone}`);
     }
     if (pod && pod.metadata.uid === d.uid && !pod.metadata.deletionTimestamp) {
       const why = await podReleasable(deps, cluster, d, pod);
       if (why === null) {
         // A failed attempt's anchor would repel its own retry (same labels): it goes with the failure.
-        if (d.state === 'failed' && (await cluster.delete('Pod', d.namespace, anchorName(d.pod)))) done.push(`anchor ${anchorName(d.pod)}`);
+        const gone = d.state === 'failed' ? await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid) : null;
+        if (gone) done.push(`anchor ${gone}`);
         if (deps.config.RG_DELETE_FINISHED_PODS && (await cluster.delete('Pod', d.namespace, d.pod, { uid: d.uid ?? '' }))) done.push(`pod ${d.pod}`);
       } else deps.log.debug('pod kept', { namespace: d.namespace, pod: d.pod, why });
     }

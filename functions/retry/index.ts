@@ -6,8 +6,7 @@ import { RestoreDataSchema, T, replyEvent } from '../lib/events.ts';
 import type { FunctionDef } from '../lib/handler.ts';
 import { dataOf } from '../lib/handler.ts';
 import { JobSchema, PodSchema, claimsOf } from '../lib/k8s.ts';
-import { anchorName } from '../labeling/anchor.ts';
-import { earlyStop } from '../labeling/index.ts';
+import { deleteAnchorFor, earlyStop } from '../labeling/index.ts';
 import { buildRetryJob, decideRetry } from './plan.ts';
 import type { PodFailure } from './plan.ts';
 import { judge } from '../completion/index.ts';
@@ -57,7 +56,7 @@ export async function retryFailure(deps: Deps, cluster: Cluster, d: RestoreData,
       const sel = deps.selector.selectPod(parsed.data);
       if (sel) await earlyStop(deps, cluster, parsed.data, sel);
     }
-    await cluster.delete('Pod', d.namespace, anchorName(d.pod));
+    await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid);
     return { type: null, data: null };
   }
   const parsed = JobSchema.safeParse(d.job ? await cluster.get('Job', d.namespace, d.job) : null);

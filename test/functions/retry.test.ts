@@ -116,16 +116,39 @@ test('a retry of a retry: named from the root Job, avoiding every node that fail
   assert.equal(retry.reply!.data.avoidNodes, ['node-0', 'node-1']);
 });
 
+const anchorOf = (podUid: string): KubeObject => ({
+  apiVersion: 'v1', kind: 'Pod',
+  metadata: {
+    name: 'restore-0-abcde-anchor', namespace: 'db',
+    labels: { 'restoreguard.dev/anchor-for': 'restore-0-abcde', 'restoreguard.dev/group': 'mysql-restore' },
+    annotations: { 'restoreguard.dev/anchor-for-uid': podUid },
+  },
+  spec: {},
+});
+
 test('pod-level failure: the failed pod is let go (stop annotation) and its anchor removed', async () => {
   const h = harness();
   const pod = restorePod({ restore: { exit: 1 } });
-  const anchor = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'restore-0-abcde-anchor', namespace: 'db', labels: { 'restoreguard.dev/anchor-for': 'restore-0-abcde', 'restoreguard.dev/group': 'mysql-restore' } }, spec: {} };
-  await h.seed(pod, restoreJob(), anchor);
+  await h.seed(pod, restoreJob(), anchorOf(pod.metadata.uid!));
   const c = await h.post('/completion', apiEvent(pod));
   const r = await h.post('/retry', restoreEvent(T.failed, c.reply!.data));
   assert.is(r.status, 202);
   assert.is((await h.cluster.get('Pod', 'db', pod.metadata.name))!.metadata.annotations!['dataprotection.kubeblocks.io/stop-restore-manager'], 'true');
   assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
+});
+
+test("a late failure of a predecessor pod never removes the anchor of its successor with the same name", async () => {
+  const h = harness();
+  const predecessor = restorePod({ restore: { exit: 1 }, uid: 'uid-predecessor' });
+  const successor = restorePod({ restore: 'running', uid: 'uid-successor' });
+  await h.seed(successor, restoreJob(), anchorOf('uid-successor'));
+  const c = await h.post('/completion', apiEvent(predecessor, 'delete'));
+  assert.is(c.reply?.type, T.failed, c.text);
+  const r = await h.post('/retry', restoreEvent(T.failed, c.reply!.data));
+  assert.is(r.status, 202);
+  const anchor = await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor');
+  assert.is(anchor?.metadata.annotations?.['restoreguard.dev/anchor-for-uid'], 'uid-successor', 'the successor keeps its anchor');
+  assert.is((await h.cluster.get('Pod', 'db', successor.metadata.name))!.metadata.annotations!['dataprotection.kubeblocks.io/stop-restore-manager'], undefined, 'and is not stopped');
 });
 
 test("the Job's failure arrives before its pod's is recorded: the live pod still steers the retry", async () => {
