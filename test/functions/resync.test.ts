@@ -46,6 +46,22 @@ test('anchors of a finished group go on the next ping, even with no member left'
   assert.equal(anchors(h), []);
 });
 
+test("a failed pod that vanished before its anchor went: the next ping deletes that anchor, never a finished sibling's", async () => {
+  const h = harness();
+  const anchor = (pod: string, uid: string): KubeObject => ({
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name: `${pod}-anchor`, namespace: 'db', labels: { 'restoreguard.dev/anchor-for': pod, 'restoreguard.dev/group': 'pg' }, annotations: { 'restoreguard.dev/profile': 'generic', 'restoreguard.dev/anchor-for-uid': uid } },
+    spec: {}, status: { phase: 'Running' },
+  });
+  const entry = (pod: string, uid: string, state: string) => ({ pod, uid, scope: 'pod', state, reason: state === 'failed' ? 'OOMKilled' : null, retryable: false, node: 'node-1', attempt: 1, finishedAt: '2026-11-29T10:00:05Z' });
+  // pg-0 runs on (its Job retries by itself); its first pod failed and is gone; pg-1's pod succeeded and is gone.
+  const running = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', annotations: { 'restoreguard.dev/history': JSON.stringify([entry('pg-0-a', 'uid-pg-0-a', 'failed')]) } });
+  const done = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-1', condition: { type: 'Complete' }, labels: { 'restoreguard.dev/state': 'succeeded' }, annotations: { 'restoreguard.dev/history': JSON.stringify([entry('pg-1-a', 'uid-pg-1-a', 'succeeded')]) } });
+  await h.seed(running, done, anchor('pg-0-a', 'uid-pg-0-a'), anchor('pg-1-a', 'uid-pg-1-a'));
+  await h.post('/resync', ping());
+  assert.equal(anchors(h), ['pg-1-a-anchor'], "the failed pod's anchor is gone; the group still runs, so the sibling's stays");
+});
+
 test('a retry that is due is created by the sweep; one not yet due waits for a later ping', async () => {
   const h = harness({ RG_RETRY_JOBS: 'true' }, new Date('2026-11-29T10:00:05.500Z'));
   const outcome = { scope: 'pod', state: 'failed', reason: 'Error', retryable: true, exitCode: 1, node: 'node-1', pod: 'pg-0-x', uid: 'u', attempt: 1 };
