@@ -91,6 +91,18 @@ async function logTail(deps: Deps, cluster: Cluster, pod: Pod, sel: Selection): 
   }
 }
 
+/**
+ * Is this live Job the one the outcome is about? Job scope: its uid. Pod scope: the live pod's
+ * owner; with the pod gone, a Job created after the pod started is a successor under the same name.
+ */
+function sameJob(job: KubeObject, d: RestoreData, livePod: Pod | null): boolean {
+  if (d.scope === 'job') return job.metadata.uid === d.uid;
+  if (livePod) return !!livePod.metadata.ownerReferences?.some((r) => r.kind === 'Job' && r.uid === job.metadata.uid);
+  const created = Date.parse(job.metadata.creationTimestamp ?? '');
+  const started = Date.parse(d.startedAt ?? d.finishedAt ?? '');
+  return !(Number.isFinite(created) && Number.isFinite(started) && created > started);
+}
+
 /** How long after a record its Kubernetes Event is still (re)created when missing. */
 const EVENT_WINDOW_MS = 10 * 60_000;
 
@@ -111,6 +123,7 @@ async function recordOnJob(cluster: Cluster, first: KubeObject, d: RestoreData, 
     } catch (e) {
       if (!isConflict(e)) throw e;
       job = await cluster.get('Job', d.namespace, job.metadata.name);
+      if (job && job.metadata.uid !== first.metadata.uid) return false; // made again meanwhile: not ours to record on
     }
   }
   if (!job) return false;
@@ -134,7 +147,9 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
 
   const pod = d.scope === 'pod' && d.pod ? asPod(await cluster.get('Pod', d.namespace, d.pod)) : null;
   const livePod = pod && pod.metadata.uid === d.uid ? pod : null;
-  const job = d.job ? await cluster.get('Job', d.namespace, d.job) : null;
+  const named = d.job ? await cluster.get('Job', d.namespace, d.job) : null;
+  // The Job by identity, not by name: a Job deleted and made again under its name is another Job.
+  const job = named && sameJob(named, d, livePod) ? named : null;
   const liveSel = livePod ? deps.selector.selectPod(livePod) : sel;
   if (!liveSel) {
     throw new RefusedWriteError(`refused to record on pod ${d.namespace}/${d.pod}: not a selected restore pod`, {
@@ -192,10 +207,16 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
   const failures = (await Promise.allSettled(writes)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failures.length) throw failures[0]!.reason;
   // The Event tells of a new record: not of one a resync finds again an hour later (Events expire).
+  // Best effort: the records are what release waits for, so a failed Event (e.g. its Job deleted by
+  // its TTL meanwhile, which the guard refuses) is logged, never the answer.
   const about = job ?? livePod;
-  if (about && (result.recorded.length || recentRecord(about, k, now, EVENT_WINDOW_MS))) {
-    const ev = await cluster.create('Event', d.namespace, outcomeEvent(about, d, now));
-    if (ev.created) wrote(`Event/${ev.object.metadata.name}`);
+  if (about && (result.recorded.length || (hasRecord(about, k, d) && recentRecord(about, k, now, EVENT_WINDOW_MS)))) {
+    try {
+      const ev = await cluster.create('Event', d.namespace, outcomeEvent(about, d, now));
+      if (ev.created) wrote(`Event/${ev.object.metadata.name}`);
+    } catch (e) {
+      deps.log.warn('event not created', { namespace: d.namespace, about: `${about.kind}/${about.metadata.name}`, error: (e as Error).message });
+    }
   }
 
   if (result.recorded.length) deps.log.info('outcome recorded', { namespace: d.namespace, group: d.group, pod: d.pod, job: d.job, state: d.state, reason: d.reason, wrote: result.recorded });

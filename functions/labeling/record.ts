@@ -68,10 +68,15 @@ export function jobRecordPatch(
   return patch.labels || Object.keys(patch.annotations).length ? patch : null;
 }
 
-/** Would this record replace a newer one of another pod (a late event about an older attempt)? */
+/**
+ * Would this record replace a newer one of another pod or Job (a late event about an older
+ * attempt)? A pod's record may always replace its own Job's verdict: it is the fuller one.
+ */
 export function olderThanRecord(obj: KubeObject, k: Keys, d: RestoreData): boolean {
   const r = parseOutcome(obj.metadata.annotations?.[k.outcome]);
-  return !!r && r.uid !== d.uid && !!r.finishedAt && !!d.finishedAt && r.finishedAt > d.finishedAt;
+  if (!r || r.uid === d.uid) return false;
+  if (d.scope === 'pod' && r.scope === 'job' && r.job === d.job) return false;
+  return !!r.finishedAt && !!d.finishedAt && r.finishedAt > d.finishedAt;
 }
 
 /** Was the record on this object written within `ms` of now? (Its Event may still be wanted.) */

@@ -134,6 +134,7 @@ export function keys(domain: string) {
     retryOf: `${domain}/retry-of`,
     rootJob: `${domain}/root-job`,
     failedNodes: `${domain}/failed-nodes`,
+    retrySkipped: `${domain}/retry-skipped`,
     containers: `${domain}/restore-containers`,
   } as const;
 }

@@ -1,6 +1,6 @@
 import type { Keys } from '../lib/config.ts';
 import type { KubeObject } from '../lib/k8s.ts';
-import { parseOutcome, readHistory } from '../lib/records.ts';
+import { parseOutcome } from '../lib/records.ts';
 
 /** What release knows of a group, read from the live cluster. */
 export interface GroupView {
@@ -11,7 +11,6 @@ export interface GroupView {
   pods: KubeObject[];
   anchors: KubeObject[];
   retryJobs: boolean;
-  maxAttempts: number;
 }
 
 const VERDICTS = new Set(['retried', 'exhausted']);
@@ -34,39 +33,22 @@ function jobRecorded(job: KubeObject, k: Keys): boolean {
   return state === 'succeeded' || state === 'failed';
 }
 
-/**
- * The Job's last known pod failure: from its history and the records on its live pods. A Job's
- * failure may be judged before its last pod's record reached it, so its own outcome can say
- * retryable where the pod says not (retry then skips it); the pod's word wins, as in retry.
- */
-function lastPodFailure(job: KubeObject, k: Keys, pods: KubeObject[]): { retryable?: boolean; finishedAt: string | null } | undefined {
-  const uid = job.metadata.uid;
-  const fromHistory = readHistory(job.metadata.annotations?.[k.history]).filter((e) => e.scope === 'pod' && e.state === 'failed');
-  const fromPods = pods
-    .filter((p) => uid && p.metadata.ownerReferences?.some((r) => r.uid === uid))
-    .map((p) => parseOutcome(p.metadata.annotations?.[k.outcome]))
-    .filter((o) => o?.scope === 'pod' && o.state === 'failed')
-    .map((o) => ({ retryable: o!.retryable, finishedAt: o!.finishedAt }));
-  return [...fromHistory, ...fromPods].sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? '')).at(-1);
-}
+
 function podFinished(pod: KubeObject): boolean {
   const phase = (pod.status as { phase?: string } | undefined)?.phase;
   return phase === 'Succeeded' || phase === 'Failed';
 }
 
 /**
- * A failed Job that retry will still act on: recorded as failed, opted in, retryable, attempts
- * left, no verdict yet, and its last pod's failure not a non-retryable one (the rules of
- * retry/plan.ts decideRetry, read from the live records).
+ * A failed, opted-in Job on which retry has not decided yet. Retry writes its decision on the Job
+ * (`retried`, `exhausted`, or the `retry-skipped` annotation) and answers it to release, so the
+ * group waits for retry's own word instead of guessing it from records that may still change.
  */
-function retryPending(job: KubeObject, k: Keys, v: GroupView): boolean {
+export function retryPending(job: KubeObject, k: Keys, v: Pick<GroupView, 'retryJobs'>): boolean {
   const labels = job.metadata.labels ?? {};
   if (labels[k.state] !== 'failed' || !jobFailed(job)) return false;
   const optedIn = v.retryJobs || labels[k.retry] === 'true';
-  if (!optedIn) return false;
-  const o = parseOutcome(job.metadata.annotations?.[k.outcome]);
-  if (!(o?.scope === 'job' && o.retryable === true && (o.attempt ?? 1) < v.maxAttempts)) return false;
-  return lastPodFailure(job, k, v.pods)?.retryable !== false;
+  return optedIn && !job.metadata.annotations?.[k.retrySkipped];
 }
 
 /** A group's members: its root Jobs (a retry Job is the same member) or its anchors, whichever are more. */

@@ -8,8 +8,7 @@ import type { FunctionDef } from '../lib/handler.ts';
 import { dataOf } from '../lib/handler.ts';
 import type { KubeObject } from '../lib/k8s.ts';
 import { claimsOf, JobSchema, PodSchema } from '../lib/k8s.ts';
-import { parseOutcome } from '../lib/records.ts';
-import { RETRY_STATES, deleteAnchorFor } from '../labeling/index.ts';
+import { deleteAnchorFor } from '../labeling/index.ts';
 import { historyHas } from '../labeling/record.ts';
 import { groupComplete } from './group.ts';
 import type { GroupView } from './group.ts';
@@ -60,20 +59,7 @@ export async function viewGroup(deps: Deps, cluster: Cluster, namespace: string,
     cluster.list('Pod', namespace, `${k.group}=${group},${k.anchorFor}`),
     profile === 'kubeblocks' ? cluster.get('Restore', namespace, group) : Promise.resolve(null),
   ]);
-  return { profile, owner, jobs, pods: members, anchors, retryJobs: deps.config.RG_RETRY_JOBS, maxAttempts: deps.config.RG_RETRY_MAX_ATTEMPTS };
-}
-
-/** A finished Job whose outcome is settled: succeeded, retry's verdict, or failed with no retry to come. */
-function jobSettled(job: KubeObject, k: ReturnType<typeof keys>, retryable: boolean): boolean {
-  const state = job.metadata.labels?.[k.state] ?? '';
-  return !!job.metadata.annotations?.[k.outcome] && (state === 'succeeded' || RETRY_STATES.has(state) || (state === 'failed' && !retryable));
-}
-
-/** Deletes a finished Job (RG_DELETE_FINISHED_JOBS) unless an anchor it owns still stands: the garbage collector would take it along. */
-async function deleteJob(cluster: Cluster, job: KubeObject, anchors: KubeObject[]): Promise<boolean> {
-  const uid = job.metadata.uid ?? '';
-  if (anchors.some((a) => a.metadata.ownerReferences?.some((r) => r.uid === uid))) return false;
-  return cluster.delete('Job', job.metadata.namespace ?? '', job.metadata.name, { uid, propagation: 'Background' });
+  return { profile, owner, jobs, pods: members, anchors, retryJobs: deps.config.RG_RETRY_JOBS };
 }
 
 /** Deletes a group's anchors once the group is complete. Returns the anchors deleted, or null if not complete. */
@@ -93,19 +79,20 @@ export async function releaseGroup(deps: Deps, cluster: Cluster, namespace: stri
     deps.metrics.anchors.add({}, -deleted.length);
     deps.log.info('group complete: anchors deleted', { namespace, group, why: verdict.why, anchors: deleted });
   }
-  // Finished Jobs whose deletion waited for the anchors they own.
+  // Finished Jobs go (by policy) with the group, after its anchors: a Job may own anchors (the
+  // garbage collector would take them along), and a failed member's Job is what counts it in a
+  // group of declared size. Every Job of a complete group is finished, recorded and settled.
   if (deps.config.RG_DELETE_FINISHED_JOBS) {
     const jobs: string[] = [];
     for (const j of view.jobs) {
-      const o = parseOutcome(j.metadata.annotations?.[k.outcome]);
-      if (jobSettled(j, k, o?.retryable === true) && (await deleteJob(cluster, j, []))) jobs.push(j.metadata.name);
+      if (await cluster.delete('Job', namespace, j.metadata.name, { uid: j.metadata.uid ?? '', propagation: 'Background' })) jobs.push(j.metadata.name);
     }
     if (jobs.length) deps.log.info('released', { namespace, group, released: jobs.map((j) => `job ${j}`) });
   }
   return { namespace, group, profile, anchorsDeleted: deleted, members: view.jobs.length + view.pods.length };
 }
 
-/** Releases what one recorded outcome holds: the pod (once recorded), a failed pod's anchor, the Job by policy. */
+/** Releases what one recorded outcome holds: the pod (once recorded) and a failed pod's anchor. Jobs go with their group. */
 export async function releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreData): Promise<string[]> {
   const k = keys(deps.config.RG_DOMAIN);
   const done: string[] = [];
@@ -126,14 +113,6 @@ export async function releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreDat
       } else deps.log.debug('pod kept', { namespace: d.namespace, pod: d.pod, why });
     }
   }
-  if (d.scope === 'job' && d.job && deps.config.RG_DELETE_FINISHED_JOBS) {
-    const job = await cluster.get('Job', d.namespace, d.job);
-    if (job && jobSettled(job, k, d.retryable)) {
-      const anchors = await cluster.list('Pod', d.namespace, `${k.group}=${d.group},${k.anchorFor}`);
-      if (await deleteJob(cluster, job, anchors)) done.push(`job ${d.job}`);
-      else deps.log.debug('job kept until its anchors go', { namespace: d.namespace, job: d.job });
-    }
-  }
   if (done.length) deps.log.info('released', { namespace: d.namespace, group: d.group, released: done });
   return done;
 }
@@ -145,8 +124,14 @@ export function groupEvent(g: GroupData, now: Date) {
 /** release: give back what finished work holds, gated on the record being on the live object. */
 export const release: FunctionDef = {
   name: NAME,
-  types: [T.recorded, ...API_TYPES],
+  types: [T.recorded, T.retrySkipped, T.retryExhausted, ...API_TYPES],
   async handle(event, deps) {
+    if (event.type === T.retrySkipped || event.type === T.retryExhausted) {
+      // Retry's final word on a failed Job: the group may have been waiting for it.
+      const d = dataOf(RestoreDataSchema, event);
+      const g = await releaseGroup(deps, await deps.cluster(), d.namespace, d.profile, d.group);
+      return g ? groupEvent(g, deps.clock()) : null;
+    }
     if (event.type !== T.recorded) {
       // KubeBlocks' Restore changed: its phase may say the group is done.
       const r = event.data as { kind?: string; metadata?: { name?: string; namespace?: string } } | undefined;

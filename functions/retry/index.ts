@@ -62,11 +62,18 @@ export async function retryFailure(deps: Deps, cluster: Cluster, d: RestoreData,
   const parsed = JobSchema.safeParse(d.job ? await cluster.get('Job', d.namespace, d.job) : null);
   if (!parsed.success || parsed.data.metadata.uid !== d.uid) return { type: null, data: null };
   const job = parsed.data;
-  const plan = decideRetry(deps.config, k, job, d, deps.random, await liveFailures(deps, cluster, job));
   const base: RetryData = { ...d, retryJob: null, delayMs: null, avoidNodes: [] };
+  // The decision on an opted-in Job is made once and written on it: a later event (the Job judged
+  // again once its last pod's record landed, a redelivery, resync) finds it and answers the same,
+  // and release waits for it before a group with this Job counts as done.
+  const skipped = job.metadata.annotations?.[k.retrySkipped];
+  if (skipped) return { type: T.retrySkipped, data: { ...base, message: skipped } };
+  const plan = decideRetry(deps.config, k, job, d, deps.random, await liveFailures(deps, cluster, job));
   if (plan.action === 'skip') {
-    // A skip leaves no mark on the Job, so resync meets it on every ping: counted once, from the event.
-    if (opts.wait) {
+    const optedIn = deps.config.RG_RETRY_JOBS || job.metadata.labels?.[k.retry] === 'true';
+    if (optedIn) await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: { annotations: { [k.retrySkipped]: plan.why } } });
+    // Not opted in: nothing is written, so resync meets the Job on every ping; counted once, from the event.
+    if (optedIn || opts.wait) {
       deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'skipped' });
       deps.log.info('retry skipped', { namespace: d.namespace, job: d.job, why: plan.why });
     } else deps.log.debug('retry skipped', { namespace: d.namespace, job: d.job, why: plan.why });

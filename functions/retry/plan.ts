@@ -84,7 +84,7 @@ export function decideRetry(cfg: RetryConfig, k: Keys, job: Job, d: RestoreData,
 type Json = Record<string, unknown>;
 /** Copies labels or annotations without the Job controller's keys and without our per-attempt bookkeeping. */
 function strip(m: Record<string, string> | null | undefined, k: Keys): Record<string, string> {
-  const bookkeeping = new Set<string>([k.state, k.outcome, k.history, k.attempt, k.retryOf, k.rootJob, k.failedNodes]);
+  const bookkeeping = new Set<string>([k.state, k.outcome, k.history, k.attempt, k.retryOf, k.rootJob, k.failedNodes, k.retrySkipped]);
   return Object.fromEntries(
     Object.entries(m ?? {}).filter(([key]) => !isControllerLabel(key) && !bookkeeping.has(key) && key !== 'kubectl.kubernetes.io/last-applied-configuration'),
   );

@@ -243,6 +243,38 @@ test("an event whose group or profile is not the live Job's answers 422 and writ
   assert.is((await h.cluster.get('Job', 'db', 'pg-0'))!.metadata.labels?.[STATE], 'failed');
 });
 
+test('a Job made again under the same name is another Job: the old pod is recorded on itself and its PVC, never on the new Job', async () => {
+  const h = harness();
+  const pod = restorePod({ restore: { exit: 1 }, helperRunning: false, phase: 'Failed' }); // owned by uid-restore-0
+  const successor = restoreJob(); // same name, another uid, another group
+  successor.metadata.uid = 'uid-restore-0-again';
+  successor.metadata.labels = { ...successor.metadata.labels, 'dataprotection.kubeblocks.io/restore': 'other-restore' };
+  await h.seed(pod, successor, pvc('data-mysql-0'));
+  const r = await chain(h, pod);
+  assert.is(r.labeling.status, 200, r.labeling.text);
+  assert.is((await h.cluster.get('Pod', 'db', pod.metadata.name))!.metadata.labels![STATE], 'failed');
+  assert.ok((await h.cluster.get('PersistentVolumeClaim', 'db', 'data-mysql-0'))!.metadata.annotations![OUTCOME]);
+  const job = (await h.cluster.get('Job', 'db', 'restore-0'))!;
+  assert.is(job.metadata.labels?.[STATE], undefined, 'the new Job carries nothing of the old pod');
+  assert.is(job.metadata.annotations?.['restoreguard.dev/history'], undefined);
+});
+
+test('the Event is best effort: its failure (the Job gone meanwhile) never fails a recorded outcome', async () => {
+  const h = harness();
+  const pod = restorePod({ restore: { exit: 0 } });
+  await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
+  const create = h.cluster.create.bind(h.cluster);
+  h.cluster.create = async (kind, ns, obj) => {
+    if (kind === 'Event') throw new Error('events is forbidden');
+    return create(kind, ns, obj);
+  };
+  const r = await chain(h, pod);
+  assert.is(r.labeling.status, 200, r.labeling.text);
+  assert.is(r.labeling.reply!.type, T.recorded);
+  assert.is((await h.cluster.get('Job', 'db', 'restore-0'))!.metadata.labels![STATE], 'succeeded');
+  assert.ok(h.log.lines.some((l) => l.msg === 'event not created'), 'and says so in the log');
+});
+
 test("a late failure of an older pod that is gone never replaces a newer pod's record on the PVC", async () => {
   const h = harness();
   const newer = JSON.stringify({

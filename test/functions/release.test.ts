@@ -128,12 +128,16 @@ test("KubeBlocks: the Restore's own update to Completed releases the anchors at 
   assert.is(wrong.status, 400, 'only Restores come to release from the API server');
 });
 
-test('finished Jobs are deleted by policy only', async () => {
+test('finished Jobs are deleted by policy only, with their group', async () => {
   for (const [env, expectDeleted] of [[{}, false], [{ RG_DELETE_FINISHED_JOBS: 'true' }, true]] as const) {
     const h = harness(env);
     const job = restoreJob({ condition: { type: 'Complete' } });
     await h.seed(job, restoreCr('Running'));
     await run(h, job);
+    assert.ok(await h.cluster.get('Job', 'db', 'restore-0'), 'kept while the group runs');
+    await h.cluster.patch('Restore', 'db', 'mysql-restore', { status: { phase: 'Completed' } });
+    const done = await h.post('/release', apiEvent(restoreCr('Completed') as KubeObject));
+    assert.is(done.reply?.type, T.groupCompleted, done.text);
     assert.is((await h.cluster.get('Job', 'db', 'restore-0')) === null, expectDeleted);
   }
 });
@@ -219,7 +223,7 @@ function failedGroup(h: H, pg1: { labels?: Record<string, string>; annotations?:
   );
 }
 
-test("a failed Job opted in to retries: its pod's record alone does not complete the group; its own outcome does", async () => {
+test("a failed Job opted in to retries: neither its pod's record nor its own completes the group; retry's word does", async () => {
   for (const exit of [1, 127]) {
     const h = harness();
     await failedGroup(h);
@@ -231,20 +235,28 @@ test("a failed Job opted in to retries: its pod's record alone does not complete
     assert.is(job.metadata.labels!['restoreguard.dev/state'], 'failed');
     assert.is(JSON.parse(job.metadata.annotations!['restoreguard.dev/outcome']!).scope, 'pod', "the pod's record reached the Job first");
     assert.equal(anchorsOf(h), ['pg-0-x-anchor'], `exit ${exit}: the sibling's anchor stays while the Job's own end is unknown`);
-    // The Job's own failure is recorded.
-    const j = await run(h, (await h.cluster.get('Job', 'db', 'pg-1'))!);
+    // The Job's own failure is recorded: the group still waits for retry's decision.
+    const failedJob = (await h.cluster.get('Job', 'db', 'pg-1'))!;
+    const j = await run(h, failedJob);
     assert.is(JSON.parse((await h.cluster.get('Job', 'db', 'pg-1'))!.metadata.annotations!['restoreguard.dev/outcome']!).scope, 'job');
+    assert.is(j.status, 202, `exit ${exit}: retry has not spoken yet`);
+    assert.equal(anchorsOf(h), ['pg-0-x-anchor']);
+    const c = await h.post('/completion', apiEvent((await h.cluster.get('Job', 'db', 'pg-1'))!));
+    const rt = await h.post('/retry', restoreEvent(T.failed, c.reply!.data));
     if (exit === 1) {
-      assert.is(j.status, 202, 'retryable: a retry Job is to come');
-      assert.equal(anchorsOf(h), ['pg-0-x-anchor']);
+      assert.is(rt.reply?.type, T.retryScheduled, rt.text);
+      assert.ok(await h.cluster.get('Job', 'db', 'pg-1-retry-1'));
+      assert.equal(anchorsOf(h), ['pg-0-x-anchor'], 'the retry Job is a member still to run');
     } else {
-      assert.is(j.reply?.type, T.groupCompleted, `exit 127 is not retried: ${j.text}`);
+      assert.is(rt.reply?.type, T.retrySkipped, rt.text);
+      const r2 = await h.post('/release', restoreEvent(rt.reply!.type!, rt.reply!.data));
+      assert.is(r2.reply?.type, T.groupCompleted, `exit 127 is not retried: ${r2.text}`);
       assert.equal(anchorsOf(h), []);
     }
   }
 });
 
-test("a Job whose own outcome says retryable but whose last pod failure is not (exit 127): the group completes at once", async () => {
+test("a Job whose own outcome says retryable but whose last pod failure is not (exit 127): retry skips, says so, and the group completes", async () => {
   const h = harness();
   const history = JSON.stringify([
     { pod: 'pg-1-a', uid: 'uid-a', scope: 'pod', state: 'failed', reason: 'Evicted', exitCode: null, retryable: true, node: 'node-2', attempt: 1, finishedAt: '2026-11-29T10:00:02Z' },
@@ -255,8 +267,17 @@ test("a Job whose own outcome says retryable but whose last pod failure is not (
   const c = await h.post('/completion', apiEvent((await h.cluster.get('Job', 'db', 'pg-1'))!));
   assert.is(c.reply?.type, T.failed, c.text);
   const r = await h.post('/release', restoreEvent(T.recorded, c.reply!.data));
-  assert.is(r.reply?.type, T.groupCompleted, r.text);
-  assert.equal(anchorsOf(h), [], 'no 6-hour wait for a retry that retry will skip');
+  assert.is(r.status, 202, 'waits for retry');
+  const rt = await h.post('/retry', restoreEvent(T.failed, c.reply!.data));
+  assert.is(rt.reply?.type, T.retrySkipped, rt.text);
+  assert.match((await h.cluster.get('Job', 'db', 'pg-1'))!.metadata.annotations!['restoreguard.dev/retry-skipped']!, /not retryable/);
+  // A later judgement of the same Job (say, retryable again) gets the same answer: the decision sticks.
+  const again = await h.post('/retry', restoreEvent(T.failed, { ...c.reply!.data, retryable: true }));
+  assert.is(again.reply?.type, T.retrySkipped, again.text);
+  assert.is(await h.cluster.get('Job', 'db', 'pg-1-retry-1'), null);
+  const done = await h.post('/release', restoreEvent(rt.reply!.type!, rt.reply!.data));
+  assert.is(done.reply?.type, T.groupCompleted, done.text);
+  assert.equal(anchorsOf(h), [], 'no 6-hour wait for a retry that retry skipped');
 });
 
 test.run();

@@ -28,7 +28,7 @@ function job(name: string, o: { status?: string; state?: string; outcome?: Recor
 const anchor = (name: string, annotations: Record<string, string> = {}): KubeObject => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name: `${name}-anchor`, namespace: 'db', labels: { [k.anchorFor]: name, [k.group]: 'g' }, annotations }, status: { phase: 'Running' },
 });
-const view = (v: Partial<GroupView>): GroupView => ({ profile: 'generic', owner: null, jobs: [], pods: [], anchors: [], retryJobs: false, maxAttempts: 3, ...v });
+const view = (v: Partial<GroupView>): GroupView => ({ profile: 'generic', owner: null, jobs: [], pods: [], anchors: [], retryJobs: false, ...v });
 
 test('every Job finished and recorded, no pod running: complete', () => {
   const v = view({ jobs: [job('a', { status: 'Complete', state: 'succeeded' }), job('b', { status: 'Complete', state: 'succeeded' })], anchors: [anchor('a-x'), anchor('b-x')] });
@@ -47,29 +47,23 @@ test("a failed Job with only its pod's failure record is not recorded: a retry m
   assert.equal(groupComplete(v, k), { complete: false, why: 'job a is not recorded yet' });
 });
 
-test('a failed, opted-in, retryable Job with attempts left has a retry to come; a verdict ends the wait', () => {
+test("a failed, opted-in Job waits for retry's word: retried, exhausted or skipped ends the wait", () => {
   const pending = job('a', { status: 'Failed', state: 'failed', retry: true, outcome: {} });
   assert.equal(groupComplete(view({ jobs: [pending] }), k), { complete: false, why: 'job a has a retry to come' });
-  assert.ok(groupComplete(view({ jobs: [pending], retryJobs: false, maxAttempts: 1 }), k).complete, 'attempt bound reached');
+  // Even a non-retryable outcome waits: retry writes its decision, and release takes retry's answer.
+  assert.is(groupComplete(view({ jobs: [job('a', { status: 'Failed', state: 'failed', retry: true, outcome: { retryable: false } })] }), k).why, 'job a has a retry to come');
   assert.ok(groupComplete(view({ jobs: [job('a', { status: 'Failed', state: 'exhausted', retry: true, outcome: {} })] }), k).complete);
-  assert.ok(groupComplete(view({ jobs: [job('a', { status: 'Failed', state: 'failed', outcome: {} })] }), k).complete, 'not opted in');
-  assert.is.not(groupComplete(view({ jobs: [job('a', { status: 'Failed', state: 'failed', outcome: {} })], retryJobs: true }), k).complete, true, 'opted in by configuration');
+  assert.ok(groupComplete(view({ jobs: [job('a', { status: 'Failed', state: 'failed', retry: true, outcome: {}, annotations: { [k.retrySkipped]: 'its last pod failed with Error, which is not retryable' } })] }), k).complete);
+  // retried: the retry Job is the member now.
+  const retried = job('a', { status: 'Failed', state: 'retried', retry: true, outcome: {} });
+  assert.is(groupComplete(view({ jobs: [retried, job('a-retry-1', { annotations: { [k.rootJob]: 'a' } })] }), k).why, 'job a-retry-1 is not finished');
+  assert.ok(groupComplete(view({ jobs: [retried, job('a-retry-1', { status: 'Complete', state: 'succeeded', annotations: { [k.rootJob]: 'a' } })] }), k).complete);
 });
 
-test("the last pod failure's word wins: a non-retryable exit means no retry is coming (no wait until the anchor deadline)", () => {
-  const history = [{ pod: 'a-x', uid: 'uid-a-x', scope: 'pod', state: 'failed', reason: 'Error', exitCode: 127, retryable: false, node: 'n1', attempt: 1, finishedAt: '2026-11-29T10:00:04Z' }];
-  const j = job('a', { status: 'Failed', state: 'failed', retry: true, outcome: {}, history });
-  assert.ok(groupComplete(view({ jobs: [j] }), k).complete);
-  // An earlier non-retryable failure followed by a retryable one: the later one decides.
-  const later = { ...history[0], pod: 'a-y', uid: 'uid-a-y', exitCode: 1, retryable: true, finishedAt: '2026-11-29T10:00:09Z' };
-  assert.is(groupComplete(view({ jobs: [job('a', { status: 'Failed', state: 'failed', retry: true, outcome: {}, history: [history[0], later] })] }), k).why, 'job a has a retry to come');
-  // The record on a live pod of the Job counts as well.
-  const pod: KubeObject = {
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: 'a-z', namespace: 'db', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'a', uid: 'uid-a', controller: true }], annotations: { [k.outcome]: outcome({ scope: 'pod', retryable: false, finishedAt: '2026-11-29T10:00:10Z' }) } },
-    status: { phase: 'Failed' },
-  };
-  assert.ok(groupComplete(view({ jobs: [job('a', { status: 'Failed', state: 'failed', retry: true, outcome: {}, history: [later] })], pods: [pod] }), k).complete);
+test('a failed Job that is not opted in has no retry to come; configuration opts every Job in', () => {
+  const failed = job('a', { status: 'Failed', state: 'failed', outcome: {} });
+  assert.ok(groupComplete(view({ jobs: [failed] }), k).complete);
+  assert.is(groupComplete(view({ jobs: [failed], retryJobs: true }), k).why, 'job a has a retry to come');
 });
 
 test('group-size counts root Jobs (a retry Job is the same member) or anchors, whichever are more', () => {

@@ -75,6 +75,10 @@ test("olderThanRecord: a late event about an older pod does not replace a newer 
   assert.not.ok(olderThanRecord(newer, k, data({ uid: 'uid-c', finishedAt: '2026-11-29T10:02:00Z' })), 'a later one does');
   assert.not.ok(olderThanRecord(newer, k, data({ uid: 'uid-b' })), 'the same pod may restate its record');
   assert.not.ok(olderThanRecord(obj(), k, data()), 'nothing recorded yet');
+  // The Job's own verdict reached the PVC first: its pod's record (exit codes, log tail) is the fuller one.
+  const verdict = obj({}, { [k.outcome]: outcomeRecord(data({ scope: 'job', pod: null, uid: 'uid-j', finishedAt: '2026-11-29T10:00:06Z' }), NOW, null) });
+  assert.not.ok(olderThanRecord(verdict, k, data()));
+  assert.ok(olderThanRecord(verdict, k, data({ job: 'other-job' })), "another Job's later verdict is newer");
 });
 
 test('recentRecord: within the window of its recordedAt only', () => {

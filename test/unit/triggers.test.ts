@@ -20,7 +20,10 @@ const EVENTING = resolve(import.meta.dirname, '../../eventing');
 const PING_SOURCE = '/apis/v1/namespaces/restore-guard/pingsources/restore-guard-resync';
 const APISERVER_SOURCE = 'https://10.96.0.1:443';
 
-/** The design's routing table (design §2): event type → the function paths that take it. */
+/**
+ * The design's routing table (design §2): event type → the function paths that take it; plus
+ * retry's final word on a failed Job to release (a group with an opted-in failed Job waits for it).
+ */
 const DESIGN: Record<string, string[]> = {
   [T.apiAdd]: ['/completion'],
   [T.apiUpdate]: ['/completion'],
@@ -29,6 +32,8 @@ const DESIGN: Record<string, string[]> = {
   [T.succeeded]: ['/labeling'],
   [T.failed]: ['/labeling', '/retry'],
   [T.recorded]: ['/release'],
+  [T.retryExhausted]: ['/release'],
+  [T.retrySkipped]: ['/release'],
   [T.ping]: ['/resync'],
 };
 
@@ -36,8 +41,6 @@ const DESIGN: Record<string, string[]> = {
 const UNROUTED = [
   T.groupCompleted,
   T.retryScheduled,
-  T.retryExhausted,
-  T.retrySkipped,
   'dev.knative.apiserver.ref.add', // ApiServerSource in Reference mode
   'dev.knative.apiserver.resource.add.extra',
   'dev.knative.apiserver.resource',
@@ -176,6 +179,7 @@ test('the local broker runs the chain through these Triggers, and it ends', asyn
     `${T.failed} -> /labeling`,
     `${T.failed} -> /retry`,
     `${T.recorded} -> /release`,
+    `${T.retryExhausted} -> /release`,
   ].sort());
 });
 
