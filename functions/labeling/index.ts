@@ -39,22 +39,44 @@ function groupOwner(restore: KubeObject | null, job: KubeObject | null): KubeObj
   return ctrl ? { apiVersion: ctrl.apiVersion, kind: ctrl.kind, metadata: { name: ctrl.name, uid: ctrl.uid } } : null;
 }
 
+/** What ensureAnchor reads besides the pod: the anchor by its name, the Job, KubeBlocks' Restore. */
+export interface AnchorReads {
+  existing: KubeObject | null;
+  job: KubeObject | null;
+  restore: KubeObject | null;
+}
+
+/**
+ * The reads ensureAnchor needs, all at once. Every name is known from the event, so the caller
+ * starts them together with its read of the pod: placement → anchor is on the hot path.
+ */
+export function anchorReads(cluster: Cluster, namespace: string, profile: 'kubeblocks' | 'generic', group: string, pod: string, job: string | null): Promise<AnchorReads> {
+  return Promise.all([
+    cluster.get('Pod', namespace, anchorName(pod)),
+    job ? cluster.get('Job', namespace, job) : Promise.resolve(null),
+    profile === 'kubeblocks' ? cluster.get('Restore', namespace, group) : Promise.resolve(null),
+  ]).then(([existing, j, restore]) => ({ existing, job: j, restore }));
+}
+
 /**
  * Makes sure a placed (or just finished) restore pod has its anchor. Level-triggered: reads the
  * anchor by its deterministic name; creating it twice is AlreadyExists, which is success.
- * The reads it needs are independent and made at once: placement → anchor is on the hot path.
+ * `reads` may be started by the caller beside its own reads (see anchorReads).
  */
-export async function ensureAnchor(deps: Deps, cluster: Cluster, pod: Pod, sel: Selection, jobName: string | null): Promise<LabelingResult['anchor']> {
+export async function ensureAnchor(
+  deps: Deps,
+  cluster: Cluster,
+  pod: Pod,
+  sel: Selection,
+  jobName: string | null,
+  reads?: Promise<AnchorReads>,
+): Promise<LabelingResult['anchor']> {
   const k = keys(deps.config.RG_DOMAIN);
   if (FINAL.has(labelsOf(pod)[k.state] ?? '')) return 'skipped'; // recorded before: the anchor was handled then
   if (!pod.spec.nodeName) return 'skipped';
   if (!buildAnchor(pod, sel, deps.config, [])) return 'not-needed';
   const name = anchorName(pod.metadata.name);
-  const [existing, job, restore] = await Promise.all([
-    cluster.get('Pod', sel.namespace, name),
-    jobName ? cluster.get('Job', sel.namespace, jobName) : Promise.resolve(null),
-    sel.profile === 'kubeblocks' ? cluster.get('Restore', sel.namespace, sel.group) : Promise.resolve(null),
-  ]);
+  const { existing, job, restore } = await (reads ?? anchorReads(cluster, sel.namespace, sel.profile, sel.group, pod.metadata.name, jobName));
   if (existing) return 'exists';
   const anchor = buildAnchor(pod, sel, deps.config, anchorOwner(groupOwner(restore, job), job))!;
   const r = await cluster.create('Pod', sel.namespace, anchor);
@@ -145,9 +167,15 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
     [d.profile === 'kubeblocks' ? KB.restore : k.group]: d.group,
   })!;
 
-  const pod = d.scope === 'pod' && d.pod ? asPod(await cluster.get('Pod', d.namespace, d.pod)) : null;
+  // Independent reads at once: the pod, its Job, and (a success) what the anchor needs.
+  const reads = d.scope === 'pod' && d.pod && d.state === 'succeeded' ? anchorReads(cluster, d.namespace, d.profile, d.group, d.pod, d.job) : undefined;
+  reads?.catch(() => {}); // awaited below when needed; never an unhandled rejection
+  const [podObj, named] = await Promise.all([
+    d.scope === 'pod' && d.pod ? cluster.get('Pod', d.namespace, d.pod) : Promise.resolve(null),
+    d.job ? cluster.get('Job', d.namespace, d.job) : Promise.resolve(null),
+  ]);
+  const pod = asPod(podObj);
   const livePod = pod && pod.metadata.uid === d.uid ? pod : null;
-  const named = d.job ? await cluster.get('Job', d.namespace, d.job) : null;
   // The Job by identity, not by name: a Job deleted and made again under its name is another Job.
   const job = named && sameJob(named, d, livePod) ? named : null;
   const liveSel = livePod ? deps.selector.selectPod(livePod) : sel;
@@ -175,7 +203,9 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
   // Anchor first, so a finished pod is never invisible while its siblings still schedule; then the
   // early stop (KubeBlocks), so the pod frees its requests while the records are written. Release
   // waits for the records on the live objects whatever the order.
-  if (livePod && d.state === 'succeeded') result.anchor = await ensureAnchor(deps, cluster, livePod, liveSel, d.job);
+  if (livePod && d.state === 'succeeded') {
+    result.anchor = await ensureAnchor(deps, cluster, livePod, liveSel, d.job, liveSel.group === d.group && liveSel.profile === d.profile ? reads : undefined);
+  }
   if (livePod && d.scope === 'pod') result.stopped = await earlyStop(deps, cluster, livePod, liveSel);
 
   const podRecorded = !!livePod && hasRecord(livePod, k, d) && labelsOf(livePod)[k.state] === d.state;
@@ -254,9 +284,13 @@ export const labeling: FunctionDef = {
     return deps.memory.once(`${NAME}:${event.id}:${d.phase ?? ''}`, async () => {
       const cluster = await deps.cluster();
       if (d.state === 'placed') {
-        const pod = d.pod ? asPod(await cluster.get('Pod', d.namespace, d.pod)) : null;
+        if (!d.pod) return null;
+        // The pod and what its anchor needs are read at once (one round trip, not two).
+        const reads = anchorReads(cluster, d.namespace, d.profile, d.group, d.pod, d.job);
+        reads.catch(() => {}); // awaited below when needed; never an unhandled rejection
+        const pod = asPod(await cluster.get('Pod', d.namespace, d.pod));
         const sel = pod && pod.metadata.uid === d.uid ? deps.selector.selectPod(pod) : null;
-        if (pod && sel) await ensureAnchor(deps, cluster, pod, sel, d.job);
+        if (pod && sel) await ensureAnchor(deps, cluster, pod, sel, d.job, sel.group === d.group && sel.profile === d.profile ? reads : undefined);
         return null;
       }
       await record(deps, cluster, d);
