@@ -71,10 +71,9 @@ export async function releaseGroup(deps: Deps, cluster: Cluster, namespace: stri
     deps.log.debug('group not complete', { namespace, group, why: verdict.why });
     return null;
   }
-  const deleted: string[] = [];
-  for (const a of view.anchors) {
-    if (await cluster.delete('Pod', namespace, a.metadata.name, { uid: a.metadata.uid ?? '' })) deleted.push(a.metadata.name);
-  }
+  // All at once: the workload pods that follow wait on the last of them.
+  const gone = await Promise.all(view.anchors.map((a) => cluster.delete('Pod', namespace, a.metadata.name, { uid: a.metadata.uid ?? '' })));
+  const deleted = view.anchors.filter((_, i) => gone[i]).map((a) => a.metadata.name);
   if (deleted.length) {
     deps.metrics.anchors.add({}, -deleted.length);
     deps.log.info('group complete: anchors deleted', { namespace, group, why: verdict.why, anchors: deleted });
