@@ -46,14 +46,17 @@ export interface AnchorReads {
   restore: KubeObject | null;
 }
 
+const getJob = (cluster: Cluster, namespace: string, job: string | null) => (job ? cluster.get('Job', namespace, job) : Promise.resolve(null));
+
 /**
  * The reads ensureAnchor needs, all at once. Every name is known from the event, so the caller
- * starts them together with its read of the pod: placement → anchor is on the hot path.
+ * starts them together with its read of the pod (and shares its read of the Job): placement →
+ * anchor is on the hot path.
  */
-export function anchorReads(cluster: Cluster, namespace: string, profile: 'kubeblocks' | 'generic', group: string, pod: string, job: string | null): Promise<AnchorReads> {
+export function anchorReads(cluster: Cluster, namespace: string, profile: 'kubeblocks' | 'generic', group: string, pod: string, job: Promise<KubeObject | null>): Promise<AnchorReads> {
   return Promise.all([
     cluster.get('Pod', namespace, anchorName(pod)),
-    job ? cluster.get('Job', namespace, job) : Promise.resolve(null),
+    job,
     profile === 'kubeblocks' ? cluster.get('Restore', namespace, group) : Promise.resolve(null),
   ]).then(([existing, j, restore]) => ({ existing, job: j, restore }));
 }
@@ -76,7 +79,7 @@ export async function ensureAnchor(
   if (!pod.spec.nodeName) return 'skipped';
   if (!buildAnchor(pod, sel, deps.config, [])) return 'not-needed';
   const name = anchorName(pod.metadata.name);
-  const { existing, job, restore } = await (reads ?? anchorReads(cluster, sel.namespace, sel.profile, sel.group, pod.metadata.name, jobName));
+  const { existing, job, restore } = await (reads ?? anchorReads(cluster, sel.namespace, sel.profile, sel.group, pod.metadata.name, getJob(cluster, sel.namespace, jobName)));
   if (existing) return 'exists';
   const anchor = buildAnchor(pod, sel, deps.config, anchorOwner(groupOwner(restore, job), job))!;
   const r = await cluster.create('Pod', sel.namespace, anchor);
@@ -168,12 +171,10 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
   })!;
 
   // Independent reads at once: the pod, its Job, and (a success) what the anchor needs.
-  const reads = d.scope === 'pod' && d.pod && d.state === 'succeeded' ? anchorReads(cluster, d.namespace, d.profile, d.group, d.pod, d.job) : undefined;
+  const jobRead = getJob(cluster, d.namespace, d.job);
+  const reads = d.scope === 'pod' && d.pod && d.state === 'succeeded' ? anchorReads(cluster, d.namespace, d.profile, d.group, d.pod, jobRead) : undefined;
   reads?.catch(() => {}); // awaited below when needed; never an unhandled rejection
-  const [podObj, named] = await Promise.all([
-    d.scope === 'pod' && d.pod ? cluster.get('Pod', d.namespace, d.pod) : Promise.resolve(null),
-    d.job ? cluster.get('Job', d.namespace, d.job) : Promise.resolve(null),
-  ]);
+  const [podObj, named] = await Promise.all([d.scope === 'pod' && d.pod ? cluster.get('Pod', d.namespace, d.pod) : Promise.resolve(null), jobRead]);
   const pod = asPod(podObj);
   const livePod = pod && pod.metadata.uid === d.uid ? pod : null;
   // The Job by identity, not by name: a Job deleted and made again under its name is another Job.
@@ -187,12 +188,12 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
   // The event's group must be the live objects' group: an event never writes onto another group.
   const parsedJob = job ? JobSchema.safeParse(job) : null;
   const jobSel = parsedJob?.success ? deps.selector.selectJob(parsedJob.data) : null;
-  for (const [what, s] of [[`pod ${d.pod}`, livePod ? liveSel : null], [`job ${d.job}`, job ? jobSel : null]] as const) {
-    if (job && what.startsWith('job') && !s) {
-      throw new RefusedWriteError(`refused to record on job ${d.namespace}/${d.job}: not a selected restore Job`, {
-        hint: 'the event names a Job without restore labels on it or its pod template; check what sends events to /labeling',
-      });
-    }
+  if (job && !jobSel) {
+    throw new RefusedWriteError(`refused to record on job ${d.namespace}/${d.job}: not a selected restore Job`, {
+      hint: 'the event names a Job without restore labels on it or its pod template; check what sends events to /labeling',
+    });
+  }
+  for (const [what, s] of [[`pod ${d.pod}`, livePod ? liveSel : null], [`job ${d.job}`, jobSel]] as const) {
     if (s && (s.group !== d.group || s.profile !== d.profile)) {
       throw new RefusedWriteError(`refused to record on ${what} in ${d.namespace}: it belongs to ${s.profile} group ${s.group}, the event says ${d.profile} group ${d.group}`, {
         hint: 'the event does not match the live object; check what sends events to /labeling',
@@ -286,7 +287,7 @@ export const labeling: FunctionDef = {
       if (d.state === 'placed') {
         if (!d.pod) return null;
         // The pod and what its anchor needs are read at once (one round trip, not two).
-        const reads = anchorReads(cluster, d.namespace, d.profile, d.group, d.pod, d.job);
+        const reads = anchorReads(cluster, d.namespace, d.profile, d.group, d.pod, getJob(cluster, d.namespace, d.job));
         reads.catch(() => {}); // awaited below when needed; never an unhandled rejection
         const pod = asPod(await cluster.get('Pod', d.namespace, d.pod));
         const sel = pod && pod.metadata.uid === d.uid ? deps.selector.selectPod(pod) : null;
