@@ -159,34 +159,32 @@ EOF
   log "etcd $ver: built in $((SECONDS - t0))s"
 }
 
+# A Go command from one module on the proxy (KWOK, Knative's adapter): a throwaway module that
+# requires it, `go get`, `go build`, a stamp. The stamp keeps its old form ("<fam> <version> ...").
+#   build_cmd FAMILY TITLE VERSION MODULE PACKAGE BINARY LDFLAGS
+build_cmd() {
+  local fam="$1" title="$2" ver="$3" module="$4" pkg="$5" binary="$6" ldflags="$7"
+  local stamp="$fam $ver $GOVERSION recipe$RECIPE"
+  if fresh "$fam" "$stamp" "$binary"; then log "$title $ver: cached"; return 0; fi
+  local t0=$SECONDS dir; dir="$(modinit "$fam")"
+  printf 'module rig.local/%s\n\ngo 1.24.0\n\nrequire %s %s\n' "$fam" "$module" "$ver" >"$dir/go.mod"
+  log "$title $ver: resolving dependencies"
+  : >"$LOGS/build-$fam.log"
+  (cd "$dir" && "$GO" get "$pkg@$ver" >>"$LOGS/build-$fam.log" 2>&1) || { log "$fam: go get failed"; tail -20 "$LOGS/build-$fam.log"; return 1; }
+  rm -f "$BIN/$binary"
+  gobuild "$fam" "$dir" "$ldflags" "$pkg"
+  [ -x "$BIN/$binary" ] || { log "$fam: binary missing"; tail -30 "$LOGS/build-$fam.log"; return 1; }
+  echo "$stamp" >"$STAMPS/$fam"
+  log "$title $ver: built in $((SECONDS - t0))s"
+}
+
 build_kwok() {
-  local stamp="kwok $KWOK_VERSION $GOVERSION recipe$RECIPE"
-  if fresh kwok "$stamp" kwok; then log "kwok $KWOK_VERSION: cached"; return 0; fi
-  local t0=$SECONDS dir; dir="$(modinit kwok)"
-  printf 'module rig.local/kwok\n\ngo 1.24.0\n\nrequire sigs.k8s.io/kwok %s\n' "$KWOK_VERSION" >"$dir/go.mod"
-  log "kwok $KWOK_VERSION: resolving dependencies"
-  : >"$LOGS/build-kwok.log"
-  (cd "$dir" && "$GO" get "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" >>"$LOGS/build-kwok.log" 2>&1) || { log "kwok: go get failed"; tail -20 "$LOGS/build-kwok.log"; return 1; }
-  rm -f "$BIN/kwok"
-  gobuild kwok "$dir" "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" sigs.k8s.io/kwok/cmd/kwok
-  [ -x "$BIN/kwok" ] || { log "kwok: binary missing"; tail -30 "$LOGS/build-kwok.log"; return 1; }
-  echo "$stamp" >"$STAMPS/kwok"
-  log "kwok $KWOK_VERSION: built in $((SECONDS - t0))s"
+  build_cmd kwok kwok "$KWOK_VERSION" sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
 }
 
 build_adapter() {
-  local stamp="adapter $KNATIVE_EVENTING_VERSION $GOVERSION recipe$RECIPE"
-  if fresh adapter "$stamp" apiserver_receive_adapter; then log "apiserver_receive_adapter $KNATIVE_EVENTING_VERSION: cached"; return 0; fi
-  local t0=$SECONDS dir; dir="$(modinit adapter)"
-  printf 'module rig.local/adapter\n\ngo 1.24.0\n\nrequire knative.dev/eventing %s\n' "$KNATIVE_EVENTING_VERSION" >"$dir/go.mod"
-  log "knative eventing $KNATIVE_EVENTING_VERSION: resolving dependencies"
-  : >"$LOGS/build-adapter.log"
-  (cd "$dir" && "$GO" get "knative.dev/eventing/cmd/apiserver_receive_adapter@$KNATIVE_EVENTING_VERSION" >>"$LOGS/build-adapter.log" 2>&1) || { log "adapter: go get failed"; tail -20 "$LOGS/build-adapter.log"; return 1; }
-  rm -f "$BIN/apiserver_receive_adapter"
-  gobuild adapter "$dir" "" knative.dev/eventing/cmd/apiserver_receive_adapter
-  [ -x "$BIN/apiserver_receive_adapter" ] || { log "adapter: binary missing"; tail -30 "$LOGS/build-adapter.log"; return 1; }
-  echo "$stamp" >"$STAMPS/adapter"
-  log "apiserver_receive_adapter $KNATIVE_EVENTING_VERSION: built in $((SECONDS - t0))s"
+  build_cmd adapter "knative eventing apiserver_receive_adapter" "$KNATIVE_EVENTING_VERSION" knative.dev/eventing \
+    knative.dev/eventing/cmd/apiserver_receive_adapter apiserver_receive_adapter ""
 }
 
 targets=("$@")
