@@ -202,12 +202,14 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
   }
 
   // Anchor first, so a finished pod is never invisible while its siblings still schedule; then the
-  // early stop (KubeBlocks), so the pod frees its requests while the records are written. Release
+  // early stop (KubeBlocks) together with the records, so the pod frees its requests at once. Release
   // waits for the records on the live objects whatever the order.
   if (livePod && d.state === 'succeeded') {
     result.anchor = await ensureAnchor(deps, cluster, livePod, liveSel, d.job, liveSel.group === d.group && liveSel.profile === d.profile ? reads : undefined);
   }
-  if (livePod && d.scope === 'pod') result.stopped = await earlyStop(deps, cluster, livePod, liveSel);
+  // The stop goes out now and the records beside it (separate keys, no ordering between them).
+  const stopping = livePod && d.scope === 'pod' ? earlyStop(deps, cluster, livePod, liveSel) : Promise.resolve(false);
+  stopping.catch(() => {}); // awaited with the records below; never an unhandled rejection
 
   const podRecorded = !!livePod && hasRecord(livePod, k, d) && labelsOf(livePod)[k.state] === d.state;
   // The log tail is read once, for the first record of a failure (not on every resync).
@@ -234,6 +236,7 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
       })(),
     );
   }
+  writes.push(stopping.then((stopped) => (result.stopped = stopped)));
   // Every write is attempted; the first failure (if any) is the answer, and a redelivery converges.
   const failures = (await Promise.allSettled(writes)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failures.length) throw failures[0]!.reason;
