@@ -13,12 +13,10 @@ import { anchorName, anchorOwner, buildAnchor } from './anchor.ts';
 import { hasRecord, jobRecordPatch, olderThanRecord, outcomeEvent, outcomeRecord, recentRecord, redactTail } from './record.ts';
 import { restoreContainerNames } from '../completion/judge.ts';
 import { podEnded } from '../completion/index.ts';
-import { parseOutcome } from '../lib/records.ts';
+import { RETRY_VERDICTS, parseOutcome } from '../lib/records.ts';
 
 export const NAME = 'labeling';
 const FINAL = new Set(['succeeded', 'failed']);
-/** Job states that retry sets after a failure; a repeated failure record leaves them alone. */
-export const RETRY_STATES = new Set(['retried', 'exhausted']);
 
 export interface LabelingResult {
   anchor: 'created' | 'exists' | 'not-needed' | 'skipped';
@@ -139,7 +137,7 @@ const EVENT_WINDOW_MS = 10 * 60_000;
 async function recordOnJob(cluster: Cluster, first: KubeObject, d: RestoreData, k: ReturnType<typeof keys>, text: string): Promise<boolean> {
   let job: KubeObject | null = first;
   for (let i = 0; job && i < 5; i++) {
-    const patch = jobRecordPatch(job, d, k, text, RETRY_STATES);
+    const patch = jobRecordPatch(job, d, k, text, RETRY_VERDICTS);
     if (!patch) return false;
     const rv = job.metadata.resourceVersion;
     try {

@@ -21,6 +21,9 @@ export interface HistoryEntry {
 }
 export const HISTORY_MAX = 20;
 
+/** Job states that retry writes as its verdict on a failed Job; a later failure record leaves them alone. */
+export const RETRY_VERDICTS: ReadonlySet<string> = new Set(['retried', 'exhausted']);
+
 /** The outcome record, read back; null when absent or unreadable. */
 export function parseOutcome(text: string | undefined): (RestoreData & { recordedAt?: string }) | null {
   if (!text) return null;

@@ -1,6 +1,6 @@
 import type { Keys } from '../lib/config.ts';
 import type { KubeObject } from '../lib/k8s.ts';
-import { parseOutcome } from '../lib/records.ts';
+import { RETRY_VERDICTS, parseOutcome } from '../lib/records.ts';
 
 /** What release knows of a group, read from the live cluster. */
 export interface GroupView {
@@ -13,7 +13,6 @@ export interface GroupView {
   retryJobs: boolean;
 }
 
-const VERDICTS = new Set(['retried', 'exhausted']);
 
 function jobCondition(job: KubeObject, types: readonly string[]): boolean {
   const conds = ((job.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []);
@@ -28,7 +27,7 @@ const jobFinished = (job: KubeObject) => jobFailed(job) || jobCondition(job, ['C
  */
 function jobRecorded(job: KubeObject, k: Keys): boolean {
   const state = job.metadata.labels?.[k.state] ?? '';
-  if (VERDICTS.has(state)) return true;
+  if (RETRY_VERDICTS.has(state)) return true;
   if (jobFailed(job)) return state === 'failed' && parseOutcome(job.metadata.annotations?.[k.outcome])?.scope === 'job';
   return state === 'succeeded' || state === 'failed';
 }

@@ -4,13 +4,13 @@ import * as assert from 'uvu/assert';
 import { keys } from '../../functions/lib/config.ts';
 import type { RestoreData } from '../../functions/lib/events.ts';
 import type { KubeObject } from '../../functions/lib/k8s.ts';
-import { readHistory } from '../../functions/lib/records.ts';
+import { RETRY_VERDICTS as VERDICTS, readHistory } from '../../functions/lib/records.ts';
 import {
   hasRecord, historyHas, jobRecordPatch, olderThanRecord, outcomeRecord, recentRecord, redactTail, withHistory,
 } from '../../functions/labeling/record.ts';
 
 const k = keys('restoreguard.dev');
-const VERDICTS = new Set(['retried', 'exhausted']);
+
 const data = (o: Partial<RestoreData> = {}): RestoreData => ({
   namespace: 'db', group: 'g', profile: 'generic', job: 'j', pod: 'j-a', uid: 'uid-a', node: 'n1', scope: 'pod',
   state: 'failed', reason: 'Error', retryable: true, exitCode: 1, containers: [], message: null, attempt: 1,
