@@ -3,10 +3,10 @@
  * `npm start` runs the bundle built from this file (dist/server.js); `npm run dev` runs it as is.
  */
 import { serve } from '@hono/node-server';
-import { loadConfig } from './lib/config.ts';
-import { isRestoreGuardError } from './lib/errors.ts';
-import { createLogger } from './lib/log.ts';
-import { FUNCTIONS, createServer } from './lib/server.ts';
+import { loadConfig } from './core/config.ts';
+import { isRestoreGuardError } from './core/errors.ts';
+import { createLogger } from './core/log.ts';
+import { FUNCTIONS, createServer } from './server.ts';
 
 const boot = createLogger();
 let config;
@@ -21,7 +21,7 @@ const server = createServer({
   config,
   log,
   // Loaded on first use, so the fast path and the readiness probe never pay for the Kubernetes client.
-  connect: async () => (await import('./lib/kube-cluster.ts')).connectCluster(config.KUBECONFIG),
+  connect: async () => (await import('./core/kube/rest-cluster.ts')).connectCluster(config.KUBECONFIG),
 });
 const http = serve({ fetch: server.app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
   log.info('restore-guard listening', {

@@ -1,13 +1,13 @@
-import type { CloudEvent } from '../lib/cloudevent.ts';
-import type { Deps } from '../lib/deps.ts';
-import { InvalidEventError } from '../lib/errors.ts';
-import type { RestoreData } from '../lib/events.ts';
-import { API_TYPES, ResourceDataSchema, T, replyEvent, stateType } from '../lib/events.ts';
-import type { FunctionDef } from '../lib/handler.ts';
-import { dataOf } from '../lib/handler.ts';
-import type { Job, Pod } from '../lib/k8s.ts';
-import type { JudgeContext } from './judge.ts';
-import { judgeJob, judgePod } from './judge.ts';
+import type { CloudEvent } from '../core/http/cloudevent.ts';
+import type { Deps } from '../core/deps.ts';
+import { InvalidEventError } from '../core/errors.ts';
+import type { RestoreData } from '../core/restore/events.ts';
+import { API_TYPES, ResourceDataSchema, T, replyEvent, stateType } from '../core/restore/events.ts';
+import type { FunctionDef } from '../core/http/function.ts';
+import { dataOf } from '../core/http/function.ts';
+import type { Job, Pod } from '../core/kube/objects.ts';
+import type { JudgeContext } from '../core/restore/judge.ts';
+import { judgeJob, judgePod } from '../core/restore/judge.ts';
 
 export const NAME = 'completion';
 

@@ -1,15 +1,15 @@
-import type { Cluster } from '../lib/cluster.ts';
-import { keys } from '../lib/config.ts';
-import type { Deps } from '../lib/deps.ts';
-import type { GroupData, RestoreData } from '../lib/events.ts';
-import { API_TYPES, RestoreDataSchema, T, replyEvent } from '../lib/events.ts';
-import { InvalidEventError } from '../lib/errors.ts';
-import type { FunctionDef } from '../lib/handler.ts';
-import { dataOf } from '../lib/handler.ts';
-import type { KubeObject } from '../lib/k8s.ts';
-import { claimsOf, JobSchema, PodSchema } from '../lib/k8s.ts';
+import type { Cluster } from '../core/kube/cluster.ts';
+import { keys } from '../core/config.ts';
+import type { Deps } from '../core/deps.ts';
+import type { GroupData, RestoreData } from '../core/restore/events.ts';
+import { API_TYPES, RestoreDataSchema, T, replyEvent } from '../core/restore/events.ts';
+import { InvalidEventError } from '../core/errors.ts';
+import type { FunctionDef } from '../core/http/function.ts';
+import { dataOf } from '../core/http/function.ts';
+import type { KubeObject } from '../core/kube/objects.ts';
+import { claimsOf, JobSchema, PodSchema } from '../core/kube/objects.ts';
 import { deleteAnchorFor } from '../labeling/index.ts';
-import { historyHas } from '../labeling/record.ts';
+import { historyHas } from '../labeling/record-format.ts';
 import { groupComplete } from './group.ts';
 import type { GroupView } from './group.ts';
 

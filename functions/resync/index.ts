@@ -1,15 +1,15 @@
-import type { Cluster } from '../lib/cluster.ts';
-import { keys } from '../lib/config.ts';
-import type { Deps } from '../lib/deps.ts';
-import { T } from '../lib/events.ts';
-import type { FunctionDef } from '../lib/handler.ts';
-import type { KubeObject } from '../lib/k8s.ts';
-import { JobSchema, PodSchema } from '../lib/k8s.ts';
+import type { Cluster } from '../core/kube/cluster.ts';
+import { keys } from '../core/config.ts';
+import type { Deps } from '../core/deps.ts';
+import { T } from '../core/restore/events.ts';
+import type { FunctionDef } from '../core/http/function.ts';
+import type { KubeObject } from '../core/kube/objects.ts';
+import { JobSchema, PodSchema } from '../core/kube/objects.ts';
 import { judge } from '../completion/index.ts';
 import { ensureAnchor, record } from '../labeling/index.ts';
 import { releaseGroup, releaseOutcome } from '../release/index.ts';
 import { retryFailure } from '../retry/index.ts';
-import { readHistory } from '../lib/records.ts';
+import { readHistory } from '../core/restore/records.ts';
 
 export const NAME = 'resync';
 

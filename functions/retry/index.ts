@@ -1,16 +1,16 @@
-import type { Cluster } from '../lib/cluster.ts';
-import { keys } from '../lib/config.ts';
-import type { Deps } from '../lib/deps.ts';
-import type { RestoreData, RetryData } from '../lib/events.ts';
-import { RestoreDataSchema, T, replyEvent } from '../lib/events.ts';
-import type { FunctionDef } from '../lib/handler.ts';
-import { dataOf } from '../lib/handler.ts';
-import { JobSchema, PodSchema, claimsOf } from '../lib/k8s.ts';
+import type { Cluster } from '../core/kube/cluster.ts';
+import { keys } from '../core/config.ts';
+import type { Deps } from '../core/deps.ts';
+import type { RestoreData, RetryData } from '../core/restore/events.ts';
+import { RestoreDataSchema, T, replyEvent } from '../core/restore/events.ts';
+import type { FunctionDef } from '../core/http/function.ts';
+import { dataOf } from '../core/http/function.ts';
+import { JobSchema, PodSchema, claimsOf } from '../core/kube/objects.ts';
 import { deleteAnchorFor, earlyStop } from '../labeling/index.ts';
 import { buildRetryJob, decideRetry } from './plan.ts';
 import type { PodFailure } from './plan.ts';
 import { judge } from '../completion/index.ts';
-import type { Job } from '../lib/k8s.ts';
+import type { Job } from '../core/kube/objects.ts';
 
 export const NAME = 'retry';
 

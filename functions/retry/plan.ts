@@ -1,10 +1,10 @@
-import type { Config, Keys } from '../lib/config.ts';
-import type { RestoreData } from '../lib/events.ts';
-import type { Job, KubeObject } from '../lib/k8s.ts';
-import { annotationsOf, isControllerLabel, labelsOf } from '../lib/k8s.ts';
-import { childName } from '../lib/names.ts';
-import { INFRASTRUCTURE } from '../lib/policy.ts';
-import { parseOutcome, readHistory } from '../lib/records.ts';
+import type { Config, Keys } from '../core/config.ts';
+import type { RestoreData } from '../core/restore/events.ts';
+import type { Job, KubeObject } from '../core/kube/objects.ts';
+import { annotationsOf, isControllerLabel, labelsOf } from '../core/kube/objects.ts';
+import { childName } from '../core/kube/names.ts';
+import { INFRASTRUCTURE } from '../core/restore/reasons.ts';
+import { parseOutcome, readHistory } from '../core/restore/records.ts';
 
 export type RetryConfig = Pick<
   Config,

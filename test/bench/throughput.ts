@@ -3,16 +3,16 @@
  * irrelevant-event fast path and each function's decision path, with heap growth under load. The
  * baseline in the same run is JSON.parse of the same request body: the least any handler must do.
  */
-import { loadConfig } from '../../functions/lib/config.ts';
-import { invoke } from '../../functions/lib/app.ts';
-import { toBinary } from '../../functions/lib/cloudevent.ts';
-import type { CloudEvent } from '../../functions/lib/cloudevent.ts';
-import { createLogger } from '../../functions/lib/log.ts';
-import { MemoryCluster } from '../../functions/lib/memory-cluster.ts';
-import type { Cluster, DeleteOptions, Kind, LogOptions } from '../../functions/lib/cluster.ts';
-import { FUNCTIONS, createServer } from '../../functions/lib/server.ts';
-import type { KubeObject } from '../../functions/lib/k8s.ts';
-import { T } from '../../functions/lib/events.ts';
+import { loadConfig } from '../../functions/core/config.ts';
+import { invoke } from '../../functions/core/http/app.ts';
+import { toBinary } from '../../functions/core/http/cloudevent.ts';
+import type { CloudEvent } from '../../functions/core/http/cloudevent.ts';
+import { createLogger } from '../../functions/core/log.ts';
+import { MemoryCluster } from '../../functions/core/kube/memory-cluster.ts';
+import type { Cluster, DeleteOptions, Kind, LogOptions } from '../../functions/core/kube/cluster.ts';
+import { FUNCTIONS, createServer } from '../../functions/server.ts';
+import type { KubeObject } from '../../functions/core/kube/objects.ts';
+import { T } from '../../functions/core/restore/events.ts';
 import { restoreJob, restorePod, pvc } from '../support/objects.ts';
 import { judge } from '../../functions/completion/index.ts';
 

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { T } from '../../functions/lib/events.ts';
-import type { KubeObject } from '../../functions/lib/k8s.ts';
+import { T } from '../../functions/core/restore/events.ts';
+import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { apiEvent, harness, restoreEvent } from '../support/harness.ts';
 import { pvc, restoreJob, restorePod } from '../support/objects.ts';
 
@@ -177,12 +177,12 @@ test('a pod that is not a restore object gets no write, even named in a forged e
 });
 
 test('labeling without a cluster answers 503 with what to configure', async () => {
-  const { createServer } = await import('../../functions/lib/server.ts');
-  const { loadConfig } = await import('../../functions/lib/config.ts');
-  const { memoryLogger } = await import('../../functions/lib/log.ts');
+  const { createServer } = await import('../../functions/server.ts');
+  const { loadConfig } = await import('../../functions/core/config.ts');
+  const { memoryLogger } = await import('../../functions/core/log.ts');
   const s = createServer({ config: loadConfig({}), log: memoryLogger() });
   const ev = restoreEvent(T.placed, { namespace: 'db', group: 'g', profile: 'generic', job: null, pod: 'p', uid: 'u', node: 'n', scope: 'pod', state: 'placed', reason: null, retryable: false, exitCode: null, containers: [], message: null, attempt: 1, startedAt: null, finishedAt: null });
-  const { toBinary } = await import('../../functions/lib/cloudevent.ts');
+  const { toBinary } = await import('../../functions/core/http/cloudevent.ts');
   const m = toBinary(ev);
   const res = await s.app.request('/labeling', { method: 'POST', headers: m.headers, body: m.body });
   assert.is(res.status, 503);

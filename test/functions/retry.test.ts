@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { T } from '../../functions/lib/events.ts';
-import type { KubeObject } from '../../functions/lib/k8s.ts';
+import { T } from '../../functions/core/restore/events.ts';
+import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { apiEvent, harness, restoreEvent } from '../support/harness.ts';
 import { pvc, restoreJob, restorePod } from '../support/objects.ts';
 

@@ -6,10 +6,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join, resolve } from 'node:path';
-import { replay } from '../../functions/cli/run.ts';
-import type { Report } from '../../functions/cli/run.ts';
-import type { GroupState } from '../../functions/cli/state.ts';
-import { readInputs } from '../../functions/cli/inputs.ts';
+import { replay } from '../../cli/replay/run.ts';
+import type { Report } from '../../cli/replay/run.ts';
+import type { GroupState } from '../../cli/replay/state.ts';
+import { readInputs } from '../../cli/replay/inputs.ts';
 import { CURATED } from './curate-recordings.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');

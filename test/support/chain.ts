@@ -29,12 +29,12 @@ import {
   ANNOTATIONS, createNamespace, ensureRig, saKubeconfig, sleep, startAdapter, waitFor as rigWaitFor,
   type AdapterHandle, type AdapterResource, type Kube, type RigInfo,
 } from '../rig/index.ts';
-import { loadConfig } from '../../functions/lib/config.ts';
-import { createLogger } from '../../functions/lib/log.ts';
-import type { Logger } from '../../functions/lib/log.ts';
-import { connectCluster } from '../../functions/lib/kube-cluster.ts';
-import { createServer } from '../../functions/lib/server.ts';
-import type { Server } from '../../functions/lib/server.ts';
+import { loadConfig } from '../../functions/core/config.ts';
+import { createLogger } from '../../functions/core/log.ts';
+import type { Logger } from '../../functions/core/log.ts';
+import { connectCluster } from '../../functions/core/kube/rest-cluster.ts';
+import { createServer } from '../../functions/server.ts';
+import type { Server } from '../../functions/server.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const EVENTING_DIR = path.join(ROOT, 'eventing');

@@ -1,11 +1,11 @@
 /** An in-process restore-guard over an in-memory cluster, with a fixed clock: for function tests. */
-import { loadConfig } from '../../functions/lib/config.ts';
-import type { CloudEvent } from '../../functions/lib/cloudevent.ts';
-import { toBinary } from '../../functions/lib/cloudevent.ts';
-import { memoryLogger } from '../../functions/lib/log.ts';
-import { MemoryCluster } from '../../functions/lib/memory-cluster.ts';
-import { createServer } from '../../functions/lib/server.ts';
-import type { KubeObject } from '../../functions/lib/k8s.ts';
+import { loadConfig } from '../../functions/core/config.ts';
+import type { CloudEvent } from '../../functions/core/http/cloudevent.ts';
+import { toBinary } from '../../functions/core/http/cloudevent.ts';
+import { memoryLogger } from '../../functions/core/log.ts';
+import { MemoryCluster } from '../../functions/core/kube/memory-cluster.ts';
+import { createServer } from '../../functions/server.ts';
+import type { KubeObject } from '../../functions/core/kube/objects.ts';
 
 export function harness(env: Record<string, string> = {}, now = new Date('2026-11-29T10:00:10Z')) {
   let time = now.getTime();

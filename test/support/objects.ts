@@ -1,5 +1,5 @@
 /** Builders of realistic restore objects for tests: KubeBlocks and generic restore pods, Jobs, PVCs. */
-import type { Job, KubeObject, Pod } from '../../functions/lib/k8s.ts';
+import type { Job, KubeObject, Pod } from '../../functions/core/kube/objects.ts';
 
 export interface PodOpts {
   name?: string;

@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { anchorLabels, anchorName, anchorOwner, buildAnchor, selectorKeys } from '../../functions/labeling/anchor.ts';
-import { loadConfig } from '../../functions/lib/config.ts';
-import { createSelector } from '../../functions/lib/profile.ts';
-import type { KubeObject, Pod } from '../../functions/lib/k8s.ts';
+import { anchorLabels, anchorName, anchorOwner, buildAnchor, selectorKeys } from '../../functions/core/restore/anchors.ts';
+import { loadConfig } from '../../functions/core/config.ts';
+import { createSelector } from '../../functions/core/restore/selection.ts';
+import type { KubeObject, Pod } from '../../functions/core/kube/objects.ts';
 import { restorePod } from '../support/objects.ts';
 
 const cfg = loadConfig({});

@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HTTP, CloudEvent as SdkEvent } from 'cloudevents';
-import { parseCloudEvent, toBinary } from '../../functions/lib/cloudevent.ts';
-import { InvalidEventError } from '../../functions/lib/errors.ts';
+import { parseCloudEvent, toBinary } from '../../functions/core/http/cloudevent.ts';
+import { InvalidEventError } from '../../functions/core/errors.ts';
 
 const data = { kind: 'Pod', metadata: { name: 'p' } };
 const sdk = new SdkEvent({ id: 'e1', source: '/apis/v1/namespaces/ns/pods/p', type: 'dev.knative.apiserver.resource.update', data });

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadConfig } from '../../functions/lib/config.ts';
-import { ConfigError } from '../../functions/lib/errors.ts';
+import { loadConfig } from '../../functions/core/config.ts';
+import { ConfigError } from '../../functions/core/errors.ts';
 
 test('defaults: an empty environment is a valid configuration', () => {
   const c = loadConfig({});

@@ -8,9 +8,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCloudEvent } from '../../functions/lib/cloudevent.ts';
-import { InvalidEventError } from '../../functions/lib/errors.ts';
-import { API_TYPES, ResourceDataSchema } from '../../functions/lib/events.ts';
+import { parseCloudEvent } from '../../functions/core/http/cloudevent.ts';
+import { InvalidEventError } from '../../functions/core/errors.ts';
+import { API_TYPES, ResourceDataSchema } from '../../functions/core/restore/events.ts';
 
 const ROOT = join(import.meta.dirname, '..', 'fixtures');
 const list = (dir: string) =>

@@ -1,8 +1,8 @@
 // release/group.ts: when is a group finished and recorded, so its anchors can go? Pure: no cluster.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { keys } from '../../functions/lib/config.ts';
-import type { KubeObject } from '../../functions/lib/k8s.ts';
+import { keys } from '../../functions/core/config.ts';
+import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { groupComplete } from '../../functions/release/group.ts';
 import type { GroupView } from '../../functions/release/group.ts';
 

@@ -1,13 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadConfig } from '../../functions/lib/config.ts';
-import { RefusedWriteError } from '../../functions/lib/errors.ts';
-import { memoryLogger } from '../../functions/lib/log.ts';
-import { MemoryCluster } from '../../functions/lib/memory-cluster.ts';
-import { createMetrics } from '../../functions/lib/metrics.ts';
-import { createSelector } from '../../functions/lib/profile.ts';
-import { dryRun, guarded } from '../../functions/lib/wrap.ts';
-import type { KubeObject } from '../../functions/lib/k8s.ts';
+import { loadConfig } from '../../functions/core/config.ts';
+import { RefusedWriteError } from '../../functions/core/errors.ts';
+import { memoryLogger } from '../../functions/core/log.ts';
+import { MemoryCluster } from '../../functions/core/kube/memory-cluster.ts';
+import { createMetrics } from '../../functions/core/metrics.ts';
+import { createSelector } from '../../functions/core/restore/selection.ts';
+import { dryRun, guarded } from '../../functions/core/kube/decorators.ts';
+import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { pvc, restoreJob, restorePod } from '../support/objects.ts';
 
 async function setup() {

@@ -11,7 +11,7 @@
  * - Knative's own admission rules that a schema cannot say (from knative/eventing's
  *   *_validation.go): filter dialects one at a time, attribute names, relative `uri` with a `ref`,
  *   ISO 8601 delays, cron schedule, Resource mode, references that resolve.
- * - The ApiServerSource's selectors select exactly what functions/lib/profile.ts selects.
+ * - The ApiServerSource's selectors select exactly what functions/core/restore/selection.ts selects.
  * - func.yaml: the fields and patterns of knative/func's schema/func_yaml-schema.json (draft-04,
  *   additionalProperties false throughout), its validation rules (scale.max ≥ scale.min), and
  *   this project's facts: the env vars parse with ConfigSchema, the health paths answer, the
@@ -34,11 +34,11 @@ import { Trigger } from '@kubernetes-models/knative/eventing.knative.dev/v1/Trig
 import { ApiServerSource } from '@kubernetes-models/knative/sources.knative.dev/v1/ApiServerSource';
 import { PingSource } from '@kubernetes-models/knative/sources.knative.dev/v1/PingSource';
 import { Service } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
-import { matchesSelector } from '../../functions/lib/cluster.ts';
-import { ConfigSchema, loadConfig } from '../../functions/lib/config.ts';
-import { createLogger } from '../../functions/lib/log.ts';
-import { createSelector } from '../../functions/lib/profile.ts';
-import { createServer } from '../../functions/lib/server.ts';
+import { matchesSelector } from '../../functions/core/kube/cluster.ts';
+import { ConfigSchema, loadConfig } from '../../functions/core/config.ts';
+import { createLogger } from '../../functions/core/log.ts';
+import { createSelector } from '../../functions/core/restore/selection.ts';
+import { createServer } from '../../functions/server.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const EVENTING = join(ROOT, 'eventing');
@@ -576,7 +576,7 @@ test("func.yaml's environment parses with ConfigSchema, and sets nothing Knative
   assert.ok(envs.length > 0);
   const known = new Set(Object.keys(ConfigSchema.shape));
   for (const e of envs) {
-    assert.ok(known.has(e.name!), `${e.name} is not a setting (functions/lib/config.ts)`);
+    assert.ok(known.has(e.name!), `${e.name} is not a setting (functions/core/config.ts)`);
     assert.not.ok(e.name === 'PORT' || e.name!.startsWith('K_'), `${e.name} is set by Knative`);
   }
   assert.is(new Set(envs.map((e) => e.name)).size, envs.length, 'a variable is set twice');

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Counter, Gauge, Histogram, createMetrics } from '../../functions/lib/metrics.ts';
+import { Counter, Gauge, Histogram, createMetrics } from '../../functions/core/metrics.ts';
 
 test('counters add per label set and render in the exposition format', () => {
   const c = new Counter('x_total', 'help me');

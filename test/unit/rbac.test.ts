@@ -10,8 +10,8 @@ import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { RESOURCES, VERBS } from '../../functions/lib/cluster.ts';
-import type { Cluster, Kind } from '../../functions/lib/cluster.ts';
+import { RESOURCES, VERBS } from '../../functions/core/kube/cluster.ts';
+import type { Cluster, Kind } from '../../functions/core/kube/cluster.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FUNCTIONS = join(ROOT, 'functions');
@@ -40,7 +40,7 @@ interface Call {
 
 /**
  * The calls in the source. A literal kind is read from the call; `logs` always reads pods/log.
- * The write guard (functions/lib/wrap.ts) also calls `inner.get(kind, …)` with a kind it does not
+ * The write guard (functions/core/restore/write-guard.ts) also calls `inner.get(kind, …)` with a kind it does not
  * spell: before a patch or delete it reads the live Pod or Job (the only kinds it lets through),
  * and before creating an Event it reads the Event's involved object, a Job or a Pod (labeling's
  * outcome Event). Those reads are Pod and Job gets.
@@ -132,8 +132,8 @@ test('the scan finds the calls the functions make', () => {
   }
 });
 
-test('create needs get: AlreadyExists reads the existing object back (kube-cluster.ts), and dry-run reads first', () => {
-  const kube = readFileSync(join(FUNCTIONS, 'lib/kube-cluster.ts'), 'utf8');
+test('create needs get: AlreadyExists reads the existing object back (rest-cluster.ts), and dry-run reads first', () => {
+  const kube = readFileSync(join(FUNCTIONS, 'core/kube/rest-cluster.ts'), 'utf8');
   const create = kube.slice(kube.indexOf('async create('), kube.indexOf('async patch('));
   assert.match(create, /r\.status === 409/);
   assert.match(create, /api\.get\(kind/);

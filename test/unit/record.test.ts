@@ -1,13 +1,13 @@
-// labeling/record.ts: what an outcome record looks like and when it is written. Pure: no cluster.
+// labeling/record-format.ts: what an outcome record looks like and when it is written. Pure: no cluster.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { keys } from '../../functions/lib/config.ts';
-import type { RestoreData } from '../../functions/lib/events.ts';
-import type { KubeObject } from '../../functions/lib/k8s.ts';
-import { RETRY_VERDICTS as VERDICTS, readHistory } from '../../functions/lib/records.ts';
+import { keys } from '../../functions/core/config.ts';
+import type { RestoreData } from '../../functions/core/restore/events.ts';
+import type { KubeObject } from '../../functions/core/kube/objects.ts';
+import { RETRY_VERDICTS as VERDICTS, readHistory } from '../../functions/core/restore/records.ts';
 import {
   hasRecord, historyHas, jobRecordPatch, olderThanRecord, outcomeRecord, recentRecord, redactTail, withHistory,
-} from '../../functions/labeling/record.ts';
+} from '../../functions/labeling/record-format.ts';
 
 const k = keys('restoreguard.dev');
 

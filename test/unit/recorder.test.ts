@@ -8,12 +8,12 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createRecorder } from '../../functions/lib/recorder.ts';
-import type { Capture } from '../../functions/lib/recorder.ts';
-import { memoryLogger } from '../../functions/lib/log.ts';
-import { loadConfig } from '../../functions/lib/config.ts';
-import { createServer } from '../../functions/lib/server.ts';
-import { readInputs } from '../../functions/cli/inputs.ts';
+import { createRecorder } from '../../functions/core/http/recorder.ts';
+import type { Capture } from '../../functions/core/http/recorder.ts';
+import { memoryLogger } from '../../functions/core/log.ts';
+import { loadConfig } from '../../functions/core/config.ts';
+import { createServer } from '../../functions/server.ts';
+import { readInputs } from '../../cli/replay/inputs.ts';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'rg-rec-'));
 const captures = (d: string) => readdirSync(d).filter((f) => f.endsWith('.capture.json')).sort();

@@ -1,5 +1,5 @@
 /**
- * The Triggers in eventing/, as the local broker reads them (functions/lib/broker.ts loadTriggers):
+ * The Triggers in eventing/, as the local broker reads them (functions/core/http/local-broker.ts loadTriggers):
  * every event type of the design reaches exactly its function(s), unrelated types reach none, and
  * the delivery specs are read as written. The same files are what `kubectl apply -k` installs, so
  * this is also the check that the cluster routes as the design says.
@@ -9,12 +9,12 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { createBroker, loadTriggers, matchTrigger } from '../../functions/lib/broker.ts';
-import type { Hop, TriggerRoute } from '../../functions/lib/broker.ts';
-import type { CloudEvent } from '../../functions/lib/cloudevent.ts';
-import { T } from '../../functions/lib/events.ts';
-import { createLogger } from '../../functions/lib/log.ts';
-import { FUNCTIONS } from '../../functions/lib/server.ts';
+import { createBroker, loadTriggers, matchTrigger } from '../../functions/core/http/local-broker.ts';
+import type { Hop, TriggerRoute } from '../../functions/core/http/local-broker.ts';
+import type { CloudEvent } from '../../functions/core/http/cloudevent.ts';
+import { T } from '../../functions/core/restore/events.ts';
+import { createLogger } from '../../functions/core/log.ts';
+import { FUNCTIONS } from '../../functions/server.ts';
 
 const EVENTING = resolve(import.meta.dirname, '../../eventing');
 const PING_SOURCE = '/apis/v1/namespaces/restore-guard/pingsources/restore-guard-resync';

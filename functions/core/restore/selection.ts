@@ -1,7 +1,7 @@
-import type { Config } from './config.ts';
-import { KB, keys } from './config.ts';
-import type { Job, KubeObject, Pod } from './k8s.ts';
-import { annotationsOf, labelsOf } from './k8s.ts';
+import type { Config } from '../config.ts';
+import { KB, keys } from '../config.ts';
+import type { Job, KubeObject, Pod } from '../kube/objects.ts';
+import { annotationsOf, labelsOf } from '../kube/objects.ts';
 
 export type ProfileName = 'kubeblocks' | 'generic';
 

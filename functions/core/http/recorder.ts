@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, unlink, writeFile } from 'node:fs';
 import { join } from 'node:path';
 import type { RequestTap } from './app.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../log.ts';
 
 /** A raw capture as the recorder writes it and the replay reads it. */
 export interface Capture {

@@ -1,8 +1,8 @@
 import type { Cluster, DeleteOptions, Kind, LogOptions } from './cluster.ts';
 import { matchesSelector, mergePatch } from './cluster.ts';
-import type { KubeObject } from './k8s.ts';
+import type { KubeObject } from './objects.ts';
 import { stableHash } from './names.ts';
-import { TransientClusterError } from './errors.ts';
+import { TransientClusterError } from '../errors.ts';
 
 interface Entry {
   obj: KubeObject;

@@ -1,4 +1,4 @@
-import type { Config, Reason } from './config.ts';
+import type { Config, Reason } from '../config.ts';
 
 export type RetryPolicy = Pick<Config, 'RG_RETRYABLE_REASONS' | 'RG_NON_RETRYABLE_EXIT_CODES'>;
 

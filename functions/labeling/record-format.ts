@@ -1,9 +1,9 @@
-import type { Keys } from '../lib/config.ts';
-import type { RestoreData } from '../lib/events.ts';
-import type { KubeObject } from '../lib/k8s.ts';
-import { stableHash } from '../lib/names.ts';
-import { HISTORY_MAX, parseOutcome, readHistory } from '../lib/records.ts';
-import type { HistoryEntry } from '../lib/records.ts';
+import type { Keys } from '../core/config.ts';
+import type { RestoreData } from '../core/restore/events.ts';
+import type { KubeObject } from '../core/kube/objects.ts';
+import { stableHash } from '../core/kube/names.ts';
+import { HISTORY_MAX, parseOutcome, readHistory } from '../core/restore/records.ts';
+import type { HistoryEntry } from '../core/restore/records.ts';
 
 /** The outcome record as written: the event's data, plus when it was recorded and a redacted log tail. */
 export function outcomeRecord(d: RestoreData, recordedAt: Date, logTail: string | null): string {

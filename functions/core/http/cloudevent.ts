@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { InvalidEventError } from './errors.ts';
+import { InvalidEventError } from '../errors.ts';
 
 /**
  * CloudEvents 1.0 over HTTP, binary and structured mode, as a pure function of `{headers, body}`.

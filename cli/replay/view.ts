@@ -1,10 +1,10 @@
-import { deliveryContext } from '../lib/broker.ts';
-import type { DeliveryContext } from '../lib/broker.ts';
-import type { Cluster, Kind } from '../lib/cluster.ts';
-import { RESOURCES } from '../lib/cluster.ts';
-import type { KubeObject } from '../lib/k8s.ts';
-import { MemoryCluster } from '../lib/memory-cluster.ts';
-import { stableHash } from '../lib/names.ts';
+import { deliveryContext } from '../../functions/core/http/local-broker.ts';
+import type { DeliveryContext } from '../../functions/core/http/local-broker.ts';
+import type { Cluster, Kind } from '../../functions/core/kube/cluster.ts';
+import { RESOURCES } from '../../functions/core/kube/cluster.ts';
+import type { KubeObject } from '../../functions/core/kube/objects.ts';
+import { MemoryCluster } from '../../functions/core/kube/memory-cluster.ts';
+import { stableHash } from '../../functions/core/kube/names.ts';
 
 /** What the offline view did with an object an event carried. */
 export type ViewResult = 'taken' | 'stale' | 'gone' | 'deleted' | 'ignored';

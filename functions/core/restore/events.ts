@@ -1,8 +1,8 @@
 import * as z from 'zod/mini';
-import { ReasonSchema } from './config.ts';
-import { JobSchema, PodSchema } from './k8s.ts';
-import type { CloudEvent } from './cloudevent.ts';
-import { stableHash } from './names.ts';
+import { ReasonSchema } from '../config.ts';
+import { JobSchema, PodSchema } from '../kube/objects.ts';
+import type { CloudEvent } from '../http/cloudevent.ts';
+import { stableHash } from '../kube/names.ts';
 
 /** Event types (design §2, §4). */
 export const T = {

@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { CloudEvent } from '../lib/cloudevent.ts';
-import { parseCloudEvent } from '../lib/cloudevent.ts';
-import type { KubeObject } from '../lib/k8s.ts';
+import type { CloudEvent } from '../../functions/core/http/cloudevent.ts';
+import { parseCloudEvent } from '../../functions/core/http/cloudevent.ts';
+import type { KubeObject } from '../../functions/core/kube/objects.ts';
 
 /**
  * What a replay reads. Each file may hold, one or many:

@@ -1,17 +1,17 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Hop } from '../lib/broker.ts';
-import { deliveryContext } from '../lib/broker.ts';
-import type { CloudEvent } from '../lib/cloudevent.ts';
-import { toBinary } from '../lib/cloudevent.ts';
-import type { Cluster, Kind } from '../lib/cluster.ts';
-import type { Config } from '../lib/config.ts';
-import { loadConfig } from '../lib/config.ts';
-import { SOURCE_PREFIX, T } from '../lib/events.ts';
-import type { KubeObject } from '../lib/k8s.ts';
-import { createLogger } from '../lib/log.ts';
-import type { Server } from '../lib/server.ts';
-import { FUNCTIONS, createServer } from '../lib/server.ts';
+import type { Hop } from '../../functions/core/http/local-broker.ts';
+import { deliveryContext } from '../../functions/core/http/local-broker.ts';
+import type { CloudEvent } from '../../functions/core/http/cloudevent.ts';
+import { toBinary } from '../../functions/core/http/cloudevent.ts';
+import type { Cluster, Kind } from '../../functions/core/kube/cluster.ts';
+import type { Config } from '../../functions/core/config.ts';
+import { loadConfig } from '../../functions/core/config.ts';
+import { SOURCE_PREFIX, T } from '../../functions/core/restore/events.ts';
+import type { KubeObject } from '../../functions/core/kube/objects.ts';
+import { createLogger } from '../../functions/core/log.ts';
+import type { Server } from '../../functions/server.ts';
+import { FUNCTIONS, createServer } from '../../functions/server.ts';
 import type { InputProblem, Item } from './inputs.ts';
 import { readInputs } from './inputs.ts';
 import type { Delivery, Timed } from './order.ts';
@@ -265,7 +265,7 @@ export async function replay(opts: ReplayOptions): Promise<Report> {
       const c = cluster;
       connect = async () => c;
     } else {
-      const { connectCluster } = await import('../lib/kube-cluster.ts');
+      const { connectCluster } = await import('../../functions/core/kube/rest-cluster.ts');
       const raw = await (opts.connect ?? (() => connectCluster(config!.KUBECONFIG)))();
       cluster = opts.apply ? tracked(raw, writes) : raw;
       const c = cluster;

@@ -1,9 +1,9 @@
-import type { Cluster } from './cluster.ts';
+import type { Cluster } from './kube/cluster.ts';
 import type { Config } from './config.ts';
 import { ClusterUnavailableError } from './errors.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
-import type { Selector } from './profile.ts';
+import type { Selector } from './restore/selection.ts';
 
 /** Everything a function needs from outside, passed in (clock, randomness and the cluster included). */
 export interface Deps {

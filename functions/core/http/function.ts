@@ -1,6 +1,6 @@
 import type { CloudEvent } from './cloudevent.ts';
-import { InvalidEventError } from './errors.ts';
-import type { Deps } from './deps.ts';
+import { InvalidEventError } from '../errors.ts';
+import type { Deps } from '../deps.ts';
 import type * as z from 'zod/mini';
 
 /**

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Cluster, DeleteOptions, Kind, LogOptions } from './cluster.ts';
 import { RESOURCES } from './cluster.ts';
-import { ClusterRequestError, ClusterUnavailableError, TransientClusterError } from './errors.ts';
-import type { KubeObject } from './k8s.ts';
+import { ClusterRequestError, ClusterUnavailableError, TransientClusterError } from '../errors.ts';
+import type { KubeObject } from './objects.ts';
 
 /**
  * The real cluster: the API server's REST interface over node:https, with authentication and TLS

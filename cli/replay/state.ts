@@ -1,10 +1,10 @@
-import { restoreContainerNames } from '../completion/judge.ts';
-import type { Cluster } from '../lib/cluster.ts';
-import { KB, keys } from '../lib/config.ts';
-import type { Deps } from '../lib/deps.ts';
-import { T } from '../lib/events.ts';
-import type { KubeObject } from '../lib/k8s.ts';
-import { JobSchema, PodSchema } from '../lib/k8s.ts';
+import { restoreContainerNames } from '../../functions/core/restore/judge.ts';
+import type { Cluster } from '../../functions/core/kube/cluster.ts';
+import { KB, keys } from '../../functions/core/config.ts';
+import type { Deps } from '../../functions/core/deps.ts';
+import { T } from '../../functions/core/restore/events.ts';
+import type { KubeObject } from '../../functions/core/kube/objects.ts';
+import { JobSchema, PodSchema } from '../../functions/core/kube/objects.ts';
 import type { Report } from './run.ts';
 import { claimsOfObject } from './view.ts';
 

@@ -1,11 +1,11 @@
 import type { Cluster, Kind } from './cluster.ts';
 import { mergePatch } from './cluster.ts';
-import { KB, keys } from './config.ts';
-import { RefusedWriteError, isRestoreGuardError } from './errors.ts';
-import type { Job, KubeObject, Pod } from './k8s.ts';
-import type { Logger } from './log.ts';
-import type { Metrics } from './metrics.ts';
-import type { Selector } from './profile.ts';
+import { KB, keys } from '../config.ts';
+import { RefusedWriteError, isRestoreGuardError } from '../errors.ts';
+import type { Job, KubeObject, Pod } from './objects.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Selector } from '../restore/selection.ts';
 
 /**
  * The write guard (design §3): every write checks again, on the live object, that its target is a

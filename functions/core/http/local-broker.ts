@@ -3,8 +3,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { CloudEvent } from './cloudevent.ts';
-import type { Logger } from './log.ts';
-import type { Metrics } from './metrics.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 
 /** A Trigger's filter, as Knative has it: `filter.attributes` (exact), or `filters` (SQL-less dialect). */
 export type Filter =

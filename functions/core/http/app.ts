@@ -2,9 +2,9 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { CloudEvent } from './cloudevent.ts';
 import { parseCloudEvent, toBinary } from './cloudevent.ts';
-import type { Deps } from './deps.ts';
-import { InvalidEventError, PayloadTooLargeError, RestoreGuardError, isRestoreGuardError } from './errors.ts';
-import type { FunctionDef } from './handler.ts';
+import type { Deps } from '../deps.ts';
+import { InvalidEventError, PayloadTooLargeError, RestoreGuardError, isRestoreGuardError } from '../errors.ts';
+import type { FunctionDef } from './function.ts';
 
 /** Called with every request before it is parsed (the recorder). Must not throw. */
 export type RequestTap = (req: { path: string; headers: Record<string, string>; body: string; receivedAt: Date }) => void;

@@ -1,12 +1,12 @@
-import type { Reason } from '../lib/config.ts';
-import { keys } from '../lib/config.ts';
-import type { ContainerOutcome, RestoreData } from '../lib/events.ts';
-import type { Condition, ContainerStatus, Job, Pod } from '../lib/k8s.ts';
-import { annotationsOf, claimsOf, jobNameOf } from '../lib/k8s.ts';
-import type { RetryPolicy } from '../lib/policy.ts';
-import { isRetryable } from '../lib/policy.ts';
-import type { Selection } from '../lib/profile.ts';
-import { parseOutcome, readHistory } from '../lib/records.ts';
+import type { Reason } from '../config.ts';
+import { keys } from '../config.ts';
+import type { ContainerOutcome, RestoreData } from './events.ts';
+import type { Condition, ContainerStatus, Job, Pod } from '../kube/objects.ts';
+import { annotationsOf, claimsOf, jobNameOf } from '../kube/objects.ts';
+import type { RetryPolicy } from './reasons.ts';
+import { isRetryable } from './reasons.ts';
+import type { Selection } from './selection.ts';
+import { parseOutcome, readHistory } from './records.ts';
 
 /**
  * What happened to a restore, as a pure function of the object (and the event's time, for the

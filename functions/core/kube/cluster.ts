@@ -1,4 +1,4 @@
-import type { KubeObject } from './k8s.ts';
+import type { KubeObject } from './objects.ts';
 
 /** The kinds restore-guard reads or writes, with where they live in the API. */
 export const RESOURCES = {

@@ -1,9 +1,9 @@
-import type { Config } from '../lib/config.ts';
-import { keys } from '../lib/config.ts';
-import type { KubeObject, LabelSelector, OwnerReference, Pod, PodSpec } from '../lib/k8s.ts';
-import { annotationsOf, isControllerLabel, labelsOf } from '../lib/k8s.ts';
-import { childName } from '../lib/names.ts';
-import type { Selection } from '../lib/profile.ts';
+import type { Config } from '../config.ts';
+import { keys } from '../config.ts';
+import type { KubeObject, LabelSelector, OwnerReference, Pod, PodSpec } from '../kube/objects.ts';
+import { annotationsOf, isControllerLabel, labelsOf } from '../kube/objects.ts';
+import { childName } from '../kube/names.ts';
+import type { Selection } from './selection.ts';
 
 /** Label keys that the pod's inter-pod (anti-)affinity and topology spread selectors look at. */
 export function selectorKeys(spec: PodSpec): string[] {

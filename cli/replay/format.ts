@@ -1,5 +1,5 @@
-import { KB } from '../lib/config.ts';
-import type { KubeObject } from '../lib/k8s.ts';
+import { KB } from '../../functions/core/config.ts';
+import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import type { HopRecord, Report, Step } from './run.ts';
 import { formatProblem } from './inputs.ts';
 import type { GroupState, Outcome } from './state.ts';
