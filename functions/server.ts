@@ -1,28 +1,50 @@
+/**
+ * The composition root: the one file that knows every function. It wires configuration, logs,
+ * metrics, the cluster (connected lazily, wrapped in the write guard, dry-run and metrics), the
+ * recorder, the local broker and the routes, and hands resync the chain's own steps.
+ */
 import type { Hono } from 'hono';
-import type { CloudEvent } from './core/http/cloudevent.ts';
-import { parseCloudEvent, toBinary } from './core/http/cloudevent.ts';
-import type { Cluster } from './core/kube/cluster.ts';
 import type { Config } from './core/config.ts';
 import type { Deps } from './core/deps.ts';
-import { RecentIds, noCluster } from './core/deps.ts';
+import { noCluster } from './core/deps.ts';
+import { isRestoreGuardError } from './core/errors.ts';
 import { createApp, invoke, readRequest } from './core/http/app.ts';
 import type { RequestTap } from './core/http/app.ts';
+import type { CloudEvent } from './core/http/cloudevent.ts';
+import { parseCloudEvent, toBinary } from './core/http/cloudevent.ts';
+import type { FunctionDef } from './core/http/function.ts';
 import { createBroker, loadTriggers } from './core/http/local-broker.ts';
 import type { Broker, Hop } from './core/http/local-broker.ts';
-import { isRestoreGuardError } from './core/errors.ts';
-import type { FunctionDef } from './core/http/function.ts';
+import { createRecorder } from './core/http/recorder.ts';
+import type { Cluster } from './core/kube/cluster.ts';
+import { dryRun } from './core/kube/dry-run.ts';
+import { instrumented } from './core/kube/instrumented.ts';
 import type { Logger } from './core/log.ts';
 import { createMetrics } from './core/metrics.ts';
+import { RecentIds } from './core/recent-ids.ts';
 import { createSelector } from './core/restore/selection.ts';
-import { createRecorder } from './core/http/recorder.ts';
-import { dryRun, guarded, instrumented } from './core/kube/decorators.ts';
+import { guarded } from './core/restore/write-guard.ts';
 import { completion } from './completion/index.ts';
 import { labeling } from './labeling/index.ts';
+import { record } from './labeling/record.ts';
 import { release } from './release/index.ts';
+import { releaseGroup, releaseOutcome } from './release/release.ts';
+import { createResync } from './resync/index.ts';
 import { retry } from './retry/index.ts';
-import { resync } from './resync/index.ts';
+import { retryFailure } from './retry/retry.ts';
 
-export const FUNCTIONS: FunctionDef[] = [completion, labeling, release, retry, resync];
+/**
+ * resync runs the chain's own steps again (it declares them in resync/sweep.ts); retry's without
+ * the in-request backoff wait, since the next ping finds a retry that is not yet due.
+ */
+const resync = createResync({
+  record,
+  retry: (deps, cluster, d) => retryFailure(deps, cluster, d, { wait: false }),
+  releaseOutcome,
+  releaseGroup,
+});
+
+export const FUNCTIONS: FunctionDef<Deps>[] = [completion, labeling, release, retry, resync];
 
 export interface ServerOptions {
   config: Config;
@@ -47,10 +69,7 @@ export interface Server {
   flush(): Promise<void>;
 }
 
-/**
- * Wires the process: configuration, logs, metrics, the cluster (connected lazily, wrapped in the
- * write guard, dry-run and metrics), the recorder, the local broker and the routes.
- */
+/** Builds the process's app, deps and broker from options (clock, randomness and the cluster injectable). */
 export function createServer(opts: ServerOptions): Server {
   const { config, log } = opts;
   const metrics = createMetrics();
@@ -109,13 +128,14 @@ export function createServer(opts: ServerOptions): Server {
   const app = createApp({
     functions: FUNCTIONS,
     deps,
+    maxBodyBytes: config.RG_MAX_BODY_BYTES,
     ...(tap ? { tap } : {}),
     extend: (a) => {
       if (!broker) return;
       const b = broker;
       // The ingress: what a Broker's URL takes (K_SINK of the ApiServerSource and PingSource).
       a.post('/', async (c) => {
-        const req = await readRequest(c, deps, tap);
+        const req = await readRequest(c, deps, config.RG_MAX_BODY_BYTES, tap);
         if (req instanceof Response) return req;
         try {
           b.publish(parseCloudEvent(req));

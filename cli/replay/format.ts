@@ -1,9 +1,8 @@
-import { KB } from '../../functions/core/config.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
-import type { HopRecord, Report, Step } from './run.ts';
 import { formatProblem } from './inputs.ts';
-import type { GroupState, Outcome } from './state.ts';
 import type { WriteRecord } from './view.ts';
+import { KB } from '../../functions/core/restore/keys.ts';
+import type { HopRecord, Report, Step, GroupState, Outcome } from './report.ts';
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 

@@ -6,10 +6,11 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatReport, jsonReport } from './format.ts';
-import type { Mode, ReplayOptions, Report } from './run.ts';
-import { UsageError, replay } from './run.ts';
+import { replay } from './run.ts';
 import { DEFAULT_WINDOW_MS } from './order.ts';
 import { renderSvg } from './svg.ts';
+import type { Mode, ReplayOptions, Report } from './report.ts';
+import { UsageError } from './report.ts';
 
 export const USAGE = `Usage: npm run replay -- [options] <files or folders>...
        restore-guard-replay [options] <files or folders>...

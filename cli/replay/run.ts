@@ -7,112 +7,20 @@ import { toBinary } from '../../functions/core/http/cloudevent.ts';
 import type { Cluster, Kind } from '../../functions/core/kube/cluster.ts';
 import type { Config } from '../../functions/core/config.ts';
 import { loadConfig } from '../../functions/core/config.ts';
-import { SOURCE_PREFIX, T } from '../../functions/core/restore/events.ts';
+import { SOURCE_PREFIX, EventType } from '../../functions/core/restore/events.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { createLogger } from '../../functions/core/log.ts';
 import type { Server } from '../../functions/server.ts';
 import { FUNCTIONS, createServer } from '../../functions/server.ts';
-import type { InputProblem, Item } from './inputs.ts';
+import type { Item } from './inputs.ts';
 import { readInputs } from './inputs.ts';
 import type { Delivery, Timed } from './order.ts';
 import { deliveries, orderByTime, seededRandom } from './order.ts';
-import type { ViewResult, WriteRecord } from './view.ts';
+import type { WriteRecord } from './view.ts';
 import { OfflineView, WriteLog, hopKey, tracked } from './view.ts';
-import type { EndState } from './state.ts';
 import { endState } from './state.ts';
-
-export type Mode = 'offline' | 'target' | 'cluster';
-
-export interface ReplayOptions {
-  paths: string[];
-  mode: Mode;
-  /** --target URL */
-  target?: string;
-  /** --cluster: write for real (default: dry-run). */
-  apply?: boolean;
-  /** Keep the recorded pacing (real waiting), divided by `speed`. */
-  pace?: boolean;
-  speed?: number;
-  /** Deliver every event this many times in all. */
-  dup?: number;
-  /** Deliver late and out of order, seeded: each copy up to `windowMs` late. */
-  shuffleSeed?: string | null;
-  windowMs?: number;
-  /** Run only these functions (their Triggers); the others are dropped from the local broker. */
-  only?: string[] | null;
-  /** Also deliver events restore-guard itself produced (dropped by default: the chain makes them again). */
-  withReplies?: boolean;
-  failFast?: boolean;
-  /** Folder of Trigger manifests; default RG_EVENTING_DIR or the project's eventing/. */
-  eventingDir?: string;
-  /** Environment for the functions' configuration (RG_*, KUBECONFIG). */
-  env?: Record<string, string | undefined>;
-  cwd?: string;
-  /** Called after each item. */
-  onProgress?: (done: number, total: number) => void;
-  /** Every log line of the functions (JSON), for --verbose. */
-  onLog?: (line: string) => void;
-  /** For --cluster: how to connect (tests pass a fake). */
-  connect?: () => Promise<Cluster>;
-  /** For --target: how to send (tests pass a fake). */
-  fetch?: typeof fetch;
-}
-
-export interface HopRecord {
-  function: string;
-  trigger: string;
-  depth: number;
-  attempt: number;
-  event: { id: string; type: string };
-  status: number;
-  reply: { id: string; type: string; data: unknown } | null;
-  error: string | null;
-  writes: WriteRecord[];
-}
-
-export interface Step {
-  index: number;
-  /** Time the item was replayed at (the virtual clock offline). */
-  at: number;
-  recordedAt: number;
-  origin: { file: string; line: number };
-  copy: number;
-  kind: 'event' | 'observation';
-  event: { id: string; type: string; source: string; subject: string | null } | null;
-  object: KubeObject | null;
-  deleted: boolean;
-  /** Offline: the view's object just before a delete event took it away (with restore-guard's writes). */
-  before: KubeObject | null;
-  view: ViewResult | null;
-  skipped: string | null;
-  hops: HopRecord[];
-}
-
-export interface Report {
-  mode: Mode;
-  dryRun: boolean;
-  target: string | null;
-  eventingDir: string | null;
-  triggers: string[];
-  files: string[];
-  problems: InputProblem[];
-  events: number;
-  observations: number;
-  steps: Step[];
-  /** Writes no delivery can be tied to (should be none). */
-  strayWrites: WriteRecord[];
-  writes: WriteRecord[];
-  errors: number;
-  state: EndState | null;
-  start: number;
-  end: number;
-  /** PVCs (Kind/ns/name) the offline view inferred from pod volumes. */
-  inferred: string[];
-  /** Offline: every state of the world applied to the view, in recorded order. */
-  world: { at: number; object: KubeObject; deleted: boolean; before: KubeObject | null; result: ViewResult }[];
-}
-
-export class UsageError extends Error {}
+import type { HopRecord, ReplayOptions, Report, Step } from './report.ts';
+import { UsageError } from './report.ts';
 
 /** The project's eventing/ folder (so the CLI works from any working directory). */
 export function defaultEventingDir(env: Record<string, string | undefined>, cwd: string): string {
@@ -138,7 +46,7 @@ function worldOf(timed: Timed[]): WorldState[] {
   return timed.flatMap((t): WorldState[] => {
     if (t.item.kind === 'observation') return [{ at: t.at, object: t.item.object, deleted: false, item: t.item }];
     const o = objectOf(t.item.event);
-    return o ? [{ at: t.at, object: o, deleted: t.item.event.type === T.apiDelete, item: t.item }] : [];
+    return o ? [{ at: t.at, object: o, deleted: t.item.event.type === EventType.apiDelete, item: t.item }] : [];
   });
 }
 
@@ -304,7 +212,7 @@ export async function replay(opts: ReplayOptions): Promise<Report> {
     kind: item.kind,
     event: item.kind === 'event' ? { id: item.event.id, type: item.event.type, source: item.event.source, subject: item.event.subject ?? null } : null,
     object: item.kind === 'event' ? objectOf(item.event) : item.object,
-    deleted: item.kind === 'event' && item.event.type === T.apiDelete,
+    deleted: item.kind === 'event' && item.event.type === EventType.apiDelete,
     before: null,
     view: null,
     skipped: null,

@@ -1,104 +1,13 @@
-import { restoreContainerNames } from '../../functions/core/restore/judge.ts';
 import type { Cluster } from '../../functions/core/kube/cluster.ts';
-import { KB, keys } from '../../functions/core/config.ts';
 import type { Deps } from '../../functions/core/deps.ts';
-import { T } from '../../functions/core/restore/events.ts';
+import { EventType } from '../../functions/core/restore/events.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { JobSchema, PodSchema } from '../../functions/core/kube/objects.ts';
-import type { Report } from './run.ts';
 import { claimsOfObject } from './view.ts';
-
-/** One restore pod's life as the replay saw it (times in ms, on the replay's clock). */
-export interface PodLife {
-  name: string;
-  uid: string | null;
-  job: string | null;
-  node: string | null;
-  /** First seen bound to a node. */
-  placedAt: number | null;
-  /** Every restore container had terminated. */
-  restoreDoneAt: number | null;
-  /** The pod reached Succeeded/Failed. */
-  endAt: number | null;
-  phase: string | null;
-  /** What completion judged last for this pod. */
-  outcome: 'succeeded' | 'failed' | null;
-  reason: string | null;
-  /** KubeBlocks' stop annotation: when, and who set it. */
-  stopAt: number | null;
-  stopBy: 'restore-guard' | 'recording' | null;
-  deletedAt: number | null;
-  deletedBy: 'restore-guard' | 'recording' | null;
-  /** Labels restore-guard left on it (state), when it is still there. */
-  state: string | null;
-  present: boolean;
-  /** Attempt number (retry pods carry it). */
-  attempt: number;
-}
-
-export interface AnchorLife {
-  name: string;
-  for: string;
-  node: string | null;
-  createdAt: number | null;
-  deletedAt: number | null;
-  present: boolean;
-  owner: string | null;
-}
-
-export interface Outcome {
-  state: string;
-  scope: string;
-  reason: string | null;
-  node: string | null;
-  pod: string | null;
-  attempt: number | null;
-}
-
-export interface JobState {
-  name: string;
-  condition: string | null;
-  state: string | null;
-  outcome: Outcome | null;
-  present: boolean;
-  deletedBy: 'restore-guard' | 'recording' | null;
-  retryOf: string | null;
-  attempt: number;
-  createdByRestoreGuard: boolean;
-}
-
-export interface RetryState {
-  job: string;
-  of: string;
-  attempt: number;
-  /** Nodes the replacement avoids (its node affinity). */
-  avoid: string[];
-  required: boolean;
-  at: number;
-  /** restore-guard in this replay, or already in the recording (restore-guard of the recorded run). */
-  createdBy: 'restore-guard' | 'recording';
-}
-
-export interface GroupState {
-  namespace: string;
-  group: string;
-  profile: 'kubeblocks' | 'generic';
-  /** When release answered group.completed (first time). */
-  completedAt: number | null;
-  /** When the last of the group's anchors was deleted, and by which function (resync answers nothing). */
-  releasedAt: number | null;
-  releasedBy: string | null;
-  pods: PodLife[];
-  anchors: AnchorLife[];
-  jobs: JobState[];
-  pvcs: { name: string; outcome: Outcome | null; inferred: boolean }[];
-  retries: RetryState[];
-  failures: { pod: string | null; job: string | null; node: string | null; reason: string | null; scope: string; at: number; retryable: boolean }[];
-}
-
-export interface EndState {
-  groups: GroupState[];
-}
+import { restoreContainerNames } from '../../functions/core/restore/selection.ts';
+import { KB, keys } from '../../functions/core/restore/keys.ts';
+import type { Report } from './report.ts';
+import type { AnchorLife, EndState, GroupState, JobState, Outcome, PodLife } from './report.ts';
 
 function parseOutcomeText(text: string | undefined): Outcome | null {
   if (!text) return null;
@@ -243,12 +152,12 @@ export async function endState(cluster: Cluster, deps: Deps, report: Report): Pr
   }
   for (const s of report.steps) {
     for (const h of s.hops) {
-      if (h.reply?.type === T.groupCompleted) {
+      if (h.reply?.type === EventType.groupCompleted) {
         const d = h.reply.data as { namespace: string; group: string; profile: 'kubeblocks' | 'generic' };
         const g = groupOf(d.namespace, d.profile, d.group);
         g.completedAt ??= s.at;
       }
-      if (h.function === 'completion' && (h.reply?.type === T.failed || h.reply?.type === T.succeeded)) {
+      if (h.function === 'completion' && (h.reply?.type === EventType.failed || h.reply?.type === EventType.succeeded)) {
         const d = h.reply.data as { namespace: string; group: string; profile: 'kubeblocks' | 'generic'; pod: string | null; job: string | null; node: string | null; reason: string | null; scope: string; state: 'succeeded' | 'failed'; retryable: boolean };
         const g = groupOf(d.namespace, d.profile, d.group);
         if (d.scope === 'pod' && d.pod) {

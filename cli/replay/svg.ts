@@ -1,5 +1,4 @@
-import type { Report } from './run.ts';
-import type { AnchorLife, GroupState, PodLife } from './state.ts';
+import type { Report, AnchorLife, GroupState, PodLife } from './report.ts';
 
 /**
  * The replay as a picture: one lane per node, time left to right. Restore pods are bars from

@@ -1,24 +1,6 @@
 import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
-
-/** Failure reasons, one vocabulary everywhere (design §2). */
-export const REASONS = [
-  'Error',
-  'OOMKilled',
-  'Evicted',
-  'Preempted',
-  'NodeLost',
-  'DeadlineExceeded',
-  'ImagePullFailed',
-  'ConfigError',
-  'InitFailed',
-  'Deleted',
-  'BackoffLimitExceeded',
-  'PodFailurePolicy',
-  'Unknown',
-] as const;
-export const ReasonSchema = z.enum(REASONS);
-export type Reason = z.infer<typeof ReasonSchema>;
+import { ReasonSchema } from './restore/reasons.ts';
 
 const bool = (def: boolean) =>
   z.pipe(
@@ -117,34 +99,3 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   return parsed.data;
 }
-
-/** Label and annotation keys, under the configured domain. */
-export function keys(domain: string) {
-  return {
-    state: `${domain}/state`,
-    outcome: `${domain}/outcome`,
-    history: `${domain}/history`,
-    group: `${domain}/group`,
-    groupSize: `${domain}/group-size`,
-    anchorFor: `${domain}/anchor-for`,
-    anchorUid: `${domain}/anchor-for-uid`,
-    profile: `${domain}/profile`,
-    retry: `${domain}/retry`,
-    attempt: `${domain}/attempt`,
-    retryOf: `${domain}/retry-of`,
-    rootJob: `${domain}/root-job`,
-    failedNodes: `${domain}/failed-nodes`,
-    retrySkipped: `${domain}/retry-skipped`,
-    containers: `${domain}/restore-containers`,
-  } as const;
-}
-export type Keys = ReturnType<typeof keys>;
-
-/** KubeBlocks' own keys (profile kubeblocks). */
-export const KB = {
-  restore: 'dataprotection.kubeblocks.io/restore',
-  managedBy: 'app.kubernetes.io/managed-by',
-  stop: 'dataprotection.kubeblocks.io/stop-restore-manager',
-  restoreContainer: 'restore',
-  helper: 'restore-manager',
-} as const;

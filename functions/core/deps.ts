@@ -3,6 +3,7 @@ import type { Config } from './config.ts';
 import { ClusterUnavailableError } from './errors.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
+import type { RecentIds } from './recent-ids.ts';
 import type { Selector } from './restore/selection.ts';
 
 /** Everything a function needs from outside, passed in (clock, randomness and the cluster included). */
@@ -18,49 +19,6 @@ export interface Deps {
   cluster: () => Promise<Cluster>;
   /** Recently answered event ids per function, so repeats are cheap. Correctness never depends on it. */
   memory: RecentIds;
-}
-
-/** A bounded memory of recent event ids and their answers (insertion-ordered, oldest dropped). */
-export class RecentIds {
-  private readonly seen = new Map<string, unknown>();
-  private readonly size: number;
-  constructor(size: number) {
-    this.size = size;
-  }
-  get(id: string): unknown {
-    return this.seen.get(id);
-  }
-  has(id: string): boolean {
-    return this.seen.has(id);
-  }
-  /**
-   * Runs `fn` once for concurrent callers with the same id: the first runs it, the others wait for
-   * it and get `repeat` (they are duplicates). The answer is remembered only when it succeeded.
-   */
-  async once<T>(id: string, fn: () => Promise<T>, repeat: T): Promise<T> {
-    if (this.seen.has(id)) return repeat;
-    const running = this.running.get(id);
-    if (running) {
-      await running.catch(() => undefined);
-      return repeat;
-    }
-    const p = fn();
-    this.running.set(id, p);
-    try {
-      const answer = await p;
-      this.remember(id, answer);
-      return answer;
-    } finally {
-      this.running.delete(id);
-    }
-  }
-  private readonly running = new Map<string, Promise<unknown>>();
-  remember(id: string, answer: unknown): void {
-    if (this.size === 0) return;
-    this.seen.delete(id);
-    this.seen.set(id, answer);
-    if (this.seen.size > this.size) this.seen.delete(this.seen.keys().next().value as string);
-  }
 }
 
 export const noCluster = (): Promise<Cluster> =>

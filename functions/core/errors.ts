@@ -1,6 +1,6 @@
 /**
  * Typed error family. Every error a route can meet maps to one HTTP status, chosen for how
- * Knative delivery treats it (design §4): 400/413/422 are permanent (not redelivered),
+ * Knative delivery treats it (README, Routes and events): 400/413/422 are permanent (not redelivered),
  * 429 and 5xx are transient (redelivered). 404 and 409 are never used for permanent answers.
  */
 export abstract class RestoreGuardError extends Error {
@@ -59,6 +59,15 @@ export class TransientClusterError extends RestoreGuardError {
 export class ClusterRequestError extends RestoreGuardError {
   readonly status = 500;
   readonly code = 'cluster_request_failed';
+}
+
+/**
+ * A live object the API server returned does not have the shape restore-guard reads (a Pod or Job
+ * without spec, say). Never treated as absent: that would skip a check a write depends on.
+ */
+export class InvalidObjectError extends RestoreGuardError {
+  readonly status = 500;
+  readonly code = 'invalid_object';
 }
 
 /** Configuration from the environment is invalid. Thrown at start, never per request. */

@@ -1,9 +1,9 @@
-import type { Keys } from '../core/config.ts';
 import type { RestoreData } from '../core/restore/events.ts';
 import type { KubeObject } from '../core/kube/objects.ts';
 import { stableHash } from '../core/kube/names.ts';
 import { HISTORY_MAX, parseOutcome, readHistory } from '../core/restore/records.ts';
 import type { HistoryEntry } from '../core/restore/records.ts';
+import type { Keys } from '../core/restore/keys.ts';
 
 /** The outcome record as written: the event's data, plus when it was recorded and a redacted log tail. */
 export function outcomeRecord(d: RestoreData, recordedAt: Date, logTail: string | null): string {
@@ -31,10 +31,6 @@ export function withHistory(existing: string | undefined, d: RestoreData): strin
   const same = (e: HistoryEntry) => e.scope === entry.scope && e.uid === entry.uid && e.pod === entry.pod && e.state === entry.state;
   if (!list.some(same)) list.push(entry);
   return JSON.stringify(list.slice(-HISTORY_MAX));
-}
-
-export function historyHas(existing: string | undefined, podUid: string): boolean {
-  return readHistory(existing).some((e) => e.uid === podUid);
 }
 
 /** Does the live object already carry this outcome? (Same state; for pod records, the same pod.) */
@@ -101,7 +97,7 @@ export function redactTail(text: string, maxBytes: number): string {
 }
 
 /** A deterministic Kubernetes Event about a restore outcome: repeats collide on the name. */
-export function outcomeEvent(target: KubeObject, d: RestoreData, now: Date): KubeObject {
+export function outcomeKubeEvent(target: KubeObject, d: RestoreData, now: Date): KubeObject {
   const ok = d.state === 'succeeded';
   const what = d.scope === 'job' ? `job ${d.job}` : `pod ${d.pod}${d.node ? ` on ${d.node}` : ''}`;
   const message = ok

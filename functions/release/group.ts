@@ -1,6 +1,6 @@
-import type { Keys } from '../core/config.ts';
 import type { KubeObject } from '../core/kube/objects.ts';
 import { RETRY_VERDICTS, parseOutcome } from '../core/restore/records.ts';
+import type { Keys } from '../core/restore/keys.ts';
 
 /** What release knows of a group, read from the live cluster. */
 export interface GroupView {

@@ -1,137 +1,29 @@
-import type { Cluster } from '../core/kube/cluster.ts';
-import { keys } from '../core/config.ts';
 import type { Deps } from '../core/deps.ts';
-import type { GroupData, RestoreData } from '../core/restore/events.ts';
-import { API_TYPES, RestoreDataSchema, T, replyEvent } from '../core/restore/events.ts';
 import { InvalidEventError } from '../core/errors.ts';
 import type { FunctionDef } from '../core/http/function.ts';
 import { dataOf } from '../core/http/function.ts';
-import type { KubeObject } from '../core/kube/objects.ts';
-import { claimsOf, JobSchema, PodSchema } from '../core/kube/objects.ts';
-import { deleteAnchorFor } from '../labeling/index.ts';
-import { historyHas } from '../labeling/record-format.ts';
-import { groupComplete } from './group.ts';
-import type { GroupView } from './group.ts';
+import type { GroupData } from '../core/restore/events.ts';
+import { API_TYPES, EventType, RestoreDataSchema, replyEvent } from '../core/restore/events.ts';
+import { releaseGroup, releaseOutcome } from './release.ts';
 
 export const NAME = 'release';
 
-/** Why a finished pod may or may not be deleted yet: its record must be on the live objects. */
-export async function podReleasable(deps: Deps, cluster: Cluster, d: RestoreData, pod: KubeObject): Promise<string | null> {
-  const k = keys(deps.config.RG_DOMAIN);
-  const phase = (pod.status as { phase?: string } | undefined)?.phase;
-  if (phase !== 'Succeeded' && phase !== 'Failed') return `pod is ${phase ?? 'not finished'}`;
-  const state = pod.metadata.labels?.[k.state];
-  if (state !== 'succeeded' && state !== 'failed') return 'no record on the pod';
-  if (!pod.metadata.annotations?.[k.outcome]) return 'no outcome on the pod';
-  if (d.job) {
-    const job = await cluster.get('Job', d.namespace, d.job);
-    if (job && !historyHas(job.metadata.annotations?.[k.history], pod.metadata.uid ?? '')) return `no record on job ${d.job}`;
-  }
-  const parsed = PodSchema.safeParse(pod);
-  for (const claim of parsed.success ? claimsOf(parsed.data.spec) : []) {
-    const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);
-    if (pvc && !pvc.metadata.annotations?.[k.outcome]) return `no record on PVC ${claim}`;
-  }
-  return null;
-}
-
-/**
- * A group's Jobs. KubeBlocks labels its Jobs; the generic profile only promises the label on the
- * pod template, so its Jobs are listed per namespace and selected by their template.
- */
-export async function listGroupJobs(deps: Deps, cluster: Cluster, namespace: string, profile: 'kubeblocks' | 'generic', group: string): Promise<KubeObject[]> {
-  if (profile === 'kubeblocks') return cluster.list('Job', namespace, deps.selector.groupSelector({ profile, group }));
-  const all = await cluster.list('Job', namespace, '');
-  return all.filter((j) => {
-    const parsed = JobSchema.safeParse(j);
-    const sel = parsed.success ? deps.selector.selectJob(parsed.data) : null;
-    return sel?.profile === 'generic' && sel.group === group;
-  });
-}
-
-/** Reads what release needs to judge a group. */
-export async function viewGroup(deps: Deps, cluster: Cluster, namespace: string, profile: 'kubeblocks' | 'generic', group: string): Promise<GroupView> {
-  const k = keys(deps.config.RG_DOMAIN);
-  const sel = deps.selector.groupSelector({ profile, group });
-  const [jobs, members, anchors, owner] = await Promise.all([
-    listGroupJobs(deps, cluster, namespace, profile, group),
-    cluster.list('Pod', namespace, `${sel},!${k.anchorFor}`),
-    cluster.list('Pod', namespace, `${k.group}=${group},${k.anchorFor}`),
-    profile === 'kubeblocks' ? cluster.get('Restore', namespace, group) : Promise.resolve(null),
-  ]);
-  return { profile, owner, jobs, pods: members, anchors, retryJobs: deps.config.RG_RETRY_JOBS };
-}
-
-/** Deletes a group's anchors once the group is complete. Returns the anchors deleted, or null if not complete. */
-export async function releaseGroup(deps: Deps, cluster: Cluster, namespace: string, profile: 'kubeblocks' | 'generic', group: string): Promise<GroupData | null> {
-  const k = keys(deps.config.RG_DOMAIN);
-  const view = await viewGroup(deps, cluster, namespace, profile, group);
-  const verdict = groupComplete(view, k);
-  if (!verdict.complete) {
-    deps.log.debug('group not complete', { namespace, group, why: verdict.why });
-    return null;
-  }
-  // All at once: the workload pods that follow wait on the last of them.
-  const gone = await Promise.all(view.anchors.map((a) => cluster.delete('Pod', namespace, a.metadata.name, { uid: a.metadata.uid ?? '' })));
-  const deleted = view.anchors.filter((_, i) => gone[i]).map((a) => a.metadata.name);
-  if (deleted.length) {
-    deps.metrics.anchors.add({}, -deleted.length);
-    deps.log.info('group complete: anchors deleted', { namespace, group, why: verdict.why, anchors: deleted });
-  }
-  // Finished Jobs go (by policy) with the group, after its anchors: a Job may own anchors (the
-  // garbage collector would take them along), and a failed member's Job is what counts it in a
-  // group of declared size. Every Job of a complete group is finished, recorded and settled.
-  if (deps.config.RG_DELETE_FINISHED_JOBS) {
-    const jobs: string[] = [];
-    for (const j of view.jobs) {
-      if (await cluster.delete('Job', namespace, j.metadata.name, { uid: j.metadata.uid ?? '', propagation: 'Background' })) jobs.push(j.metadata.name);
-    }
-    if (jobs.length) deps.log.info('released', { namespace, group, released: jobs.map((j) => `job ${j}`) });
-  }
-  return { namespace, group, profile, anchorsDeleted: deleted, members: view.jobs.length + view.pods.length };
-}
-
-/** Releases what one recorded outcome holds: the pod (once recorded) and a failed pod's anchor. Jobs go with their group. */
-export async function releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreData): Promise<string[]> {
-  const k = keys(deps.config.RG_DOMAIN);
-  const done: string[] = [];
-  if (d.scope === 'pod' && d.pod) {
-    const pod = await cluster.get('Pod', d.namespace, d.pod);
-    if (d.state === 'failed' && (!pod || pod.metadata.uid !== d.uid)) {
-      // The failed pod is gone already: its anchor (the one standing for this uid) goes too.
-      const gone = await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid);
-      if (gone) done.push(`anchor ${gone}`);
-    }
-    if (pod && pod.metadata.uid === d.uid && !pod.metadata.deletionTimestamp) {
-      const why = await podReleasable(deps, cluster, d, pod);
-      if (why === null) {
-        // A failed attempt's anchor would repel its own retry (same labels): it goes with the failure.
-        const gone = d.state === 'failed' ? await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid) : null;
-        if (gone) done.push(`anchor ${gone}`);
-        if (deps.config.RG_DELETE_FINISHED_PODS && (await cluster.delete('Pod', d.namespace, d.pod, { uid: d.uid ?? '' }))) done.push(`pod ${d.pod}`);
-      } else deps.log.debug('pod kept', { namespace: d.namespace, pod: d.pod, why });
-    }
-  }
-  if (done.length) deps.log.info('released', { namespace: d.namespace, group: d.group, released: done });
-  return done;
-}
-
-export function groupEvent(g: GroupData, now: Date) {
-  return replyEvent(NAME, T.groupCompleted, `${g.namespace}/${g.group}`, [g.namespace, g.profile, g.group, 'completed'], g, now);
+export function groupCompletedEvent(g: GroupData, now: Date) {
+  return replyEvent(NAME, EventType.groupCompleted, `${g.namespace}/${g.group}`, [g.namespace, g.profile, g.group, 'completed'], g, now);
 }
 
 /** release: give back what finished work holds, gated on the record being on the live object. */
-export const release: FunctionDef = {
+export const release: FunctionDef<Deps> = {
   name: NAME,
-  types: [T.recorded, T.retrySkipped, T.retryExhausted, ...API_TYPES],
+  types: [EventType.recorded, EventType.retrySkipped, EventType.retryExhausted, ...API_TYPES],
   async handle(event, deps) {
-    if (event.type === T.retrySkipped || event.type === T.retryExhausted) {
+    if (event.type === EventType.retrySkipped || event.type === EventType.retryExhausted) {
       // Retry's final word on a failed Job: the group may have been waiting for it.
       const d = dataOf(RestoreDataSchema, event);
       const g = await releaseGroup(deps, await deps.cluster(), d.namespace, d.profile, d.group);
-      return g ? groupEvent(g, deps.clock()) : null;
+      return g ? groupCompletedEvent(g, deps.clock()) : null;
     }
-    if (event.type !== T.recorded) {
+    if (event.type !== EventType.recorded) {
       // KubeBlocks' Restore changed: its phase may say the group is done.
       const r = event.data as { kind?: string; metadata?: { name?: string; namespace?: string } } | undefined;
       if (r?.kind !== 'Restore' || !r.metadata?.name || !r.metadata.namespace) {
@@ -141,13 +33,13 @@ export const release: FunctionDef = {
       }
       if (!deps.config.RG_PROFILES.includes('kubeblocks')) return null;
       const g = await releaseGroup(deps, await deps.cluster(), r.metadata.namespace, 'kubeblocks', r.metadata.name);
-      return g ? groupEvent(g, deps.clock()) : null;
+      return g ? groupCompletedEvent(g, deps.clock()) : null;
     }
     const d = dataOf(RestoreDataSchema, event);
     const cluster = await deps.cluster();
     await releaseOutcome(deps, cluster, d);
     const g = await releaseGroup(deps, cluster, d.namespace, d.profile, d.group);
-    return g ? groupEvent(g, deps.clock()) : null;
+    return g ? groupCompletedEvent(g, deps.clock()) : null;
   },
 };
 

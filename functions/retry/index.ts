@@ -1,119 +1,15 @@
-import type { Cluster } from '../core/kube/cluster.ts';
-import { keys } from '../core/config.ts';
 import type { Deps } from '../core/deps.ts';
-import type { RestoreData, RetryData } from '../core/restore/events.ts';
-import { RestoreDataSchema, T, replyEvent } from '../core/restore/events.ts';
 import type { FunctionDef } from '../core/http/function.ts';
 import { dataOf } from '../core/http/function.ts';
-import { JobSchema, PodSchema, claimsOf } from '../core/kube/objects.ts';
-import { deleteAnchorFor, earlyStop } from '../labeling/index.ts';
-import { buildRetryJob, decideRetry } from './plan.ts';
-import type { PodFailure } from './plan.ts';
-import { judge } from '../completion/index.ts';
-import type { Job } from '../core/kube/objects.ts';
+import { EventType, RestoreDataSchema, replyEvent } from '../core/restore/events.ts';
+import { retryFailure } from './retry.ts';
 
 export const NAME = 'retry';
 
-/** Are the pod template's volumes already bound to a node (local volumes)? Then no node avoidance. */
-async function volumesBound(cluster: Cluster, namespace: string, claims: string[]): Promise<boolean> {
-  for (const c of claims) {
-    const pvc = await cluster.get('PersistentVolumeClaim', namespace, c);
-    if (pvc?.metadata.annotations?.['volume.kubernetes.io/selected-node']) return true;
-  }
-  return false;
-}
-
-/** Failures of the Job's pods still in the cluster, judged as completion would (their records may lag). */
-async function liveFailures(deps: Deps, cluster: Cluster, job: Job): Promise<PodFailure[]> {
-  const uid = job.metadata.uid;
-  if (!uid) return [];
-  const pods = await cluster.list('Pod', job.metadata.namespace ?? '', `batch.kubernetes.io/controller-uid=${uid}`);
-  const out: PodFailure[] = [];
-  for (const p of pods) {
-    const parsed = PodSchema.safeParse(p);
-    const d = parsed.success ? judge(parsed.data, deps, false, deps.clock()) : null;
-    if (d?.state === 'failed') out.push({ node: d.node, reason: d.reason, finishedAt: d.finishedAt, retryable: d.retryable });
-  }
-  return out.sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''));
-}
-
-export interface RetryOutcome {
-  type: typeof T.retryScheduled | typeof T.retryExhausted | typeof T.retrySkipped | null;
-  data: RetryData | null;
-}
-
-/**
- * Acts on a failure. Pod scope: make sure nothing holds the failed pod (KubeBlocks' sidecar, its
- * own anchor) so the Job controller's retry starts at once. Job scope: a replacement Job with a
- * deterministic name, after the backoff, avoiding the nodes that failed.
- */
-export async function retryFailure(deps: Deps, cluster: Cluster, d: RestoreData, opts: { wait: boolean } = { wait: true }): Promise<RetryOutcome> {
-  const k = keys(deps.config.RG_DOMAIN);
-  if (d.scope === 'pod') {
-    if (!d.pod || !d.retryable) return { type: null, data: null };
-    const parsed = PodSchema.safeParse(await cluster.get('Pod', d.namespace, d.pod));
-    if (parsed.success && parsed.data.metadata.uid === d.uid) {
-      const sel = deps.selector.selectPod(parsed.data);
-      if (sel) await earlyStop(deps, cluster, parsed.data, sel);
-    }
-    await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid);
-    return { type: null, data: null };
-  }
-  const parsed = JobSchema.safeParse(d.job ? await cluster.get('Job', d.namespace, d.job) : null);
-  if (!parsed.success || parsed.data.metadata.uid !== d.uid) return { type: null, data: null };
-  const job = parsed.data;
-  const base: RetryData = { ...d, retryJob: null, delayMs: null, avoidNodes: [] };
-  // The decision on an opted-in Job is made once and written on it: a later event (the Job judged
-  // again once its last pod's record landed, a redelivery, resync) finds it and answers the same,
-  // and release waits for it before a group with this Job counts as done.
-  const skipped = job.metadata.annotations?.[k.retrySkipped];
-  if (skipped) return { type: T.retrySkipped, data: { ...base, message: skipped } };
-  const plan = decideRetry(deps.config, k, job, d, deps.random, await liveFailures(deps, cluster, job));
-  if (plan.action === 'skip') {
-    const optedIn = deps.config.RG_RETRY_JOBS || job.metadata.labels?.[k.retry] === 'true';
-    if (optedIn) await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: { annotations: { [k.retrySkipped]: plan.why } } });
-    // Not opted in: nothing is written, so resync meets the Job on every ping; counted once, from the event.
-    if (optedIn || opts.wait) {
-      deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'skipped' });
-      deps.log.info('retry skipped', { namespace: d.namespace, job: d.job, why: plan.why });
-    } else deps.log.debug('retry skipped', { namespace: d.namespace, job: d.job, why: plan.why });
-    return { type: T.retrySkipped, data: { ...base, message: plan.why } };
-  }
-  if (plan.action === 'exhausted') {
-    // Recorded once: a repeat (redelivery, resync) answers the same and counts nothing.
-    if (job.metadata.labels?.[k.state] !== 'exhausted') {
-      await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: { labels: { [k.state]: 'exhausted' } } });
-      deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'exhausted' });
-      deps.log.warn('retries exhausted', { namespace: d.namespace, job: d.job, why: plan.why });
-    }
-    return { type: T.retryExhausted, data: { ...base, message: plan.why } };
-  }
-  if (!(await cluster.get('Job', d.namespace, plan.name))) {
-    const failedAt = Date.parse(d.finishedAt ?? '') || deps.clock().getTime();
-    const due = failedAt + plan.delayMs - deps.clock().getTime();
-    if (due > 0 && !opts.wait) return { type: null, data: null }; // resync: not due yet, next ping
-    if (due > 0) await deps.sleep(due);
-    const bound = await volumesBound(cluster, d.namespace, claimsOf(job.spec.template.spec));
-    const replacement = buildRetryJob(job, plan, k, deps.config.RG_RETRY_AVOID === 'required', bound);
-    const r = await cluster.create('Job', d.namespace, replacement);
-    if (r.created) {
-      deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'scheduled' });
-      deps.log.info('retry scheduled', { namespace: d.namespace, job: d.job, retry: plan.name, attempt: plan.attempt, avoid: bound ? [] : plan.avoidNodes, delayMs: plan.delayMs });
-    }
-  }
-  if (job.metadata.labels?.[k.state] !== 'retried') {
-    await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: { labels: { [k.state]: 'retried' } } });
-  }
-  return {
-    type: T.retryScheduled,
-    data: { ...base, attempt: plan.attempt, retryJob: plan.name, delayMs: plan.delayMs, avoidNodes: plan.avoidNodes },
-  };
-}
-
 /** retry: fast, bounded, somewhere else. */
-export const retry: FunctionDef = {
+export const retry: FunctionDef<Deps> = {
   name: NAME,
-  types: [T.failed],
+  types: [EventType.failed],
   async handle(event, deps) {
     const d = dataOf(RestoreDataSchema, event);
     if (d.scope === 'pod' && !d.retryable) return null; // nothing to do: no need for the cluster either

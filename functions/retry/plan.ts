@@ -1,10 +1,11 @@
-import type { Config, Keys } from '../core/config.ts';
+import type { Config } from '../core/config.ts';
 import type { RestoreData } from '../core/restore/events.ts';
 import type { Job, KubeObject } from '../core/kube/objects.ts';
 import { annotationsOf, isControllerLabel, labelsOf } from '../core/kube/objects.ts';
 import { childName } from '../core/kube/names.ts';
 import { INFRASTRUCTURE } from '../core/restore/reasons.ts';
 import { parseOutcome, readHistory } from '../core/restore/records.ts';
+import type { Keys } from '../core/restore/keys.ts';
 
 export type RetryConfig = Pick<
   Config,

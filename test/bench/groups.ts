@@ -14,10 +14,7 @@
  *            emulator still runs (KubeBlocks does not stop doing its part) unless switched off.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  L, Observer, antiAffinityFor, containerTerminatedAt, isGone, last, nodeAffinityFor, placement,
-  type Chain, type Change, type RestoreGroup,
-} from '../support/chain.ts';
+import { L, Observer, antiAffinityFor, containerTerminatedAt, isGone, last, nodeAffinityFor, placement, type Chain, type Change, type RestoreGroup } from '../support/chain.ts';
 import { podRequests } from './table.ts';
 
 export type Arm = 'plain' | 'sidecar' | 'guard';

@@ -13,9 +13,7 @@
 import type { Chain } from '../support/chain.ts';
 import { NODE_NAMES } from '../rig/index.ts';
 import { runGroups, type Arm, type GroupResult, type GroupSpec } from './groups.ts';
-import {
-  all, atMost, fmtMs, fmtNum, fmtPct, fmtRatio, markdownTable, mean, ratioAtMost, share, summarize, type Row,
-} from './table.ts';
+import { all, atMost, fmtMs, fmtNum, fmtPct, fmtRatio, markdownTable, mean, ratioAtMost, share, summarize, type Row } from './table.ts';
 
 export interface Cell {
   nodes: number;

@@ -12,14 +12,14 @@ import { MemoryCluster } from '../../functions/core/kube/memory-cluster.ts';
 import type { Cluster, DeleteOptions, Kind, LogOptions } from '../../functions/core/kube/cluster.ts';
 import { FUNCTIONS, createServer } from '../../functions/server.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
-import { T } from '../../functions/core/restore/events.ts';
+import { EventType } from '../../functions/core/restore/events.ts';
 import { restoreJob, restorePod, pvc } from '../support/objects.ts';
-import { judge } from '../../functions/completion/index.ts';
+import { judgeObject } from '../../functions/core/restore/judge.ts';
 
 const fn = (name: string) => FUNCTIONS.find((f) => f.name === name)!;
 
 function api(obj: KubeObject, id: string): CloudEvent {
-  return { specversion: '1.0', id, source: 'https://127.0.0.1', type: T.apiUpdate, time: '2026-11-29T10:00:06Z', datacontenttype: 'application/json', data: obj };
+  return { specversion: '1.0', id, source: 'https://127.0.0.1', type: EventType.apiUpdate, time: '2026-11-29T10:00:06Z', datacontenttype: 'application/json', data: obj };
 }
 
 /**
@@ -79,7 +79,7 @@ export async function benchThroughput(scale = 1) {
   const running = restorePod({ restore: 'running' });
   const done = restorePod({ restore: { exit: 0 } });
   rows.push(await measure('completion: restore pod → placed/succeeded', N, (i) => toBinary(api(i % 2 ? running : done, `c${i}`)), (m) => invoke(fn('completion'), deps, m)));
-  rows.push(await measure('judge only (pure decision, no HTTP parsing)', N, () => toBinary(api(done, 'j')), async () => judge(done, deps, false, new Date())));
+  rows.push(await measure('judge only (pure decision, no HTTP parsing)', N, () => toBinary(api(done, 'j')), async () => judgeObject(done, deps, false, new Date())));
 
   // Functions that talk to the cluster: groups of 5 members, 5 groups to a namespace (a namespace
   // with thousands of restore Jobs is not what a cluster looks like, and the in-memory cluster scans
@@ -96,15 +96,15 @@ export async function benchThroughput(scale = 1) {
     await cluster.create('Job', nsOf(g), restoreJob({ name: `j-${i}`, namespace: nsOf(g), group: `g-${g}`, claims: [`d-${i}`] }));
     await cluster.create('PersistentVolumeClaim', nsOf(g), pvc(`d-${i}`, nsOf(g)));
   }
-  const outcome = (i: number) => judge(member(i), deps, false, new Date())!;
+  const outcome = (i: number) => judgeObject(member(i), deps, false, new Date())!;
   const rg = (type: string, i: number, tag: string): CloudEvent => ({ specversion: '1.0', id: `${tag}-${i}`, source: 'bench', type, datacontenttype: 'application/json', data: outcome(i) });
-  rows.push(await measure('labeling: record outcome (memory cluster)', K, (i) => toBinary(rg(T.succeeded, i, 'l')), (m) => invoke(fn('labeling'), deps, m)));
-  rows.push(await measure('release: gate + group check (memory cluster)', K, (i) => toBinary(rg(T.recorded, i, 'r')), (m) => invoke(fn('release'), deps, m)));
+  rows.push(await measure('labeling: record outcome (memory cluster)', K, (i) => toBinary(rg(EventType.succeeded, i, 'l')), (m) => invoke(fn('labeling'), deps, m)));
+  rows.push(await measure('release: gate + group check (memory cluster)', K, (i) => toBinary(rg(EventType.recorded, i, 'r')), (m) => invoke(fn('release'), deps, m)));
   // retry: a pod evicted while its Job still retries on its own (pod scope: free what holds it).
-  const evicted = (i: number) => judge(member(i, { phase: 'Failed', restore: { exit: 137, reason: 'Error' }, status: { reason: 'Evicted', message: 'The node was low on resource: memory.' } }), deps, false, new Date())!;
+  const evicted = (i: number) => judgeObject(member(i, { phase: 'Failed', restore: { exit: 137, reason: 'Error' }, status: { reason: 'Evicted', message: 'The node was low on resource: memory.' } }), deps, false, new Date())!;
   const ev0 = evicted(0);
   if (ev0.state !== 'failed' || !ev0.retryable) throw new Error(`bench: the evicted pod judged ${ev0.state}/${ev0.reason}, not a retryable failure`);
-  rows.push(await measure('retry: retryable pod failure (memory cluster)', K, (i) => toBinary({ specversion: '1.0', id: `f-${i}`, source: 'bench', type: T.failed, datacontenttype: 'application/json', data: evicted(i) }), (m) => invoke(fn('retry'), deps, m)));
+  rows.push(await measure('retry: retryable pod failure (memory cluster)', K, (i) => toBinary({ specversion: '1.0', id: `f-${i}`, source: 'bench', type: EventType.failed, datacontenttype: 'application/json', data: evicted(i) }), (m) => invoke(fn('retry'), deps, m)));
   return rows;
 }
 

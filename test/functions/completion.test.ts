@@ -10,11 +10,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudEvent as SdkEvent, HTTP } from 'cloudevents';
 import type { CloudEventV1 } from 'cloudevents';
-import { judge, podEnded } from '../../functions/completion/index.ts';
+import { judgeObject } from '../../functions/core/restore/judge.ts';
 import { loadConfig } from '../../functions/core/config.ts';
 import type { Config } from '../../functions/core/config.ts';
 import type { RestoreData } from '../../functions/core/restore/events.ts';
-import { ResourceDataSchema, RestoreDataSchema, T } from '../../functions/core/restore/events.ts';
+import { ResourceDataSchema, RestoreDataSchema, EventType, podEnded } from '../../functions/core/restore/events.ts';
 import { memoryLogger } from '../../functions/core/log.ts';
 import { MemoryCluster } from '../../functions/core/kube/memory-cluster.ts';
 import { createServer } from '../../functions/server.ts';
@@ -105,7 +105,7 @@ test('every fixture has an expected answer here, and every expectation a fixture
   assert.equal(Object.keys(EXPECTED).sort(), FIXTURES);
 });
 
-const TYPE_OF = { placed: T.placed, succeeded: T.succeeded, failed: T.failed } as const;
+const TYPE_OF = { placed: EventType.placed, succeeded: EventType.succeeded, failed: EventType.failed } as const;
 
 /** Checks a 200 reply against the contract; returns its id and data. */
 function checkReply(name: string, ev: Json, a: Answer, s: Server): { id: string; data: RestoreData } {
@@ -134,7 +134,7 @@ function checkReply(name: string, ev: Json, a: Answer, s: Server): { id: string;
   assert.is(data.uid, ev.data.metadata.uid);
   // The data is exactly the judgement of the object the event carries.
   const obj = ResourceDataSchema.parse(ev.data);
-  assert.equal(data, judge(obj, s.deps, ev.type === T.apiDelete, new Date(ev.time)), `${name}: data = judge(object)`);
+  assert.equal(data, judgeObject(obj, s.deps, ev.type === EventType.apiDelete, new Date(ev.time)), `${name}: data = judgeObject(object)`);
   return { id, data };
 }
 
@@ -234,7 +234,7 @@ test('add, update and delete of a selected object are all judged', async () => {
     const ev = { ...base, id: `e-${verb}`, type: `dev.knative.apiserver.resource.${verb}` };
     const a = await post(s, '/completion', encode(ev, 'structured'));
     assert.is(a.status, 200, verb);
-    assert.is(a.headers.get('ce-type'), T.succeeded, verb);
+    assert.is(a.headers.get('ce-type'), EventType.succeeded, verb);
     ids.add(a.headers.get('ce-id'));
   }
   assert.is(ids.size, 1, 'a finished pod has one outcome whatever the verb');
@@ -243,11 +243,11 @@ test('add, update and delete of a selected object are all judged', async () => {
 // ---------------------------------------------------------------- bad input, every route
 
 const ROUTES = {
-  '/completion': { type: T.apiUpdate, wrong: T.ping },
-  '/labeling': { type: T.placed, wrong: T.apiUpdate },
-  '/release': { type: T.recorded, wrong: T.placed },
-  '/retry': { type: T.failed, wrong: T.placed },
-  '/resync': { type: T.ping, wrong: T.apiUpdate },
+  '/completion': { type: EventType.apiUpdate, wrong: EventType.ping },
+  '/labeling': { type: EventType.placed, wrong: EventType.apiUpdate },
+  '/release': { type: EventType.recorded, wrong: EventType.placed },
+  '/retry': { type: EventType.failed, wrong: EventType.placed },
+  '/resync': { type: EventType.ping, wrong: EventType.apiUpdate },
 } as const;
 
 const deployment = fixture('deployment.add', 'invalid');
@@ -328,10 +328,10 @@ test('without a cluster, completion still answers and the others answer 503 sayi
     data: JSON.parse(a.text) as unknown,
   });
   const events: Record<string, Json> = {
-    '/labeling': reply(p, T.placed),
-    '/release': reply(f, T.recorded),
-    '/retry': reply(f, T.failed),
-    '/resync': { specversion: '1.0', id: 'ping-1', source: '/apis/v1/namespaces/restore-guard/pingsources/resync', type: T.ping, datacontenttype: 'application/json', data: {} },
+    '/labeling': reply(p, EventType.placed),
+    '/release': reply(f, EventType.recorded),
+    '/retry': reply(f, EventType.failed),
+    '/resync': { specversion: '1.0', id: 'ping-1', source: '/apis/v1/namespaces/restore-guard/pingsources/resync', type: EventType.ping, datacontenttype: 'application/json', data: {} },
   };
   for (const [route, ev] of Object.entries(events)) {
     const a = await post(s, route, encode(ev, 'binary'));

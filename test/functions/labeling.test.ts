@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { T } from '../../functions/core/restore/events.ts';
+import { EventType } from '../../functions/core/restore/events.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { apiEvent, harness, restoreEvent } from '../support/harness.ts';
 import { pvc, restoreJob, restorePod } from '../support/objects.ts';
@@ -18,7 +18,7 @@ test('placed: an anchor on the same node with exactly the selector labels, owned
   const pod = restorePod({ restore: 'running' });
   await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
   const r = await chain(h, pod);
-  assert.is(r.completion.reply!.type, T.placed);
+  assert.is(r.completion.reply!.type, EventType.placed);
   assert.is(r.labeling.status, 202);
   const anchor = await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor');
   assert.ok(anchor, 'anchor exists');
@@ -79,9 +79,9 @@ test('succeeded while the sidecar runs: anchor, records on Pod, Job and PVC, an 
   const pod = restorePod({ restore: { exit: 0 } });
   await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
   const r = await chain(h, pod);
-  assert.is(r.completion.reply!.type, T.succeeded);
+  assert.is(r.completion.reply!.type, EventType.succeeded);
   assert.is(r.labeling.status, 200);
-  assert.is(r.labeling.reply!.type, T.recorded);
+  assert.is(r.labeling.reply!.type, EventType.recorded);
   const live = await h.cluster.get('Pod', 'db', pod.metadata.name);
   assert.is(live!.metadata.labels!['restoreguard.dev/state'], 'succeeded');
   assert.is(live!.metadata.annotations!['dataprotection.kubeblocks.io/stop-restore-manager'], 'true');
@@ -134,7 +134,7 @@ test('failed: stop at once, no anchor, the reason recorded', async () => {
   const pod = restorePod({ restore: { exit: 1 } });
   await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
   const r = await chain(h, pod);
-  assert.is(r.completion.reply!.type, T.failed);
+  assert.is(r.completion.reply!.type, EventType.failed);
   assert.is(r.completion.reply!.data.reason, 'Error');
   assert.is(r.completion.reply!.data.retryable, true);
   const live = await h.cluster.get('Pod', 'db', pod.metadata.name);
@@ -166,7 +166,7 @@ test('a pod that is not a restore object gets no write, even named in a forged e
   const c = await h.post('/completion', apiEvent(stranger));
   assert.is(c.status, 202);
   assert.is(c.text, '');
-  const forged = restoreEvent(T.succeeded, {
+  const forged = restoreEvent(EventType.succeeded, {
     namespace: 'db', group: 'g', profile: 'kubeblocks', job: null, pod: 'web-1', uid: stranger.metadata.uid, node: 'node-1', scope: 'pod',
     state: 'succeeded', reason: null, retryable: false, exitCode: 0, containers: [], message: null, attempt: 1, startedAt: null, finishedAt: null,
   });
@@ -181,7 +181,7 @@ test('labeling without a cluster answers 503 with what to configure', async () =
   const { loadConfig } = await import('../../functions/core/config.ts');
   const { memoryLogger } = await import('../../functions/core/log.ts');
   const s = createServer({ config: loadConfig({}), log: memoryLogger() });
-  const ev = restoreEvent(T.placed, { namespace: 'db', group: 'g', profile: 'generic', job: null, pod: 'p', uid: 'u', node: 'n', scope: 'pod', state: 'placed', reason: null, retryable: false, exitCode: null, containers: [], message: null, attempt: 1, startedAt: null, finishedAt: null });
+  const ev = restoreEvent(EventType.placed, { namespace: 'db', group: 'g', profile: 'generic', job: null, pod: 'p', uid: 'u', node: 'n', scope: 'pod', state: 'placed', reason: null, retryable: false, exitCode: null, containers: [], message: null, attempt: 1, startedAt: null, finishedAt: null });
   const { toBinary } = await import('../../functions/core/http/cloudevent.ts');
   const m = toBinary(ev);
   const res = await s.app.request('/labeling', { method: 'POST', headers: m.headers, body: m.body });
@@ -209,7 +209,7 @@ test("a write landing between labeling's read of the Job and its patch: no histo
     return patch(kind, namespace, name, body);
   };
   const r = await chain(h, pod);
-  assert.is(r.completion.reply!.type, T.failed);
+  assert.is(r.completion.reply!.type, EventType.failed);
   assert.is(r.labeling.status, 200, r.labeling.text);
   assert.ok(raced > 0, 'the concurrent write happened');
   const job = (await h.cluster.get('Job', 'db', 'restore-0'))!;
@@ -224,10 +224,10 @@ test("an event whose group or profile is not the live Job's answers 422 and writ
   const job = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', condition: { type: 'Failed', reason: 'BackoffLimitExceeded' } });
   await h.seed(job, pvc('data-mysql-0'));
   const c = await h.post('/completion', apiEvent(job));
-  assert.is(c.reply?.type, T.failed, c.text);
+  assert.is(c.reply?.type, EventType.failed, c.text);
   assert.is(c.reply!.data.group, 'pg');
   for (const wrong of [{ group: 'other' }, { profile: 'kubeblocks' }, { profile: 'kubeblocks', group: 'mysql-restore' }]) {
-    const r = await h.post('/labeling', restoreEvent(T.failed, { ...c.reply!.data, ...wrong }));
+    const r = await h.post('/labeling', restoreEvent(EventType.failed, { ...c.reply!.data, ...wrong }));
     assert.is(r.status, 422, `${JSON.stringify(wrong)}: ${r.text}`);
     assert.match(r.text, /refused/);
   }
@@ -238,7 +238,7 @@ test("an event whose group or profile is not the live Job's answers 422 and writ
   assert.is((await h.cluster.get('PersistentVolumeClaim', 'db', 'data-mysql-0'))!.metadata.annotations?.[OUTCOME], undefined);
   assert.equal(h.cluster.all('Event'), []);
   // The same event with the right group is recorded: the refusal was about the group only.
-  const ok = await h.post('/labeling', restoreEvent(T.failed, c.reply!.data));
+  const ok = await h.post('/labeling', restoreEvent(EventType.failed, c.reply!.data));
   assert.is(ok.status, 200, ok.text);
   assert.is((await h.cluster.get('Job', 'db', 'pg-0'))!.metadata.labels?.[STATE], 'failed');
 });
@@ -270,7 +270,7 @@ test('the Event is best effort: its failure (the Job gone meanwhile) never fails
   };
   const r = await chain(h, pod);
   assert.is(r.labeling.status, 200, r.labeling.text);
-  assert.is(r.labeling.reply!.type, T.recorded);
+  assert.is(r.labeling.reply!.type, EventType.recorded);
   assert.is((await h.cluster.get('Job', 'db', 'restore-0'))!.metadata.labels![STATE], 'succeeded');
   assert.ok(h.log.lines.some((l) => l.msg === 'event not created'), 'and says so in the log');
 });
@@ -286,7 +286,7 @@ test("a late failure of an older pod that is gone never replaces a newer pod's r
   // The older pod (finished 10:00:05) is gone: its failure arrives late, naming the PVC.
   const gone = restorePod({ restore: { exit: 1 }, helperRunning: false, phase: 'Failed' });
   const c = await h.post('/completion', apiEvent(gone, 'delete'));
-  assert.is(c.reply?.type, T.failed, c.text);
+  assert.is(c.reply?.type, EventType.failed, c.text);
   assert.equal(c.reply!.data.claims, ['data-mysql-0']);
   assert.is(c.reply!.data.finishedAt, '2026-11-29T10:00:05Z');
   const r = await h.post('/labeling', restoreEvent(c.reply!.type!, c.reply!.data, c.reply!.id!));

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { T } from '../../functions/core/restore/events.ts';
+import { EventType } from '../../functions/core/restore/events.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { apiEvent, harness, restoreEvent } from '../support/harness.ts';
 import { pvc, restoreJob, restorePod } from '../support/objects.ts';
@@ -70,7 +70,7 @@ test('KubeBlocks group: anchors stay while the Restore runs, go when it is Compl
   h.cluster.observe({ ...fin, status: { ...fin.status, phase: 'Succeeded' } } as KubeObject);
   r = await run(h, { ...fin, status: { ...fin.status, phase: 'Succeeded' } } as KubeObject);
   assert.is(r.status, 200, r.text);
-  assert.is(r.reply!.type, T.groupCompleted);
+  assert.is(r.reply!.type, EventType.groupCompleted);
   assert.equal(r.reply!.data.anchorsDeleted.sort(), ['restore-0-x-anchor', 'restore-1-x-anchor', 'restore-2-x-anchor']);
   assert.is(h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).length, 0);
 });
@@ -92,7 +92,7 @@ test('generic group without an owner: complete when every Job finished and is re
   await run(h, (await h.cluster.get('Job', 'db', 'pg-0'))!);
   const r = await run(h, mk(1, { exit: 0 }, 'Succeeded'));
   // Both Jobs are Complete and carry a record (pg-1's from its pod): the group is done.
-  assert.is(r.reply?.type, T.groupCompleted, r.text);
+  assert.is(r.reply?.type, EventType.groupCompleted, r.text);
   assert.is(h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).length, 0);
   // A late Job event changes nothing.
   const late = await run(h, (await h.cluster.get('Job', 'db', 'pg-1'))!);
@@ -122,7 +122,7 @@ test("KubeBlocks: the Restore's own update to Completed releases the anchors at 
   assert.is(running.status, 202);
   await h.cluster.patch('Restore', 'db', 'mysql-restore', { status: { phase: 'Completed' } });
   const done = await h.post('/release', apiEvent(restoreCr('Completed') as KubeObject));
-  assert.is(done.reply?.type, T.groupCompleted, done.text);
+  assert.is(done.reply?.type, EventType.groupCompleted, done.text);
   assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
   const wrong = await h.post('/release', apiEvent(restoreJob() as KubeObject));
   assert.is(wrong.status, 400, 'only Restores come to release from the API server');
@@ -137,7 +137,7 @@ test('finished Jobs are deleted by policy only, with their group', async () => {
     assert.ok(await h.cluster.get('Job', 'db', 'restore-0'), 'kept while the group runs');
     await h.cluster.patch('Restore', 'db', 'mysql-restore', { status: { phase: 'Completed' } });
     const done = await h.post('/release', apiEvent(restoreCr('Completed') as KubeObject));
-    assert.is(done.reply?.type, T.groupCompleted, done.text);
+    assert.is(done.reply?.type, EventType.groupCompleted, done.text);
     assert.is((await h.cluster.get('Job', 'db', 'restore-0')) === null, expectDeleted);
   }
 });
@@ -199,7 +199,7 @@ test('RG_DELETE_FINISHED_JOBS: a finished Job that owns an anchor is kept while 
   await complete(1);
   h.cluster.observe(mk(1, { exit: 0 }, 'Succeeded'));
   const done = await run(h, mk(1, { exit: 0 }, 'Succeeded'));
-  assert.is(done.reply?.type, T.groupCompleted, done.text);
+  assert.is(done.reply?.type, EventType.groupCompleted, done.text);
   assert.equal(anchorsOf(h), []);
   assert.is(await h.cluster.get('Job', 'db', 'pg-0'), null, 'deleted once its anchor is gone');
   assert.is(await h.cluster.get('Job', 'db', 'pg-1'), null);
@@ -242,15 +242,15 @@ test("a failed Job opted in to retries: neither its pod's record nor its own com
     assert.is(j.status, 202, `exit ${exit}: retry has not spoken yet`);
     assert.equal(anchorsOf(h), ['pg-0-x-anchor']);
     const c = await h.post('/completion', apiEvent((await h.cluster.get('Job', 'db', 'pg-1'))!));
-    const rt = await h.post('/retry', restoreEvent(T.failed, c.reply!.data));
+    const rt = await h.post('/retry', restoreEvent(EventType.failed, c.reply!.data));
     if (exit === 1) {
-      assert.is(rt.reply?.type, T.retryScheduled, rt.text);
+      assert.is(rt.reply?.type, EventType.retryScheduled, rt.text);
       assert.ok(await h.cluster.get('Job', 'db', 'pg-1-retry-1'));
       assert.equal(anchorsOf(h), ['pg-0-x-anchor'], 'the retry Job is a member still to run');
     } else {
-      assert.is(rt.reply?.type, T.retrySkipped, rt.text);
+      assert.is(rt.reply?.type, EventType.retrySkipped, rt.text);
       const r2 = await h.post('/release', restoreEvent(rt.reply!.type!, rt.reply!.data));
-      assert.is(r2.reply?.type, T.groupCompleted, `exit 127 is not retried: ${r2.text}`);
+      assert.is(r2.reply?.type, EventType.groupCompleted, `exit 127 is not retried: ${r2.text}`);
       assert.equal(anchorsOf(h), []);
     }
   }
@@ -265,18 +265,18 @@ test("a Job whose own outcome says retryable but whose last pod failure is not (
   const own = { scope: 'job', state: 'failed', reason: 'BackoffLimitExceeded', retryable: true, exitCode: null, node: null, pod: null, uid: 'uid-pg-1', containers: [], attempt: 1, finishedAt: '2026-11-29T10:00:05Z' };
   await failedGroup(h, { labels: { 'restoreguard.dev/state': 'failed' }, annotations: { 'restoreguard.dev/history': history, 'restoreguard.dev/outcome': JSON.stringify(own) } });
   const c = await h.post('/completion', apiEvent((await h.cluster.get('Job', 'db', 'pg-1'))!));
-  assert.is(c.reply?.type, T.failed, c.text);
-  const r = await h.post('/release', restoreEvent(T.recorded, c.reply!.data));
+  assert.is(c.reply?.type, EventType.failed, c.text);
+  const r = await h.post('/release', restoreEvent(EventType.recorded, c.reply!.data));
   assert.is(r.status, 202, 'waits for retry');
-  const rt = await h.post('/retry', restoreEvent(T.failed, c.reply!.data));
-  assert.is(rt.reply?.type, T.retrySkipped, rt.text);
+  const rt = await h.post('/retry', restoreEvent(EventType.failed, c.reply!.data));
+  assert.is(rt.reply?.type, EventType.retrySkipped, rt.text);
   assert.match((await h.cluster.get('Job', 'db', 'pg-1'))!.metadata.annotations!['restoreguard.dev/retry-skipped']!, /not retryable/);
   // A later judgement of the same Job (say, retryable again) gets the same answer: the decision sticks.
-  const again = await h.post('/retry', restoreEvent(T.failed, { ...c.reply!.data, retryable: true }));
-  assert.is(again.reply?.type, T.retrySkipped, again.text);
+  const again = await h.post('/retry', restoreEvent(EventType.failed, { ...c.reply!.data, retryable: true }));
+  assert.is(again.reply?.type, EventType.retrySkipped, again.text);
   assert.is(await h.cluster.get('Job', 'db', 'pg-1-retry-1'), null);
   const done = await h.post('/release', restoreEvent(rt.reply!.type!, rt.reply!.data));
-  assert.is(done.reply?.type, T.groupCompleted, done.text);
+  assert.is(done.reply?.type, EventType.groupCompleted, done.text);
   assert.equal(anchorsOf(h), [], 'no 6-hour wait for a retry that retry skipped');
 });
 

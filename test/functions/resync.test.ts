@@ -1,11 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { T } from '../../functions/core/restore/events.ts';
+import { EventType } from '../../functions/core/restore/events.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { harness, restoreEvent } from '../support/harness.ts';
 import { pvc, restoreJob, restorePod } from '../support/objects.ts';
 
-const ping = () => restoreEvent(T.ping, { message: 'resync' });
+const ping = () => restoreEvent(EventType.ping, { message: 'resync' });
 const anchors = (h: ReturnType<typeof harness>) => h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).map((p) => p.metadata.name).sort();
 const changed = (h: ReturnType<typeof harness>) => h.cluster.writes.filter((w) => w.changed).length;
 

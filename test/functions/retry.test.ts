@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { T } from '../../functions/core/restore/events.ts';
+import { EventType } from '../../functions/core/restore/events.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { apiEvent, harness, restoreEvent } from '../support/harness.ts';
 import { pvc, restoreJob, restorePod } from '../support/objects.ts';
@@ -22,14 +22,14 @@ async function failedJob(h: H, opts: { podReason: string; podRetryable?: boolean
   });
   await h.seed(job, pvc('data-mysql-0'));
   const c = await h.post('/completion', apiEvent(job));
-  assert.is(c.reply?.type, T.failed, c.text);
-  return { job, failed: c.reply!.data, retry: await h.post('/retry', restoreEvent(T.failed, c.reply!.data, c.reply!.id!)) };
+  assert.is(c.reply?.type, EventType.failed, c.text);
+  return { job, failed: c.reply!.data, retry: await h.post('/retry', restoreEvent(EventType.failed, c.reply!.data, c.reply!.id!)) };
 }
 
 test('an evicted restore: a replacement Job at once, deterministic name, avoiding the failed node', async () => {
   const h = harness();
   const { retry } = await failedJob(h, { podReason: 'Evicted' });
-  assert.is(retry.reply!.type, T.retryScheduled, retry.text);
+  assert.is(retry.reply!.type, EventType.retryScheduled, retry.text);
   assert.is(retry.reply!.data.retryJob, 'pg-0-retry-1');
   assert.is(retry.reply!.data.attempt, 2);
   assert.equal(h.slept, [], 'infrastructure failures retry at once');
@@ -54,8 +54,8 @@ test('an evicted restore: a replacement Job at once, deterministic name, avoidin
 test('redelivery creates no second Job', async () => {
   const h = harness();
   const { failed } = await failedJob(h, { podReason: 'Evicted' });
-  const again = await h.post('/retry', restoreEvent(T.failed, failed));
-  assert.is(again.reply!.type, T.retryScheduled);
+  const again = await h.post('/retry', restoreEvent(EventType.failed, failed));
+  assert.is(again.reply!.type, EventType.retryScheduled);
   assert.is(h.cluster.all('Job').length, 2);
 });
 
@@ -91,17 +91,17 @@ test('required avoidance when configured; none when the volume is bound to a nod
 test('not retryable, not opted in, attempts used up: skipped or exhausted, and no Job', async () => {
   const oom = harness();
   const a = await failedJob(oom, { podReason: 'OOMKilled', podRetryable: false });
-  assert.is(a.retry.reply!.type, T.retrySkipped);
+  assert.is(a.retry.reply!.type, EventType.retrySkipped);
   assert.is(oom.cluster.all('Job').length, 1);
 
   const notIn = harness();
   const b = await failedJob(notIn, { podReason: 'Evicted', labels: { 'restoreguard.dev/retry': 'false' } });
-  assert.is(b.retry.reply!.type, T.retrySkipped);
+  assert.is(b.retry.reply!.type, EventType.retrySkipped);
   assert.match(b.retry.reply!.data.message, /not enabled/);
 
   const last = harness();
   const c = await failedJob(last, { podReason: 'Evicted', attempt: 3 });
-  assert.is(c.retry.reply!.type, T.retryExhausted);
+  assert.is(c.retry.reply!.type, EventType.retryExhausted);
   assert.is(last.cluster.all('Job').length, 1);
   assert.is((await last.cluster.get('Job', 'db', 'pg-0'))!.metadata.labels!['restoreguard.dev/state'], 'exhausted');
 });
@@ -131,7 +131,7 @@ test('pod-level failure: the failed pod is let go (stop annotation) and its anch
   const pod = restorePod({ restore: { exit: 1 } });
   await h.seed(pod, restoreJob(), anchorOf(pod.metadata.uid!));
   const c = await h.post('/completion', apiEvent(pod));
-  const r = await h.post('/retry', restoreEvent(T.failed, c.reply!.data));
+  const r = await h.post('/retry', restoreEvent(EventType.failed, c.reply!.data));
   assert.is(r.status, 202);
   assert.is((await h.cluster.get('Pod', 'db', pod.metadata.name))!.metadata.annotations!['dataprotection.kubeblocks.io/stop-restore-manager'], 'true');
   assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
@@ -143,8 +143,8 @@ test("a late failure of a predecessor pod never removes the anchor of its succes
   const successor = restorePod({ restore: 'running', uid: 'uid-successor' });
   await h.seed(successor, restoreJob(), anchorOf('uid-successor'));
   const c = await h.post('/completion', apiEvent(predecessor, 'delete'));
-  assert.is(c.reply?.type, T.failed, c.text);
-  const r = await h.post('/retry', restoreEvent(T.failed, c.reply!.data));
+  assert.is(c.reply?.type, EventType.failed, c.text);
+  const r = await h.post('/retry', restoreEvent(EventType.failed, c.reply!.data));
   assert.is(r.status, 202);
   const anchor = await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor');
   assert.is(anchor?.metadata.annotations?.['restoreguard.dev/anchor-for-uid'], 'uid-successor', 'the successor keeps its anchor');
@@ -160,8 +160,8 @@ test("the Job's failure arrives before its pod's is recorded: the live pod still
   });
   await h.seed(job, evicted);
   const c = await h.post('/completion', apiEvent(job));
-  const r = await h.post('/retry', restoreEvent(T.failed, c.reply!.data));
-  assert.is(r.reply!.type, T.retryScheduled, r.text);
+  const r = await h.post('/retry', restoreEvent(EventType.failed, c.reply!.data));
+  assert.is(r.reply!.type, EventType.retryScheduled, r.text);
   assert.equal(r.reply!.data.avoidNodes, ['node-3']);
   assert.equal(h.slept, [], 'evicted: at once, although no record says so yet');
 });
@@ -176,8 +176,8 @@ test("a non-retryable exit is not retried even when the Job's failure is judged 
   await h.seed(job, broken);
   const c = await h.post('/completion', apiEvent(job));
   assert.is(c.reply!.data.retryable, true, 'the Job alone looks retryable');
-  const r = await h.post('/retry', restoreEvent(T.failed, c.reply!.data));
-  assert.is(r.reply!.type, T.retrySkipped, r.text);
+  const r = await h.post('/retry', restoreEvent(EventType.failed, c.reply!.data));
+  assert.is(r.reply!.type, EventType.retrySkipped, r.text);
   assert.match(r.reply!.data.message, /127|not retryable/);
   assert.is(h.cluster.all('Job').length, 1);
 });

@@ -5,9 +5,7 @@
 // the footprint, so the third replica waits Pending (unschedulable), never misplaced.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  L, condition, last, placement, recordingDir, startChain, waitFor, type Chain, type RestoreGroup,
-} from '../support/chain.ts';
+import { L, condition, last, placement, recordingDir, startChain, waitFor, type Chain, type RestoreGroup } from '../support/chain.ts';
 
 let plain: Chain;
 let guard: Chain;

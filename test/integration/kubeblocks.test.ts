@@ -6,10 +6,7 @@
 // and its anchor exists, well before the slowest sibling ends, and the group finishes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  L, Observer, condition, containerTerminatedAt, phaseAt, placement, recordingDir, startChain, waitFor,
-  type Chain, type Change, type RestoreGroup,
-} from '../support/chain.ts';
+import { L, Observer, condition, containerTerminatedAt, phaseAt, placement, recordingDir, startChain, waitFor, type Chain, type Change, type RestoreGroup } from '../support/chain.ts';
 
 let plain: Chain;
 let guard: Chain;

@@ -7,10 +7,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join, resolve } from 'node:path';
 import { replay } from '../../cli/replay/run.ts';
-import type { Report } from '../../cli/replay/run.ts';
-import type { GroupState } from '../../cli/replay/state.ts';
 import { readInputs } from '../../cli/replay/inputs.ts';
 import { CURATED } from './curate-recordings.ts';
+import type { Report, GroupState } from '../../cli/replay/report.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const REC = join(ROOT, 'test', 'fixtures', 'recordings');

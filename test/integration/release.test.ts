@@ -5,10 +5,7 @@
 // schedule there and run. How long they waited on anchors is measured.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  L, Observer, antiAffinityFor, condition, nodeAffinityFor, phaseAt, placement, recordingDir, startChain, waitFor,
-  type Chain, type Change,
-} from '../support/chain.ts';
+import { L, Observer, antiAffinityFor, condition, nodeAffinityFor, phaseAt, placement, recordingDir, startChain, waitFor, type Chain, type Change } from '../support/chain.ts';
 
 let guard: Chain;
 const NODES = ['rig-node-3', 'rig-node-4', 'rig-node-5'];

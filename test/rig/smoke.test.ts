@@ -5,10 +5,7 @@ import * as assert from 'uvu/assert';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
-import {
-  ANNOTATIONS, NODE_NAMES, createNamespace, deleteNamespace, ensureRig, saKube, startAdapter, waitFor,
-  type AdapterHandle, type RigInfo,
-} from './index.ts';
+import { ANNOTATIONS, NODE_NAMES, createNamespace, deleteNamespace, ensureRig, saKube, startAdapter, waitFor, type AdapterHandle, type RigInfo } from './index.ts';
 
 interface ReceivedEvent {
   type: string;

@@ -25,10 +25,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
 import { serve } from '@hono/node-server';
 import type { ServerType } from '@hono/node-server';
-import {
-  ANNOTATIONS, createNamespace, ensureRig, saKubeconfig, sleep, startAdapter, waitFor as rigWaitFor,
-  type AdapterHandle, type AdapterResource, type Kube, type RigInfo,
-} from '../rig/index.ts';
+import { ANNOTATIONS, createNamespace, ensureRig, saKubeconfig, sleep, startAdapter, waitFor as rigWaitFor, type AdapterHandle, type AdapterResource, type Kube, type RigInfo } from '../rig/index.ts';
 import { loadConfig } from '../../functions/core/config.ts';
 import { createLogger } from '../../functions/core/log.ts';
 import type { Logger } from '../../functions/core/log.ts';

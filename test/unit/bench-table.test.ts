@@ -1,10 +1,7 @@
 // The benchmark's pure parts: percentiles, quantities, verdicts and the markdown table.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  all, atLeast, atMost, compactMembers, expandMembers, fmtMs, fmtPct, fmtRatio, headlineTable, markdownTable, mean, percentile, podRequests,
-  quantity, ratioAtMost, share, summarize, tally, type Row,
-} from '../bench/table.ts';
+import { all, atLeast, atMost, compactMembers, expandMembers, fmtMs, fmtPct, fmtRatio, headlineTable, markdownTable, mean, percentile, podRequests, quantity, ratioAtMost, share, summarize, tally, type Row } from '../bench/table.ts';
 
 test('percentile is nearest-rank over the finite samples', () => {
   const xs = Array.from({ length: 100 }, (_, i) => 100 - i); // 1..100, unsorted

@@ -1,10 +1,10 @@
 // release/group.ts: when is a group finished and recorded, so its anchors can go? Pure: no cluster.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { keys } from '../../functions/core/config.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { groupComplete } from '../../functions/release/group.ts';
 import type { GroupView } from '../../functions/release/group.ts';
+import { keys } from '../../functions/core/restore/keys.ts';
 
 const k = keys('restoreguard.dev');
 const cond = (type: string) => ({ conditions: [{ type, status: 'True' }] });

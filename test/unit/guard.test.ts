@@ -6,9 +6,10 @@ import { memoryLogger } from '../../functions/core/log.ts';
 import { MemoryCluster } from '../../functions/core/kube/memory-cluster.ts';
 import { createMetrics } from '../../functions/core/metrics.ts';
 import { createSelector } from '../../functions/core/restore/selection.ts';
-import { dryRun, guarded } from '../../functions/core/kube/decorators.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { pvc, restoreJob, restorePod } from '../support/objects.ts';
+import { dryRun } from '../../functions/core/kube/dry-run.ts';
+import { guarded } from '../../functions/core/restore/write-guard.ts';
 
 async function setup() {
   const inner = new MemoryCluster();

@@ -12,7 +12,7 @@ import type { JudgeContext } from '../../functions/core/restore/judge.ts';
 import type { Config } from '../../functions/core/config.ts';
 import { loadConfig } from '../../functions/core/config.ts';
 import type { RestoreData } from '../../functions/core/restore/events.ts';
-import { ResourceDataSchema, RestoreDataSchema, T } from '../../functions/core/restore/events.ts';
+import { ResourceDataSchema, RestoreDataSchema, EventType } from '../../functions/core/restore/events.ts';
 import { isRetryable } from '../../functions/core/restore/reasons.ts';
 import { createSelector } from '../../functions/core/restore/selection.ts';
 
@@ -36,7 +36,7 @@ function judgeEvent(ev: Fixture, config: Config = DEFAULTS): RestoreData | null 
     policy: config,
     domain: config.RG_DOMAIN,
     imagePullGraceSeconds: config.RG_IMAGE_PULL_GRACE_SECONDS,
-    deleted: ev.type === T.apiDelete,
+    deleted: ev.type === EventType.apiDelete,
     now: new Date(ev.time),
   };
   if (obj.kind === 'Pod') {
@@ -186,7 +186,7 @@ test('kubeblocks: restore OOMKilled → failed OOMKilled, not retryable by defau
 
 test('kubeblocks: an OOMKilled pod deleted later (by release) keeps its verdict, not Deleted', () => {
   const ev = fixture('kb-restore-oomkilled-finished.delete');
-  assert.is(ev.type, T.apiDelete);
+  assert.is(ev.type, EventType.apiDelete);
   assert.is(ev.data.status.phase, 'Failed');
   expectAnswer('kb-restore-oomkilled-finished.delete', kbOom);
 });

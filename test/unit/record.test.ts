@@ -1,13 +1,11 @@
 // labeling/record-format.ts: what an outcome record looks like and when it is written. Pure: no cluster.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { keys } from '../../functions/core/config.ts';
 import type { RestoreData } from '../../functions/core/restore/events.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
-import { RETRY_VERDICTS as VERDICTS, readHistory } from '../../functions/core/restore/records.ts';
-import {
-  hasRecord, historyHas, jobRecordPatch, olderThanRecord, outcomeRecord, recentRecord, redactTail, withHistory,
-} from '../../functions/labeling/record-format.ts';
+import { RETRY_VERDICTS as VERDICTS, readHistory, historyHas } from '../../functions/core/restore/records.ts';
+import { hasRecord, jobRecordPatch, olderThanRecord, outcomeRecord, recentRecord, redactTail, withHistory } from '../../functions/labeling/record-format.ts';
+import { keys } from '../../functions/core/restore/keys.ts';
 
 const k = keys('restoreguard.dev');
 

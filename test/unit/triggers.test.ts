@@ -12,7 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { createBroker, loadTriggers, matchTrigger } from '../../functions/core/http/local-broker.ts';
 import type { Hop, TriggerRoute } from '../../functions/core/http/local-broker.ts';
 import type { CloudEvent } from '../../functions/core/http/cloudevent.ts';
-import { T } from '../../functions/core/restore/events.ts';
+import { EventType } from '../../functions/core/restore/events.ts';
 import { createLogger } from '../../functions/core/log.ts';
 import { FUNCTIONS } from '../../functions/server.ts';
 
@@ -25,22 +25,22 @@ const APISERVER_SOURCE = 'https://10.96.0.1:443';
  * retry's final word on a failed Job to release (a group with an opted-in failed Job waits for it).
  */
 const DESIGN: Record<string, string[]> = {
-  [T.apiAdd]: ['/completion'],
-  [T.apiUpdate]: ['/completion'],
-  [T.apiDelete]: ['/completion'],
-  [T.placed]: ['/labeling'],
-  [T.succeeded]: ['/labeling'],
-  [T.failed]: ['/labeling', '/retry'],
-  [T.recorded]: ['/release'],
-  [T.retryExhausted]: ['/release'],
-  [T.retrySkipped]: ['/release'],
-  [T.ping]: ['/resync'],
+  [EventType.apiAdd]: ['/completion'],
+  [EventType.apiUpdate]: ['/completion'],
+  [EventType.apiDelete]: ['/completion'],
+  [EventType.placed]: ['/labeling'],
+  [EventType.succeeded]: ['/labeling'],
+  [EventType.failed]: ['/labeling', '/retry'],
+  [EventType.recorded]: ['/release'],
+  [EventType.retryExhausted]: ['/release'],
+  [EventType.retrySkipped]: ['/release'],
+  [EventType.ping]: ['/resync'],
 };
 
 /** Types that exist but end a chain, and near-misses a sloppy filter would take. */
 const UNROUTED = [
-  T.groupCompleted,
-  T.retryScheduled,
+  EventType.groupCompleted,
+  EventType.retryScheduled,
   'dev.knative.apiserver.ref.add', // ApiServerSource in Reference mode
   'dev.knative.apiserver.resource.add.extra',
   'dev.knative.apiserver.resource',
@@ -54,7 +54,7 @@ const UNROUTED = [
 ];
 
 function sourceFor(type: string): string {
-  if (type === T.ping) return PING_SOURCE;
+  if (type === EventType.ping) return PING_SOURCE;
   if (type.startsWith('dev.knative.apiserver.')) return APISERVER_SOURCE;
   return 'restore-guard/test';
 }
@@ -79,7 +79,7 @@ function routingProblems(triggers: TriggerRoute[]): string[] {
   }
   // KubeBlocks' Restore objects (ApiServerSource extension kind=Restore) reach release only, which
   // removes a group's anchors the moment its Restore is Completed; completion never sees them.
-  for (const type of [T.apiAdd, T.apiUpdate, T.apiDelete]) {
+  for (const type of [EventType.apiAdd, EventType.apiUpdate, EventType.apiDelete]) {
     const got = routes(triggers, { ...event(type), kind: 'Restore' });
     if (got.join() !== '/release') problems.push(`${type} of a Restore: routed to [${got}], should reach /release only`);
   }
@@ -118,18 +118,18 @@ test("the routing agrees with each function's own list of types it takes", () =>
 });
 
 test('resync takes only the pings of its own PingSource', () => {
-  assert.equal(routes(triggers, event(T.ping, PING_SOURCE)), ['/resync']);
-  assert.equal(routes(triggers, event(T.ping, '/apis/v1/namespaces/other/pingsources/restore-guard-resync')), ['/resync']);
-  assert.equal(routes(triggers, event(T.ping, '/apis/v1/namespaces/restore-guard/pingsources/nightly-report')), []);
-  assert.equal(routes(triggers, event(T.ping, '/apis/v1/namespaces/restore-guard/pingsources/restore-guard-resync-2')), []);
+  assert.equal(routes(triggers, event(EventType.ping, PING_SOURCE)), ['/resync']);
+  assert.equal(routes(triggers, event(EventType.ping, '/apis/v1/namespaces/other/pingsources/restore-guard-resync')), ['/resync']);
+  assert.equal(routes(triggers, event(EventType.ping, '/apis/v1/namespaces/restore-guard/pingsources/nightly-report')), []);
+  assert.equal(routes(triggers, event(EventType.ping, '/apis/v1/namespaces/restore-guard/pingsources/restore-guard-resync-2')), []);
 });
 
 test('the routing check fails when a filter is too broad or too narrow', () => {
   const broad = triggers.map((t) => (t.path === '/labeling' ? { ...t, filters: [{ prefix: { type: 'dev.restoreguard.restore.' } }] } : t));
   const problems = routingProblems(broad);
-  assert.ok(problems.some((p) => p.startsWith(`${T.recorded}:`)), problems.join('\n'));
-  const narrow = triggers.map((t) => (t.path === '/retry' ? { ...t, attributes: { type: T.succeeded } } : t));
-  assert.ok(routingProblems(narrow).some((p) => p.startsWith(`${T.failed}:`)));
+  assert.ok(problems.some((p) => p.startsWith(`${EventType.recorded}:`)), problems.join('\n'));
+  const narrow = triggers.map((t) => (t.path === '/retry' ? { ...t, attributes: { type: EventType.succeeded } } : t));
+  assert.ok(routingProblems(narrow).some((p) => p.startsWith(`${EventType.failed}:`)));
 });
 
 test('delivery specs are read as written: retries, exponential backoff, ISO 8601 delays', () => {
@@ -154,10 +154,10 @@ test('delivery specs are read as written: retries, exponential backoff, ISO 8601
 test('the local broker runs the chain through these Triggers, and it ends', async () => {
   // Canned replies, as each function answers in a failed-restore story.
   const replies: Record<string, (ev: CloudEvent) => CloudEvent | null> = {
-    '/completion': () => event(T.failed, 'restore-guard/completion'),
-    '/labeling': (ev) => (ev.type === T.failed ? event(T.recorded, 'restore-guard/labeling') : null),
-    '/retry': () => event(T.retryExhausted, 'restore-guard/retry'),
-    '/release': () => event(T.groupCompleted, 'restore-guard/release'),
+    '/completion': () => event(EventType.failed, 'restore-guard/completion'),
+    '/labeling': (ev) => (ev.type === EventType.failed ? event(EventType.recorded, 'restore-guard/labeling') : null),
+    '/retry': () => event(EventType.retryExhausted, 'restore-guard/retry'),
+    '/release': () => event(EventType.groupCompleted, 'restore-guard/release'),
     '/resync': () => null,
   };
   const hops: Hop[] = [];
@@ -172,14 +172,14 @@ test('the local broker runs the chain through these Triggers, and it ends', asyn
       return { status: reply ? 200 : 202, headers: {}, body: '', reply };
     },
   });
-  await broker.send(event(T.apiUpdate));
+  await broker.send(event(EventType.apiUpdate));
   const seen = hops.map((h) => `${h.event.type} -> ${h.path}`).sort();
   assert.equal(seen, [
-    `${T.apiUpdate} -> /completion`,
-    `${T.failed} -> /labeling`,
-    `${T.failed} -> /retry`,
-    `${T.recorded} -> /release`,
-    `${T.retryExhausted} -> /release`,
+    `${EventType.apiUpdate} -> /completion`,
+    `${EventType.failed} -> /labeling`,
+    `${EventType.failed} -> /retry`,
+    `${EventType.recorded} -> /release`,
+    `${EventType.retryExhausted} -> /release`,
   ].sort());
 });
 
@@ -197,7 +197,7 @@ test('the local broker retries a 5xx as the Trigger says, then gives up', async 
       return { status: 503, headers: {}, body: 'unavailable' };
     },
   });
-  await broker.send(event(T.apiAdd));
+  await broker.send(event(EventType.apiAdd));
   assert.is(calls, completion.retry + 1);
   assert.equal(
     delays,

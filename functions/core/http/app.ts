@@ -2,16 +2,26 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { CloudEvent } from './cloudevent.ts';
 import { parseCloudEvent, toBinary } from './cloudevent.ts';
-import type { Deps } from '../deps.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { InvalidEventError, PayloadTooLargeError, RestoreGuardError, isRestoreGuardError } from '../errors.ts';
 import type { FunctionDef } from './function.ts';
 
 /** Called with every request before it is parsed (the recorder). Must not throw. */
 export type RequestTap = (req: { path: string; headers: Record<string, string>; body: string; receivedAt: Date }) => void;
 
-export interface AppOptions {
-  functions: FunctionDef[];
-  deps: Deps;
+/** What the HTTP layer needs of the process: it knows nothing of what the functions do. */
+export interface AppDeps {
+  log: Logger;
+  metrics: Metrics;
+  clock: () => Date;
+}
+
+export interface AppOptions<D extends AppDeps> {
+  functions: FunctionDef<D>[];
+  deps: D;
+  /** Requests with a larger body are refused with 413. */
+  maxBodyBytes: number;
   tap?: RequestTap;
   /** Extra routes mounted by the server (the local broker's ingress). */
   extend?: (app: Hono) => void;
@@ -19,8 +29,8 @@ export interface AppOptions {
   ready?: () => boolean;
 }
 
-/** Runs one function on one HTTP request and answers per the contract (design §4). */
-export async function invoke(fn: FunctionDef, deps: Deps, msg: { headers: Record<string, string>; body: string }): Promise<{ status: number; headers: Record<string, string>; body: string; event?: CloudEvent }> {
+/** Runs one function on one HTTP request and answers per the contract (README, Routes and events). */
+export async function invoke<D extends AppDeps>(fn: FunctionDef<D>, deps: D, msg: { headers: Record<string, string>; body: string }): Promise<{ status: number; headers: Record<string, string>; body: string; event?: CloudEvent }> {
   const started = performance.now();
   let outcome = 'none';
   let type = 'unknown';
@@ -88,9 +98,9 @@ export function headersOf(c: Context): Record<string, string> {
 }
 
 /** Reads a request (body limit, recorder tap) and turns errors into the contract's JSON answers. */
-export async function readRequest(c: Context, deps: Deps, tap?: RequestTap): Promise<{ headers: Record<string, string>; body: string } | Response> {
+export async function readRequest(c: Context, deps: AppDeps, limit: number, tap?: RequestTap): Promise<{ headers: Record<string, string>; body: string } | Response> {
   try {
-    const body = await readBody(c, deps.config.RG_MAX_BODY_BYTES);
+    const body = await readBody(c, limit);
     const headers = headersOf(c);
     tap?.({ path: c.req.path, headers, body, receivedAt: deps.clock() });
     return { headers, body };
@@ -102,12 +112,12 @@ export async function readRequest(c: Context, deps: Deps, tap?: RequestTap): Pro
 }
 
 /** The app: one route per function, health and metrics. Dependencies come in; nothing is global. */
-export function createApp(opts: AppOptions): Hono {
+export function createApp<D extends AppDeps>(opts: AppOptions<D>): Hono {
   const { deps } = opts;
   const app = new Hono();
   for (const fn of opts.functions) {
     app.post(`/${fn.name}`, async (c) => {
-      const req = await readRequest(c, deps, opts.tap);
+      const req = await readRequest(c, deps, opts.maxBodyBytes, opts.tap);
       if (req instanceof Response) return req;
       const res = await invoke(fn, deps, req);
       return res.status === 202 ? c.body(null, 202) : c.body(res.body, res.status as 200, res.headers);

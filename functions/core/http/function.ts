@@ -1,17 +1,16 @@
 import type { CloudEvent } from './cloudevent.ts';
 import { InvalidEventError } from '../errors.ts';
-import type { Deps } from '../deps.ts';
 import type * as z from 'zod/mini';
 
 /**
  * One function: a thin pipeline. The route decodes the CloudEvent; `handle` validates its data,
  * decides (pure code), acts (the writes) and answers with a reply event, or null for "nothing to say".
  */
-export interface FunctionDef {
+export interface FunctionDef<D = unknown> {
   name: string;
   /** Event types this function takes; anything else is a 400. */
   types: readonly string[];
-  handle(event: CloudEvent, deps: Deps): Promise<CloudEvent | null>;
+  handle(event: CloudEvent, deps: D): Promise<CloudEvent | null>;
 }
 
 /** Validates event data against a schema, as a 400 with the first problems named. */

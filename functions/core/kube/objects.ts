@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { InvalidObjectError } from '../errors.ts';
 
 /**
  * Schemas for the parts of Kubernetes objects restore-guard reads. Everything else passes through
@@ -177,6 +178,25 @@ export interface KubeObject {
   metadata: ObjectMeta;
   [k: string]: unknown;
 }
+
+/**
+ * Reads a live object as a Pod or Job once, at the boundary: null when there is none, an
+ * InvalidObjectError (500, logged, redelivered) when it does not parse, never "absent".
+ */
+function reader<S extends z.ZodMiniType>(kind: string, schema: S) {
+  return (o: KubeObject | null | undefined): z.infer<S> | null => {
+    if (!o) return null;
+    const r = schema.safeParse(o);
+    if (r.success) return r.data;
+    const problems = r.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(object)'}: ${i.message}`);
+    throw new InvalidObjectError(`${kind} ${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? '?'} from the API server does not parse: ${problems.join('; ')}`, {
+      hint: 'restore-guard expects the API server\'s own Pod/Job shape; report this object (kubectl get -o yaml) as a bug',
+      details: { problems },
+    });
+  };
+}
+export const readPod = reader('Pod', PodSchema);
+export const readJob = reader('Job', JobSchema);
 
 export const labelsOf = (o: { metadata: ObjectMeta }): Record<string, string> => o.metadata.labels ?? {};
 export const annotationsOf = (o: { metadata: ObjectMeta }): Record<string, string> => o.metadata.annotations ?? {};

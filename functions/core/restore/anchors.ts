@@ -1,5 +1,9 @@
+import type { Cluster } from '../kube/cluster.ts';
 import type { Config } from '../config.ts';
-import { keys } from '../config.ts';
+import type { Deps } from '../deps.ts';
+import { keys } from './keys.ts';
+import type { Keys } from './keys.ts';
+import type { ProfileName } from './selection.ts';
 import type { KubeObject, LabelSelector, OwnerReference, Pod, PodSpec } from '../kube/objects.ts';
 import { annotationsOf, isControllerLabel, labelsOf } from '../kube/objects.ts';
 import { childName } from '../kube/names.ts';
@@ -130,4 +134,77 @@ export function buildAnchor(
       ],
     },
   };
+}
+
+const FINAL = new Set(['succeeded', 'failed']);
+
+/** What ensureAnchor did: created it, found it, found none needed (no affinity or spread), or had nothing to do. */
+export type AnchorResult = 'created' | 'exists' | 'not-needed' | 'skipped';
+
+/** The group's owner for anchors: KubeBlocks' Restore (read by the caller), else the Job's own controller. */
+function groupOwner(restore: KubeObject | null, job: KubeObject | null): KubeObject | null {
+  if (restore) return restore;
+  const ctrl = job?.metadata.ownerReferences?.find((r) => r.controller);
+  return ctrl ? { apiVersion: ctrl.apiVersion, kind: ctrl.kind, metadata: { name: ctrl.name, uid: ctrl.uid } } : null;
+}
+
+/** What ensureAnchor reads besides the pod: the anchor by its name, the Job, KubeBlocks' Restore. */
+export interface AnchorReads {
+  existing: KubeObject | null;
+  job: KubeObject | null;
+  restore: KubeObject | null;
+}
+
+export const getJob = (cluster: Cluster, namespace: string, job: string | null) => (job ? cluster.get('Job', namespace, job) : Promise.resolve(null));
+
+/**
+ * The reads ensureAnchor needs, all at once. Every name is known from the event, so the caller
+ * starts them together with its read of the pod (and shares its read of the Job): placement →
+ * anchor is on the hot path.
+ */
+export function anchorReads(cluster: Cluster, namespace: string, profile: ProfileName, group: string, pod: string, job: Promise<KubeObject | null>): Promise<AnchorReads> {
+  return Promise.all([
+    cluster.get('Pod', namespace, anchorName(pod)),
+    job,
+    profile === 'kubeblocks' ? cluster.get('Restore', namespace, group) : Promise.resolve(null),
+  ]).then(([existing, j, restore]) => ({ existing, job: j, restore }));
+}
+
+/**
+ * Makes sure a placed (or just finished) restore pod has its anchor. Level-triggered: reads the
+ * anchor by its deterministic name; creating it twice is AlreadyExists, which is success.
+ * `reads` may be started by the caller beside its own reads (see anchorReads).
+ */
+export async function ensureAnchor(
+  deps: Deps,
+  cluster: Cluster,
+  pod: Pod,
+  sel: Selection,
+  jobName: string | null,
+  reads?: Promise<AnchorReads>,
+): Promise<AnchorResult> {
+  const k = keys(deps.config.RG_DOMAIN);
+  if (FINAL.has(labelsOf(pod)[k.state] ?? '')) return 'skipped'; // recorded before: the anchor was handled then
+  if (!pod.spec.nodeName) return 'skipped';
+  if (!buildAnchor(pod, sel, deps.config, [])) return 'not-needed';
+  const name = anchorName(pod.metadata.name);
+  const { existing, job, restore } = await (reads ?? anchorReads(cluster, sel.namespace, sel.profile, sel.group, pod.metadata.name, getJob(cluster, sel.namespace, jobName)));
+  if (existing) return 'exists';
+  const anchor = buildAnchor(pod, sel, deps.config, anchorOwner(groupOwner(restore, job), job))!;
+  const r = await cluster.create('Pod', sel.namespace, anchor);
+  if (r.created) {
+    deps.metrics.anchors.add({}, 1);
+    deps.log.info('anchor created', { namespace: sel.namespace, group: sel.group, pod: pod.metadata.name, anchor: name, node: pod.spec.nodeName });
+  }
+  return r.created ? 'created' : 'exists';
+}
+
+/**
+ * Deletes the anchor that stands for this pod (by its uid, so never the anchor of a successor pod
+ * with the same name), with the anchor's uid as precondition. Returns its name when deleted.
+ */
+export async function deleteAnchorFor(cluster: Cluster, k: Keys, namespace: string, pod: string, uid: string | null): Promise<string | null> {
+  const anchor = await cluster.get('Pod', namespace, anchorName(pod));
+  if (!anchor || !uid || anchor.metadata.annotations?.[k.anchorUid] !== uid) return null;
+  return (await cluster.delete('Pod', namespace, anchor.metadata.name, { uid: anchor.metadata.uid ?? '' })) ? anchor.metadata.name : null;
 }

@@ -1,11 +1,11 @@
 import * as z from 'zod/mini';
-import { ReasonSchema } from '../config.ts';
+import { ReasonSchema } from './reasons.ts';
 import { JobSchema, PodSchema } from '../kube/objects.ts';
 import type { CloudEvent } from '../http/cloudevent.ts';
 import { stableHash } from '../kube/names.ts';
 
 /** Event types (design §2, §4). */
-export const T = {
+export const EventType = {
   apiAdd: 'dev.knative.apiserver.resource.add',
   apiUpdate: 'dev.knative.apiserver.resource.update',
   apiDelete: 'dev.knative.apiserver.resource.delete',
@@ -20,7 +20,7 @@ export const T = {
   retrySkipped: 'dev.restoreguard.retry.skipped',
 } as const;
 
-export const API_TYPES = [T.apiAdd, T.apiUpdate, T.apiDelete] as const;
+export const API_TYPES = [EventType.apiAdd, EventType.apiUpdate, EventType.apiDelete] as const;
 
 /** ApiServerSource in Resource mode: the data is the whole object. */
 export const ResourceDataSchema = z.discriminatedUnion('kind', [PodSchema, JobSchema]);
@@ -101,5 +101,14 @@ export function replyEvent(
 }
 
 export function stateType(state: RestoreData['state']): string {
-  return state === 'placed' ? T.placed : state === 'succeeded' ? T.succeeded : T.failed;
+  return state === 'placed' ? EventType.placed : state === 'succeeded' ? EventType.succeeded : EventType.failed;
+}
+
+/**
+ * Whether the pod itself has ended. A KubeBlocks pod's restore container may finish while its
+ * sidecar keeps the pod Running: the outcome is then told twice (running, then ended), and the
+ * second telling is news (release deletes ended pods), so it gets its own id.
+ */
+export function podEnded(d: Pick<RestoreData, 'phase'>): 'ended' | 'running' {
+  return d.phase === 'Succeeded' || d.phase === 'Failed' ? 'ended' : 'running';
 }

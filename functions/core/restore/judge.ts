@@ -1,11 +1,13 @@
-import type { Reason } from '../config.ts';
-import { keys } from '../config.ts';
+import type { Deps } from '../deps.ts';
+import type { Reason } from './reasons.ts';
+import { keys } from './keys.ts';
 import type { ContainerOutcome, RestoreData } from './events.ts';
 import type { Condition, ContainerStatus, Job, Pod } from '../kube/objects.ts';
 import { annotationsOf, claimsOf, jobNameOf } from '../kube/objects.ts';
 import type { RetryPolicy } from './reasons.ts';
 import { isRetryable } from './reasons.ts';
 import type { Selection } from './selection.ts';
+import { restoreContainerNames } from './selection.ts';
 import { parseOutcome, readHistory } from './records.ts';
 
 /**
@@ -24,14 +26,6 @@ export interface JudgeContext {
 const IMAGE_PULL = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable']);
 const IMAGE_PULL_FATAL = new Set(['InvalidImageName', 'ErrImageNeverPull']);
 const CONFIG = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
-
-/** Which containers decide the restore's outcome. Native sidecars (init, restartPolicy Always) never count. */
-export function restoreContainerNames(pod: Pick<Pod, 'spec'>, sel: Selection): string[] {
-  const regular = pod.spec.containers.map((c) => c.name);
-  const named = sel.restoreContainers.filter((n) => regular.includes(n));
-  if (named.length > 0) return named;
-  return regular.filter((n) => !sel.helpers.includes(n));
-}
 
 function containerOutcome(name: string, s: ContainerStatus | undefined): ContainerOutcome {
   const t = s?.state?.terminated;
@@ -316,4 +310,26 @@ export function judgeJob(job: Job, sel: Selection, ctx: JudgeContext): RestoreDa
     };
   }
   return null;
+}
+
+/** The judgement's context from configuration and the event's time. */
+export function judgeContext(deps: Pick<Deps, 'config'>, deleted: boolean, time: Date): JudgeContext {
+  return {
+    policy: deps.config,
+    domain: deps.config.RG_DOMAIN,
+    imagePullGraceSeconds: deps.config.RG_IMAGE_PULL_GRACE_SECONDS,
+    deleted,
+    now: time,
+  };
+}
+
+/** Judges any Pod or Job; null when it is not a selected restore object or there is nothing to say. */
+export function judgeObject(obj: Pod | Job, deps: Pick<Deps, 'config' | 'selector'>, deleted: boolean, time: Date): RestoreData | null {
+  const ctx = judgeContext(deps, deleted, time);
+  if (obj.kind === 'Pod') {
+    const sel = deps.selector.selectPod(obj);
+    return sel ? judgePod(obj, sel, ctx) : null;
+  }
+  const sel = deps.selector.selectJob(obj);
+  return sel ? judgeJob(obj, sel, ctx) : null;
 }

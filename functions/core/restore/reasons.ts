@@ -1,6 +1,29 @@
-import type { Config, Reason } from '../config.ts';
+import * as z from 'zod/mini';
 
-export type RetryPolicy = Pick<Config, 'RG_RETRYABLE_REASONS' | 'RG_NON_RETRYABLE_EXIT_CODES'>;
+/** Failure reasons, one vocabulary everywhere (README, Failure reasons). */
+export const REASONS = [
+  'Error',
+  'OOMKilled',
+  'Evicted',
+  'Preempted',
+  'NodeLost',
+  'DeadlineExceeded',
+  'ImagePullFailed',
+  'ConfigError',
+  'InitFailed',
+  'Deleted',
+  'BackoffLimitExceeded',
+  'PodFailurePolicy',
+  'Unknown',
+] as const;
+export const ReasonSchema = z.enum(REASONS);
+export type Reason = z.infer<typeof ReasonSchema>;
+
+/** The retry policy's two lists, as configured (RG_RETRYABLE_REASONS, RG_NON_RETRYABLE_EXIT_CODES). */
+export interface RetryPolicy {
+  RG_RETRYABLE_REASONS: readonly Reason[];
+  RG_NON_RETRYABLE_EXIT_CODES: readonly number[];
+}
 
 /** Infrastructure failures: the restore never got to fail on its own. Retried at once. */
 export const INFRASTRUCTURE: readonly Reason[] = ['Evicted', 'Preempted', 'NodeLost', 'Deleted'];

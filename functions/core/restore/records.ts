@@ -44,3 +44,7 @@ export function readHistory(text: string | undefined): HistoryEntry[] {
     return [];
   }
 }
+
+export function historyHas(existing: string | undefined, podUid: string): boolean {
+  return readHistory(existing).some((e) => e.uid === podUid);
+}

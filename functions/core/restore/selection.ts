@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts';
-import { KB, keys } from '../config.ts';
+import { KB, keys } from './keys.ts';
 import type { Job, KubeObject, Pod } from '../kube/objects.ts';
 import { annotationsOf, labelsOf } from '../kube/objects.ts';
 
@@ -67,4 +67,12 @@ export function createSelector(cfg: Pick<Config, 'RG_PROFILES' | 'RG_DOMAIN' | '
     listSelectors: () => [...(kubeblocks ? [KB.restore] : []), ...(generic ? [k.group] : [])].map((key) => `${key},!${k.anchorFor}`),
     groupSelector: (sel) => `${sel.profile === 'kubeblocks' ? KB.restore : k.group}=${sel.group}`,
   };
+}
+
+/** Which containers decide the restore's outcome. Native sidecars (init, restartPolicy Always) never count. */
+export function restoreContainerNames(pod: Pick<Pod, 'spec'>, sel: Selection): string[] {
+  const regular = pod.spec.containers.map((c) => c.name);
+  const named = sel.restoreContainers.filter((n) => regular.includes(n));
+  if (named.length > 0) return named;
+  return regular.filter((n) => !sel.helpers.includes(n));
 }

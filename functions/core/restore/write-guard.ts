@@ -1,14 +1,13 @@
-import type { Cluster, Kind } from './cluster.ts';
-import { mergePatch } from './cluster.ts';
-import { KB, keys } from '../config.ts';
-import { RefusedWriteError, isRestoreGuardError } from '../errors.ts';
-import type { Job, KubeObject, Pod } from './objects.ts';
+import type { Cluster, Kind } from '../kube/cluster.ts';
+import { RefusedWriteError } from '../errors.ts';
+import type { Job, KubeObject, Pod } from '../kube/objects.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { Selector } from '../restore/selection.ts';
+import { KB, keys } from './keys.ts';
+import type { Selector } from './selection.ts';
 
 /**
- * The write guard (design §3): every write checks again, on the live object, that its target is a
+ * The write guard (README, Guarantees): every write checks again, on the live object, that its target is a
  * selected restore object or one of our anchors, and that a patch touches only our labels and
  * annotations (and KubeBlocks' stop annotation). Anything else is refused, logged and counted.
  */
@@ -82,60 +81,5 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
       if (!isOurs(kind, live)) refuse('delete', kind, ns, name, 'not a selected restore object or anchor');
       return inner.delete(kind, ns, name, { ...opts, uid: opts.uid ?? live.metadata.uid });
     },
-  };
-}
-
-/** Dry-run: reads pass through; writes are logged as what would be done, and never sent. */
-export function dryRun(inner: Cluster, log: Logger, record?: (w: { verb: string; kind: Kind; namespace: string; name: string; body: unknown }) => void): Cluster {
-  const note = (verb: string, kind: Kind, namespace: string, name: string, body: unknown) => {
-    log.info('dry-run: would write', { verb, kind, namespace, name, body });
-    record?.({ verb, kind, namespace, name, body });
-  };
-  return {
-    get: (...a) => inner.get(...a),
-    list: (...a) => inner.list(...a),
-    logs: (...a) => inner.logs(...a),
-    async create(kind, ns, obj) {
-      const existing = await inner.get(kind, ns, obj.metadata.name);
-      if (existing) return { created: false, object: existing };
-      note('create', kind, ns, obj.metadata.name, obj);
-      return { created: true, object: obj };
-    },
-    async patch(kind, ns, name, patch) {
-      const live = await inner.get(kind, ns, name);
-      if (!live) return null;
-      note('patch', kind, ns, name, patch);
-      return mergePatch(live, patch) as KubeObject;
-    },
-    async delete(kind, ns, name, opts) {
-      const live = await inner.get(kind, ns, name);
-      if (!live) return false;
-      note('delete', kind, ns, name, opts ?? {});
-      return true;
-    },
-  };
-}
-
-/** Counts every call by verb, kind and result code. */
-export function instrumented(inner: Cluster, metrics: Metrics): Cluster {
-  const wrap = <A extends unknown[], R>(verb: string, kind: (a: A) => string, fn: (...a: A) => Promise<R>) =>
-    async (...a: A): Promise<R> => {
-      try {
-        const r = await fn(...a);
-        metrics.kubeCalls.inc({ verb, kind: kind(a), code: r === null || r === false ? 'not_found' : 'ok' });
-        return r;
-      } catch (e) {
-        metrics.kubeCalls.inc({ verb, kind: kind(a), code: isRestoreGuardError(e) ? e.code : 'error' });
-        throw e;
-      }
-    };
-  const first = (a: unknown[]) => String(a[0]);
-  return {
-    get: wrap('get', first, inner.get.bind(inner)),
-    list: wrap('list', first, inner.list.bind(inner)),
-    create: wrap('create', first, inner.create.bind(inner)),
-    patch: wrap('patch', first, inner.patch.bind(inner)),
-    delete: wrap('delete', first, inner.delete.bind(inner)),
-    logs: wrap('logs', () => 'Pod', inner.logs.bind(inner)),
   };
 }

@@ -9,13 +9,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { replay } from '../../cli/replay/run.ts';
-import type { Report } from '../../cli/replay/run.ts';
-import type { GroupState } from '../../cli/replay/state.ts';
 import { readInputs } from '../../cli/replay/inputs.ts';
 import { main, parseCli } from '../../cli/replay/main.ts';
 import { renderSvg } from '../../cli/replay/svg.ts';
-import { KB } from '../../functions/core/config.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
+import { KB } from '../../functions/core/restore/keys.ts';
+import type { Report, GroupState } from '../../cli/replay/report.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const REC = join(ROOT, 'test', 'fixtures', 'recordings');

@@ -1,0 +1,30 @@
+/** Label and annotation keys, under the configured domain. */
+export function keys(domain: string) {
+  return {
+    state: `${domain}/state`,
+    outcome: `${domain}/outcome`,
+    history: `${domain}/history`,
+    group: `${domain}/group`,
+    groupSize: `${domain}/group-size`,
+    anchorFor: `${domain}/anchor-for`,
+    anchorUid: `${domain}/anchor-for-uid`,
+    profile: `${domain}/profile`,
+    retry: `${domain}/retry`,
+    attempt: `${domain}/attempt`,
+    retryOf: `${domain}/retry-of`,
+    rootJob: `${domain}/root-job`,
+    failedNodes: `${domain}/failed-nodes`,
+    retrySkipped: `${domain}/retry-skipped`,
+    containers: `${domain}/restore-containers`,
+  } as const;
+}
+export type Keys = ReturnType<typeof keys>;
+
+/** KubeBlocks' own keys (profile kubeblocks). */
+export const KB = {
+  restore: 'dataprotection.kubeblocks.io/restore',
+  managedBy: 'app.kubernetes.io/managed-by',
+  stop: 'dataprotection.kubeblocks.io/stop-restore-manager',
+  restoreContainer: 'restore',
+  helper: 'restore-manager',
+} as const;

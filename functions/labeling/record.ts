@@ -1,0 +1,178 @@
+import type { Deps } from '../core/deps.ts';
+import { RefusedWriteError, TransientClusterError, isConflict } from '../core/errors.ts';
+import type { Cluster } from '../core/kube/cluster.ts';
+import type { Job, KubeObject, Pod } from '../core/kube/objects.ts';
+import { claimsOf, labelsOf, readJob, readPod } from '../core/kube/objects.ts';
+import type { AnchorResult } from '../core/restore/anchors.ts';
+import { anchorReads, ensureAnchor, getJob } from '../core/restore/anchors.ts';
+import type { RestoreData } from '../core/restore/events.ts';
+import { KB, keys } from '../core/restore/keys.ts';
+import type { Keys } from '../core/restore/keys.ts';
+import { earlyStop } from '../core/restore/kubeblocks.ts';
+import { RETRY_VERDICTS, parseOutcome } from '../core/restore/records.ts';
+import type { Selection } from '../core/restore/selection.ts';
+import { restoreContainerNames } from '../core/restore/selection.ts';
+import { hasRecord, jobRecordPatch, olderThanRecord, outcomeKubeEvent, outcomeRecord, recentRecord, redactTail } from './record-format.ts';
+
+export interface LabelingResult {
+  anchor: AnchorResult;
+  recorded: string[];
+  stopped: boolean;
+}
+
+async function logTail(deps: Deps, cluster: Cluster, pod: Pod, sel: Selection): Promise<string | null> {
+  if (deps.config.RG_LOG_TAIL_LINES <= 0) return null;
+  const container = restoreContainerNames(pod, sel)[0];
+  if (!container) return null;
+  try {
+    const text = await cluster.logs(sel.namespace, pod.metadata.name, container, {
+      tailLines: deps.config.RG_LOG_TAIL_LINES,
+      limitBytes: deps.config.RG_LOG_TAIL_BYTES * 2,
+    });
+    return text ? redactTail(text, deps.config.RG_LOG_TAIL_BYTES) : null;
+  } catch (e) {
+    deps.log.warn('log tail not read', { pod: pod.metadata.name, error: (e as Error).message });
+    return null;
+  }
+}
+
+/**
+ * Is this live Job the one the outcome is about? Job scope: its uid. Pod scope: the live pod's
+ * owner; with the pod gone, a Job created after the pod started is a successor under the same name.
+ */
+function sameJob(job: KubeObject, d: RestoreData, livePod: Pod | null): boolean {
+  if (d.scope === 'job') return job.metadata.uid === d.uid;
+  if (livePod) return !!livePod.metadata.ownerReferences?.some((r) => r.kind === 'Job' && r.uid === job.metadata.uid);
+  const created = Date.parse(job.metadata.creationTimestamp ?? '');
+  const started = Date.parse(d.startedAt ?? d.finishedAt ?? '');
+  return !(Number.isFinite(created) && Number.isFinite(started) && created > started);
+}
+
+/** How long after a record its Kubernetes Event is still (re)created when missing. */
+const EVENT_WINDOW_MS = 10 * 60_000;
+
+/**
+ * Records on the Job: read, patch with the resourceVersion as precondition, and on a conflict
+ * (another record or retry's verdict landed first) read again and recompute, so no history entry
+ * is lost and no verdict overwritten. True when it wrote.
+ */
+async function recordOnJob(cluster: Cluster, first: KubeObject, d: RestoreData, k: Keys, text: string): Promise<boolean> {
+  let job: KubeObject | null = first;
+  for (let i = 0; job && i < 5; i++) {
+    const patch = jobRecordPatch(job, d, k, text, RETRY_VERDICTS);
+    if (!patch) return false;
+    const rv = job.metadata.resourceVersion;
+    try {
+      await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: { ...patch, ...(rv ? { resourceVersion: rv } : {}) } });
+      return true;
+    } catch (e) {
+      if (!isConflict(e)) throw e;
+      job = await cluster.get('Job', d.namespace, job.metadata.name);
+      if (job && job.metadata.uid !== first.metadata.uid) return false; // made again meanwhile: not ours to record on
+    }
+  }
+  if (!job) return false;
+  throw new TransientClusterError(`record on job ${d.namespace}/${first.metadata.name}: still conflicting after 5 attempts`, {
+    hint: 'transient; the event will be redelivered',
+  });
+}
+
+/**
+ * Writes an outcome where it outlives the pod: state label and outcome on the Pod and the Job,
+ * the Job's history, the outcome on every PVC, a Kubernetes Event. Each write is skipped when the
+ * live object already says the same, and converges when repeated.
+ */
+export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Promise<LabelingResult> {
+  const k = keys(deps.config.RG_DOMAIN);
+  const now = deps.clock();
+  const result: LabelingResult = { anchor: 'skipped', recorded: [], stopped: false };
+  const sel: Selection = deps.selector.selectLabels(d.namespace, {
+    [d.profile === 'kubeblocks' ? KB.restore : k.group]: d.group,
+  })!;
+
+  // Independent reads at once: the pod, its Job, and (a success) what the anchor needs.
+  const jobRead = getJob(cluster, d.namespace, d.job);
+  const reads = d.scope === 'pod' && d.pod && d.state === 'succeeded' ? anchorReads(cluster, d.namespace, d.profile, d.group, d.pod, jobRead) : undefined;
+  reads?.catch(() => {}); // awaited below when needed; never an unhandled rejection
+  const [podObj, named] = await Promise.all([d.scope === 'pod' && d.pod ? cluster.get('Pod', d.namespace, d.pod) : Promise.resolve(null), jobRead]);
+  const pod = readPod(podObj);
+  const livePod = pod && pod.metadata.uid === d.uid ? pod : null;
+  // The Job by identity, not by name: a Job deleted and made again under its name is another Job.
+  const job = named && sameJob(named, d, livePod) ? named : null;
+  const liveSel = livePod ? deps.selector.selectPod(livePod) : sel;
+  if (!liveSel) {
+    throw new RefusedWriteError(`refused to record on pod ${d.namespace}/${d.pod}: not a selected restore pod`, {
+      hint: 'the event names a pod without restore labels; check what sends events to /labeling',
+    });
+  }
+  // The event's group must be the live objects' group: an event never writes onto another group.
+  const parsedJob = readJob(job);
+  const jobSel = parsedJob ? deps.selector.selectJob(parsedJob) : null;
+  if (job && !jobSel) {
+    throw new RefusedWriteError(`refused to record on job ${d.namespace}/${d.job}: not a selected restore Job`, {
+      hint: 'the event names a Job without restore labels on it or its pod template; check what sends events to /labeling',
+    });
+  }
+  for (const [what, s] of [[`pod ${d.pod}`, livePod ? liveSel : null], [`job ${d.job}`, jobSel]] as const) {
+    if (s && (s.group !== d.group || s.profile !== d.profile)) {
+      throw new RefusedWriteError(`refused to record on ${what} in ${d.namespace}: it belongs to ${s.profile} group ${s.group}, the event says ${d.profile} group ${d.group}`, {
+        hint: 'the event does not match the live object; check what sends events to /labeling',
+      });
+    }
+  }
+
+  // Anchor first, so a finished pod is never invisible while its siblings still schedule; then the
+  // early stop (KubeBlocks) together with the records, so the pod frees its requests at once. Release
+  // waits for the records on the live objects whatever the order.
+  if (livePod && d.state === 'succeeded') {
+    result.anchor = await ensureAnchor(deps, cluster, livePod, liveSel, d.job, liveSel.group === d.group && liveSel.profile === d.profile ? reads : undefined);
+  }
+  // The stop goes out now and the records beside it (separate keys, no ordering between them).
+  const stopping = livePod && d.scope === 'pod' ? earlyStop(deps, cluster, livePod, liveSel) : Promise.resolve(false);
+  stopping.catch(() => {}); // awaited with the records below; never an unhandled rejection
+
+  const podRecorded = !!livePod && hasRecord(livePod, k, d) && labelsOf(livePod)[k.state] === d.state;
+  // The log tail is read once, for the first record of a failure (not on every resync).
+  const text = outcomeRecord(d, now, livePod && !podRecorded && d.state === 'failed' ? await logTail(deps, cluster, livePod, liveSel) : null);
+  // The records are independent writes: made at once (release checks every one on the live objects).
+  const wrote = (what: string) => result.recorded.push(what);
+  const writes: Promise<unknown>[] = [];
+  if (livePod && !podRecorded) {
+    const name = livePod.metadata.name;
+    writes.push(cluster.patch('Pod', d.namespace, name, { metadata: { labels: { [k.state]: d.state }, annotations: { [k.outcome]: text } } }).then(() => wrote(`Pod/${name}`)));
+  }
+  if (job) writes.push(recordOnJob(cluster, job, d, k, text).then((w) => w && wrote(`Job/${job.metadata.name}`)));
+  const spec = livePod?.spec ?? (job as Job | null)?.spec?.template?.spec;
+  for (const claim of new Set([...(d.claims ?? []), ...(spec ? claimsOf(spec) : [])])) {
+    writes.push(
+      (async () => {
+        const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);
+        if (!pvc || hasRecord(pvc, k, d) || olderThanRecord(pvc, k, d)) return;
+        // A Job's own verdict adds nothing to a PVC that already has its pod's (richer) record of the same state.
+        const onPvc = parseOutcome(pvc.metadata.annotations?.[k.outcome]);
+        if (d.scope === 'job' && onPvc?.scope === 'pod' && onPvc.state === d.state) return;
+        await cluster.patch('PersistentVolumeClaim', d.namespace, claim, { metadata: { annotations: { [k.outcome]: text } } });
+        wrote(`PersistentVolumeClaim/${claim}`);
+      })(),
+    );
+  }
+  writes.push(stopping.then((stopped) => (result.stopped = stopped)));
+  // Every write is attempted; the first failure (if any) is the answer, and a redelivery converges.
+  const failures = (await Promise.allSettled(writes)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failures.length) throw failures[0]!.reason;
+  // The Event tells of a new record: not of one a resync finds again an hour later (Events expire).
+  // Best effort: the records are what release waits for, so a failed Event (e.g. its Job deleted by
+  // its TTL meanwhile, which the guard refuses) is logged, never the answer.
+  const about = job ?? livePod;
+  if (about && (result.recorded.length || (hasRecord(about, k, d) && recentRecord(about, k, now, EVENT_WINDOW_MS)))) {
+    try {
+      const ev = await cluster.create('Event', d.namespace, outcomeKubeEvent(about, d, now));
+      if (ev.created) wrote(`Event/${ev.object.metadata.name}`);
+    } catch (e) {
+      deps.log.warn('event not created', { namespace: d.namespace, about: `${about.kind}/${about.metadata.name}`, error: (e as Error).message });
+    }
+  }
+
+  if (result.recorded.length) deps.log.info('outcome recorded', { namespace: d.namespace, group: d.group, pod: d.pod, job: d.job, state: d.state, reason: d.reason, wrote: result.recorded });
+  return result;
+}
