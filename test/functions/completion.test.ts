@@ -1,5 +1,5 @@
 /**
- * completion through the HTTP app, in process (design §4): every recorded-style fixture in binary
+ * completion through the HTTP app, in process (README, Routes and events): every recorded-style fixture in binary
  * and structured mode, built with the CloudEvents SDK; replies are binary-mode CloudEvents with
  * deterministic ids and valid data; nothing to say is 202 with an empty body; bad input on every
  * route is a 400/413 JSON error and writes nothing.

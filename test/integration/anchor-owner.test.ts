@@ -1,4 +1,4 @@
-// Anchor ownership on the real Job controller and garbage collector (design §2, labeling): an
+// Anchor ownership on the real Job controller and garbage collector (README, Labels and annotations: anchor owners): an
 // anchor must stay put while its group runs (the Job neither releases, adopts nor counts it) and
 // must not outlive its owner. Owned by the restore Job (controller false), it goes with the Job;
 // owned by the group's owner as controller (KubeBlocks' Restore; here a ConfigMap stands in for the

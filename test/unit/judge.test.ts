@@ -1,6 +1,6 @@
 /**
  * judgePod / judgeJob over the recorded-style ApiServerSource events in test/fixtures/events:
- * the full answer for each (design §2 completion, §4 data), and the retry policy.
+ * the full answer for each (README, Routes and events: reasons and data), and the retry policy.
  * Pure: no cluster, no server.
  */
 import { test } from 'uvu';

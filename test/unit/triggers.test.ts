@@ -21,7 +21,7 @@ const PING_SOURCE = '/apis/v1/namespaces/restore-guard/pingsources/restore-guard
 const APISERVER_SOURCE = 'https://10.96.0.1:443';
 
 /**
- * The design's routing table (design §2): event type → the function paths that take it; plus
+ * The routing table (README, Routes and events): event type → the function paths that take it; plus
  * retry's final word on a failed Job to release (a group with an opted-in failed Job waits for it).
  */
 const DESIGN: Record<string, string[]> = {

@@ -118,7 +118,8 @@ export function toStructured(ev: CloudEvent): { headers: Record<string, string>;
   return { headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(ev) };
 }
 
-// Header values must be printable ASCII; percent-encode the rest (CloudEvents HTTP binding §3.1.3.2).
+// Header values must be printable ASCII; percent-encode the rest (CloudEvents HTTP binding, 3.1.3.2:
+// https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md#3132-http-header-values).
 function encodeHeader(v: string): string {
   return v.replace(/[^\x20-\x7e]|%/g, (c) => encodeURIComponent(c));
 }

@@ -4,7 +4,7 @@ import { JobSchema, PodSchema } from '../kube/objects.ts';
 import type { CloudEvent } from '../http/cloudevent.ts';
 import { stableHash } from '../kube/names.ts';
 
-/** Event types (design §2, §4). */
+/** Event types (README, Routes and events). */
 export const EventType = {
   apiAdd: 'dev.knative.apiserver.resource.add',
   apiUpdate: 'dev.knative.apiserver.resource.update',
@@ -35,7 +35,7 @@ export const ContainerOutcomeSchema = z.object({
 });
 export type ContainerOutcome = z.infer<typeof ContainerOutcomeSchema>;
 
-/** The data of every dev.restoreguard.* event (design §4). */
+/** The data of every dev.restoreguard.* event (README, Routes and events). */
 export const RestoreDataSchema = z.object({
   namespace: z.string().check(z.minLength(1)),
   group: z.string().check(z.minLength(1)),
