@@ -3,13 +3,14 @@
  * `npm start` runs the bundle built from this file (dist/server.js); `npm run dev` runs it as is.
  */
 import { serve } from '@hono/node-server';
+import type { Config } from './core/config.ts';
 import { loadConfig } from './core/config.ts';
 import { isRestoreGuardError } from './core/errors.ts';
 import { createLogger } from './core/log.ts';
 import { FUNCTIONS, createServer } from './server.ts';
 
 const boot = createLogger();
-let config;
+let config: Config;
 try {
   config = loadConfig();
 } catch (e) {

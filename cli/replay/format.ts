@@ -11,8 +11,13 @@ export function clockTime(ms: number): string {
   return new Date(ms).toISOString().slice(11, 23);
 }
 
-const shortType = (t: string) => t.replace(/^dev\.restoreguard\./, '').replace(/^dev\.knative\.apiserver\.resource\./, '').replace(/^dev\.knative\.sources\./, '');
-const shortKey = (key: string, domain = 'restoreguard.dev') => (key === KB.stop ? 'stop-restore-manager' : key.replace(`${domain}/`, ''));
+const shortType = (t: string) =>
+  t
+    .replace(/^dev\.restoreguard\./, '')
+    .replace(/^dev\.knative\.apiserver\.resource\./, '')
+    .replace(/^dev\.knative\.sources\./, '');
+const shortKey = (key: string, domain = 'restoreguard.dev') =>
+  key === KB.stop ? 'stop-restore-manager' : key.replace(`${domain}/`, '');
 
 type Json = Record<string, unknown>;
 
@@ -20,17 +25,35 @@ type Json = Record<string, unknown>;
 export function objectSummary(o: KubeObject): string {
   if (o.kind === 'Pod') {
     const spec = (o.spec ?? {}) as Json;
-    const st = (o.status ?? {}) as { phase?: string; reason?: string; containerStatuses?: { name: string; state?: { terminated?: { exitCode: number; reason?: string }; waiting?: { reason?: string } } }[] };
+    const st = (o.status ?? {}) as {
+      phase?: string;
+      reason?: string;
+      containerStatuses?: {
+        name: string;
+        state?: { terminated?: { exitCode: number; reason?: string }; waiting?: { reason?: string } };
+      }[];
+    };
     const node = spec.nodeName ? ` on ${String(spec.nodeName)}` : '';
     const containers = (st.containerStatuses ?? [])
-      .map((c) => (c.state?.terminated ? `${c.name} exited ${c.state.terminated.exitCode}` : c.state?.waiting?.reason ? `${c.name} ${c.state.waiting.reason}` : null))
+      .map((c) =>
+        c.state?.terminated
+          ? `${c.name} exited ${c.state.terminated.exitCode}`
+          : c.state?.waiting?.reason
+            ? `${c.name} ${c.state.waiting.reason}`
+            : null,
+      )
       .filter(Boolean);
     const del = o.metadata.deletionTimestamp ? ', terminating' : '';
     return `${st.phase ?? 'Pending'}${st.reason ? ` (${st.reason})` : ''}${node}${containers.length ? `; ${containers.join(', ')}` : ''}${del}`;
   }
   if (o.kind === 'Job') {
-    const st = (o.status ?? {}) as { active?: number; conditions?: { type: string; status: string; reason?: string }[] };
-    const c = ['Complete', 'Failed', 'SuccessCriteriaMet', 'FailureTarget', 'Suspended'].map((t) => (st.conditions ?? []).find((x) => x.status === 'True' && x.type === t)).find(Boolean);
+    const st = (o.status ?? {}) as {
+      active?: number;
+      conditions?: { type: string; status: string; reason?: string }[];
+    };
+    const c = ['Complete', 'Failed', 'SuccessCriteriaMet', 'FailureTarget', 'Suspended']
+      .map((t) => (st.conditions ?? []).find((x) => x.status === 'True' && x.type === t))
+      .find(Boolean);
     return c ? `${c.type}${c.reason ? ` (${c.reason})` : ''}` : `active ${st.active ?? 0}`;
   }
   return `${o.kind}`;
@@ -49,7 +72,8 @@ function stepHeader(s: Step): string {
   }
   const ev = s.event!;
   const o = s.object;
-  if (o) return `${t}  ${pad(shortType(ev.type), 7)} ${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}  ${objectSummary(o)}${tail}`;
+  if (o)
+    return `${t}  ${pad(shortType(ev.type), 7)} ${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}  ${objectSummary(o)}${tail}`;
   return `${t}  ${shortType(ev.type)}  ${ev.subject ?? ev.source}${tail}`;
 }
 
@@ -106,10 +130,14 @@ export function writeLine(w: WriteRecord, domain = 'restoreguard.dev'): string {
     else if (w.kind === 'Event') detail = String(b.reason ?? '');
     if (w.changed === false) detail += detail ? ', already exists' : 'already exists';
   } else if (w.verb === 'patch') {
-    const m = ((w.body as { metadata?: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> } }).metadata ?? {});
+    const m =
+      (w.body as { metadata?: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> } })
+        .metadata ?? {};
     const parts = [
       ...Object.entries(m.labels ?? {}).map(([k, v]) => `${shortKey(k, domain)}=${v}`),
-      ...Object.entries(m.annotations ?? {}).map(([k, v]) => (v !== null && v.length <= 12 ? `${shortKey(k, domain)}=${v}` : `${shortKey(k, domain)}`)),
+      ...Object.entries(m.annotations ?? {}).map(([k, v]) =>
+        v !== null && v.length <= 12 ? `${shortKey(k, domain)}=${v}` : `${shortKey(k, domain)}`,
+      ),
     ];
     detail = parts.join(' ') + (w.changed === false ? ' (no change)' : '');
   } else if (w.changed === false) detail = 'already gone';
@@ -135,28 +163,46 @@ function groupLines(g: GroupState, at: (ms: number | null) => string): string[] 
   out.push('    pods');
   for (const p of g.pods) {
     const state = p.state ? `state=${p.state}, ` : '';
-    const fate = p.present ? `${state}present` : p.deletedBy ? `${state}deleted ${p.deletedBy === 'recording' ? 'in the recording' : 'by restore-guard'} at ${at(p.deletedAt)}` : `${state}gone`;
+    const fate = p.present
+      ? `${state}present`
+      : p.deletedBy
+        ? `${state}deleted ${p.deletedBy === 'recording' ? 'in the recording' : 'by restore-guard'} at ${at(p.deletedAt)}`
+        : `${state}gone`;
     const stop = p.stopAt !== null ? `, stop set by ${p.stopBy} at ${at(p.stopAt)}` : '';
-    out.push(`      ${pad(p.name, 44)} ${pad(p.node ?? '(no node)', 10)} ${pad(p.outcome ?? p.phase ?? '?', 10)}${p.reason ? ` ${p.reason}` : ''}  ${fate}${stop}`);
+    out.push(
+      `      ${pad(p.name, 44)} ${pad(p.node ?? '(no node)', 10)} ${pad(p.outcome ?? p.phase ?? '?', 10)}${p.reason ? ` ${p.reason}` : ''}  ${fate}${stop}`,
+    );
   }
   if (!g.pods.length) out.push('      (none seen)');
   const left = g.anchors.filter((a) => a.present).length;
   out.push(`    anchors  (${g.anchors.length} created, ${left} left)`);
   for (const a of g.anchors) {
-    out.push(`      ${pad(a.name, 44)} ${pad(a.node ?? '?', 10)} ${at(a.createdAt)} → ${a.present ? 'still there' : at(a.deletedAt)}${a.owner ? `  owner ${a.owner}` : ''}`);
+    out.push(
+      `      ${pad(a.name, 44)} ${pad(a.node ?? '?', 10)} ${at(a.createdAt)} → ${a.present ? 'still there' : at(a.deletedAt)}${a.owner ? `  owner ${a.owner}` : ''}`,
+    );
   }
   out.push('    jobs');
   for (const j of g.jobs) {
-    const fate = j.present ? '' : `  [deleted ${j.deletedBy === 'recording' ? 'in the recording' : 'by restore-guard'}]`;
+    const fate = j.present
+      ? ''
+      : `  [deleted ${j.deletedBy === 'recording' ? 'in the recording' : 'by restore-guard'}]`;
     const retry = j.retryOf ? `  retry of ${j.retryOf} (attempt ${j.attempt})` : '';
-    out.push(`      ${pad(j.name, 44)} ${pad(j.condition ?? 'running', 30)} state=${j.state ?? '-'}  outcome: ${outcomeText(j.outcome)}${retry}${fate}`);
+    out.push(
+      `      ${pad(j.name, 44)} ${pad(j.condition ?? 'running', 30)} state=${j.state ?? '-'}  outcome: ${outcomeText(j.outcome)}${retry}${fate}`,
+    );
   }
   if (!g.jobs.length) out.push('      (none seen)');
   out.push('    pvcs');
-  for (const p of g.pvcs) out.push(`      ${pad(p.name, 44)} outcome: ${outcomeText(p.outcome)}${p.inferred ? '  (PVC inferred from pod volumes)' : ''}`);
+  for (const p of g.pvcs)
+    out.push(
+      `      ${pad(p.name, 44)} outcome: ${outcomeText(p.outcome)}${p.inferred ? '  (PVC inferred from pod volumes)' : ''}`,
+    );
   if (!g.pvcs.length) out.push('      (none)');
   out.push('    retries');
-  for (const r of g.retries) out.push(`      ${pad(r.job, 44)} of ${r.of}, attempt ${r.attempt}${r.avoid.length ? `, avoids ${r.avoid.join(',')} (${r.required ? 'required' : 'preferred'})` : ''}, created ${at(r.at)}${r.createdBy === 'recording' ? ' (already in the recording)' : ' by restore-guard'}`);
+  for (const r of g.retries)
+    out.push(
+      `      ${pad(r.job, 44)} of ${r.of}, attempt ${r.attempt}${r.avoid.length ? `, avoids ${r.avoid.join(',')} (${r.required ? 'required' : 'preferred'})` : ''}, created ${at(r.at)}${r.createdBy === 'recording' ? ' (already in the recording)' : ' by restore-guard'}`,
+    );
   if (!g.retries.length) out.push('      (none)');
   return out;
 }
@@ -165,15 +211,25 @@ function groupLines(g: GroupState, at: (ms: number | null) => string): string[] 
 export function formatReport(r: Report): string {
   const out: string[] = [];
   const day = new Date(r.start).toISOString().slice(0, 10);
-  const where = r.mode === 'offline' ? 'offline (in-process chain, no cluster)' : r.mode === 'target' ? `to ${r.target}` : `against the cluster${r.dryRun ? ' (dry-run: writes are shown, not made)' : ' (--apply: writes are made)'}`;
+  const where =
+    r.mode === 'offline'
+      ? 'offline (in-process chain, no cluster)'
+      : r.mode === 'target'
+        ? `to ${r.target}`
+        : `against the cluster${r.dryRun ? ' (dry-run: writes are shown, not made)' : ' (--apply: writes are made)'}`;
   out.push(`restore-guard replay ${where}`);
-  out.push(`  ${r.events} event(s), ${r.observations} observation(s) from ${r.files.length} file(s); times UTC on ${day}`);
+  out.push(
+    `  ${r.events} event(s), ${r.observations} observation(s) from ${r.files.length} file(s); times UTC on ${day}`,
+  );
   if (r.eventingDir) out.push(`  routing by ${r.triggers.length} Trigger(s) in ${r.eventingDir}`);
   if (r.problems.length) {
     out.push('', `Unreadable input (${r.problems.length}):`);
     for (const p of r.problems) out.push(`  ${formatProblem(p)}`);
   }
-  out.push('', 'Timeline   (→ reply  · nothing to say  ✗ error;  + created  ~ patched  - deleted  = no change  ? dry-run)');
+  out.push(
+    '',
+    'Timeline   (→ reply  · nothing to say  ✗ error;  + created  ~ patched  - deleted  = no change  ? dry-run)',
+  );
   for (const s of r.steps) {
     out.push(stepHeader(s));
     if (s.skipped) out.push(`              skipped: ${s.skipped}`);
@@ -196,7 +252,7 @@ export function formatReport(r: Report): string {
     '',
     `${r.steps.length} item(s) replayed, ${hops} deliveries, ${r.writes.length} write(s) (${changed} ${r.dryRun ? 'would change' : 'changed'} something), ${r.errors} error answer(s)${r.problems.length ? `, ${r.problems.length} unreadable input(s)` : ''}`,
   );
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 /** The machine report (--json): the same content, times as ISO strings. */
@@ -223,11 +279,23 @@ export function jsonReport(r: Report): unknown {
       copy: s.copy,
       kind: s.kind,
       event: s.event,
-      object: s.object ? { kind: s.object.kind, namespace: s.object.metadata.namespace ?? null, name: s.object.metadata.name, uid: s.object.metadata.uid ?? null, summary: statusOf(s.object) } : null,
+      object: s.object
+        ? {
+            kind: s.object.kind,
+            namespace: s.object.metadata.namespace ?? null,
+            name: s.object.metadata.name,
+            uid: s.object.metadata.uid ?? null,
+            summary: statusOf(s.object),
+          }
+        : null,
       deleted: s.deleted,
       view: s.view,
       skipped: s.skipped,
-      hops: s.hops.map((h) => ({ ...h, decision: decision(h), writes: h.writes.map((w) => ({ ...w, at: iso(w.at), before: undefined })) })),
+      hops: s.hops.map((h) => ({
+        ...h,
+        decision: decision(h),
+        writes: h.writes.map((w) => ({ ...w, at: iso(w.at), before: undefined })),
+      })),
     })),
     state: r.state
       ? {
@@ -235,7 +303,14 @@ export function jsonReport(r: Report): unknown {
             ...g,
             completedAt: iso(g.completedAt),
             releasedAt: iso(g.releasedAt),
-            pods: g.pods.map((p) => ({ ...p, placedAt: iso(p.placedAt), restoreDoneAt: iso(p.restoreDoneAt), endAt: iso(p.endAt), stopAt: iso(p.stopAt), deletedAt: iso(p.deletedAt) })),
+            pods: g.pods.map((p) => ({
+              ...p,
+              placedAt: iso(p.placedAt),
+              restoreDoneAt: iso(p.restoreDoneAt),
+              endAt: iso(p.endAt),
+              stopAt: iso(p.stopAt),
+              deletedAt: iso(p.deletedAt),
+            })),
             anchors: g.anchors.map((a) => ({ ...a, createdAt: iso(a.createdAt), deletedAt: iso(a.deletedAt) })),
             retries: g.retries.map((x) => ({ ...x, at: iso(x.at) })),
             failures: g.failures.map((f) => ({ ...f, at: iso(f.at) })),

@@ -67,11 +67,16 @@ const READABLE = /\.(json|jsonl|ndjson)$/i;
 export function expandPaths(paths: string[], problems: InputProblem[]): string[] {
   const out: string[] = [];
   const walk = (p: string, explicit: boolean) => {
-    let st;
+    let st: ReturnType<typeof statSync>;
     try {
       st = statSync(p);
     } catch (e) {
-      problems.push({ file: p, line: null, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, expected: 'an existing file or folder' });
+      problems.push({
+        file: p,
+        line: null,
+        message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        expected: 'an existing file or folder',
+      });
       return;
     }
     if (st.isDirectory()) {
@@ -134,17 +139,20 @@ function structured(o: Record<string, unknown>): CloudEvent {
 
 /** Classifies one JSON value; pushes what it holds, or throws InputError. */
 function classify(v: unknown, origin: Origin, out: Item[]): void {
-  const fail = (message: string, expected = EXPECT_ITEM): never => {
+  const fail: (message: string, expected?: string) => never = (message, expected = EXPECT_ITEM) => {
     throw new InputError({ file: origin.file, line: origin.line, message, expected });
   };
-  if (!isObj(v)) return fail(`found ${Array.isArray(v) ? 'a nested array' : JSON.stringify(v)?.slice(0, 40) ?? typeof v}`);
+  if (!isObj(v)) fail(`found ${Array.isArray(v) ? 'a nested array' : (JSON.stringify(v)?.slice(0, 40) ?? typeof v)}`);
   // A raw capture, as the recorder writes it.
   if ('headers' in v && 'body' in v) {
     if (!isObj(v.headers)) fail('capture headers are not an object', 'headers as an object of strings');
     if (typeof v.body !== 'string') fail('capture body is not a string', 'the raw request body as a string');
     const receivedAt = typeof v.receivedAt === 'string' ? Date.parse(v.receivedAt) : NaN;
-    if (v.receivedAt !== undefined && !Number.isFinite(receivedAt)) fail(`capture receivedAt ${JSON.stringify(v.receivedAt)} is not a time`, 'receivedAt as an RFC 3339 time');
-    const headers = Object.fromEntries(Object.entries(v.headers as Record<string, unknown>).map(([k, x]) => [k.toLowerCase(), String(x)]));
+    if (v.receivedAt !== undefined && !Number.isFinite(receivedAt))
+      fail(`capture receivedAt ${JSON.stringify(v.receivedAt)} is not a time`, 'receivedAt as an RFC 3339 time');
+    const headers = Object.fromEntries(
+      Object.entries(v.headers as Record<string, unknown>).map(([k, x]) => [k.toLowerCase(), String(x)]),
+    );
     const path = typeof v.path === 'string' ? v.path : null;
     const at = Number.isFinite(receivedAt) ? receivedAt : null;
     const ct = headers['content-type'] ?? '';
@@ -153,23 +161,35 @@ function classify(v: unknown, origin: Origin, out: Item[]): void {
       try {
         arr = JSON.parse(v.body as string);
       } catch (e) {
-        return fail(`batch body is not JSON: ${(e as Error).message}`, 'a JSON array of structured CloudEvents');
+        fail(`batch body is not JSON: ${(e as Error).message}`, 'a JSON array of structured CloudEvents');
       }
-      if (!Array.isArray(arr)) return fail('batch body is not an array', 'a JSON array of structured CloudEvents');
+      if (!Array.isArray(arr)) fail('batch body is not an array', 'a JSON array of structured CloudEvents');
       arr.forEach((x, i) => {
         if (!isObj(x)) fail(`batch element ${i} is not an object`, 'structured CloudEvents');
         try {
           out.push({ kind: 'event', event: structured(x), receivedAt: at, path, origin });
         } catch (e) {
-          fail(`batch element ${i}: ${(e as Error).message}`, 'structured CloudEvents (specversion "1.0", id, source, type)');
+          fail(
+            `batch element ${i}: ${(e as Error).message}`,
+            'structured CloudEvents (specversion "1.0", id, source, type)',
+          );
         }
       });
       return;
     }
     try {
-      out.push({ kind: 'event', event: parseCloudEvent({ headers, body: v.body as string }), receivedAt: at, path, origin });
+      out.push({
+        kind: 'event',
+        event: parseCloudEvent({ headers, body: v.body as string }),
+        receivedAt: at,
+        path,
+        origin,
+      });
     } catch (e) {
-      fail(`capture is not a CloudEvent: ${(e as Error).message}`, 'a request in binary mode (ce-* headers) or structured mode (content-type application/cloudevents+json)');
+      fail(
+        `capture is not a CloudEvent: ${(e as Error).message}`,
+        'a request in binary mode (ce-* headers) or structured mode (content-type application/cloudevents+json)',
+      );
     }
     return;
   }
@@ -183,21 +203,36 @@ function classify(v: unknown, origin: Origin, out: Item[]): void {
   }
   if ('object' in v && isObj(v.object)) {
     const at = typeof v.observedAt === 'string' ? Date.parse(v.observedAt) : NaN;
-    if (!Number.isFinite(at)) fail(`observedAt ${JSON.stringify(v.observedAt)} is not a time`, 'observedAt as an RFC 3339 time');
-    return classifyObject(v.object, at, origin, out, fail);
+    if (!Number.isFinite(at))
+      fail(`observedAt ${JSON.stringify(v.observedAt)} is not a time`, 'observedAt as an RFC 3339 time');
+    classifyObject(v.object, at, origin, out, fail);
+    return;
   }
-  if ('kind' in v && 'metadata' in v) return classifyObject(v, null, origin, out, fail);
-  if (v.kind === 'List' && Array.isArray(v.items)) return classifyObject(v, null, origin, out, fail);
-  return fail(`an object with keys ${Object.keys(v).slice(0, 6).join(', ') || '(none)'}`);
+  if ('kind' in v && 'metadata' in v) {
+    classifyObject(v, null, origin, out, fail);
+    return;
+  }
+  if (v.kind === 'List' && Array.isArray(v.items)) {
+    classifyObject(v, null, origin, out, fail);
+    return;
+  }
+  fail(`an object with keys ${Object.keys(v).slice(0, 6).join(', ') || '(none)'}`);
 }
 
-function classifyObject(o: Record<string, unknown>, at: number | null, origin: Origin, out: Item[], fail: (m: string, e?: string) => never): void {
+function classifyObject(
+  o: Record<string, unknown>,
+  at: number | null,
+  origin: Origin,
+  out: Item[],
+  fail: (m: string, e?: string) => never,
+): void {
   if (o.kind === 'List' && Array.isArray(o.items)) {
     for (const x of o.items) if (isObj(x)) classifyObject(x, at, origin, out, fail);
     return;
   }
   const meta = o.metadata as Record<string, unknown> | undefined;
-  if (typeof o.kind !== 'string' || !isObj(meta) || typeof meta.name !== 'string') fail('Kubernetes object without kind or metadata.name', 'a Kubernetes object with kind and metadata.name');
+  if (typeof o.kind !== 'string' || !isObj(meta) || typeof meta.name !== 'string')
+    fail('Kubernetes object without kind or metadata.name', 'a Kubernetes object with kind and metadata.name');
   out.push({ kind: 'observation', object: o as unknown as KubeObject, observedAt: at, origin });
 }
 
@@ -213,10 +248,16 @@ export function readFile(file: string, display = file, failFast = false): { item
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    return one({ file: display, line: null, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, expected: 'a readable file' });
+    return one({
+      file: display,
+      line: null,
+      message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      expected: 'a readable file',
+    });
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.trim() === '') return one({ file: display, line: null, message: 'the file is empty', expected: EXPECT_FILE });
+  if (text.trim() === '')
+    return one({ file: display, line: null, message: 'the file is empty', expected: EXPECT_FILE });
   const attempt = (v: unknown, origin: Origin): boolean => {
     try {
       classify(v, origin, items);
@@ -255,7 +296,12 @@ export function readFile(file: string, display = file, failFast = false): { item
     firstParses = false;
   }
   if (!jsonl && (nonEmpty <= 1 || !firstParses)) {
-    return one({ file: display, line: jsonErrorLine(text, wholeError!), message: `not valid JSON: ${wholeError!.message}`, expected: EXPECT_FILE });
+    return one({
+      file: display,
+      line: jsonErrorLine(text, wholeError!),
+      message: `not valid JSON: ${wholeError!.message}`,
+      expected: EXPECT_FILE,
+    });
   }
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
@@ -264,8 +310,15 @@ export function readFile(file: string, display = file, failFast = false): { item
     try {
       v = JSON.parse(l);
     } catch (e) {
-      const why = jsonl ? `not valid JSON: ${(e as Error).message}` : `neither one JSON value (${wholeError!.message}) nor JSON Lines (this line: ${(e as Error).message})`;
-      problems.push({ file: display, line: i + 1, message: why, expected: jsonl ? `one JSON value per line, each ${EXPECT_ITEM}` : EXPECT_FILE });
+      const why = jsonl
+        ? `not valid JSON: ${(e as Error).message}`
+        : `neither one JSON value (${wholeError!.message}) nor JSON Lines (this line: ${(e as Error).message})`;
+      problems.push({
+        file: display,
+        line: i + 1,
+        message: why,
+        expected: jsonl ? `one JSON value per line, each ${EXPECT_ITEM}` : EXPECT_FILE,
+      });
       if (failFast) break;
       continue;
     }

@@ -68,45 +68,48 @@ export interface Cli {
 const positiveInt = (name: string, v: string | undefined, def: number): number => {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} takes a whole number of 1 or more, not ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`${name} takes a whole number of 1 or more, not ${JSON.stringify(v)}`);
   return n;
 };
 
+const OPTIONS = {
+  target: { type: 'string' },
+  cluster: { type: 'boolean' },
+  apply: { type: 'boolean' },
+  pace: { type: 'boolean' },
+  speed: { type: 'string' },
+  dup: { type: 'string' },
+  shuffle: { type: 'string' },
+  window: { type: 'string' },
+  only: { type: 'string' },
+  'with-replies': { type: 'boolean' },
+  eventing: { type: 'string' },
+  json: { type: 'boolean' },
+  svg: { type: 'string' },
+  'fail-fast': { type: 'boolean' },
+  'keep-going': { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const parseArgsOf = (argv: string[]) =>
+  parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
+
 /** Parses the command line. Throws UsageError with what is wrong. */
 export function parseCli(argv: string[], env: Record<string, string | undefined> = process.env): Cli {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgsOf>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        target: { type: 'string' },
-        cluster: { type: 'boolean' },
-        apply: { type: 'boolean' },
-        pace: { type: 'boolean' },
-        speed: { type: 'string' },
-        dup: { type: 'string' },
-        shuffle: { type: 'string' },
-        window: { type: 'string' },
-        only: { type: 'string' },
-        'with-replies': { type: 'boolean' },
-        eventing: { type: 'string' },
-        json: { type: 'boolean' },
-        svg: { type: 'string' },
-        'fail-fast': { type: 'boolean' },
-        'keep-going': { type: 'boolean' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseArgsOf(argv);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   const v = parsed.values;
   const help = !!v.help;
-  if (!help && parsed.positionals.length === 0) throw new UsageError('no recordings given: name files or folders to replay');
-  if (v.target && v.cluster) throw new UsageError('--target and --cluster exclude each other: send to a server, or run here against a cluster');
+  if (!help && parsed.positionals.length === 0)
+    throw new UsageError('no recordings given: name files or folders to replay');
+  if (v.target && v.cluster)
+    throw new UsageError('--target and --cluster exclude each other: send to a server, or run here against a cluster');
   if (v.apply && !v.cluster) throw new UsageError('--apply only goes with --cluster');
   if (v['fail-fast'] && v['keep-going']) throw new UsageError('--fail-fast and --keep-going exclude each other');
   if (v.target) {
@@ -122,7 +125,12 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
   if (v.shuffle !== undefined && v.shuffle === '') throw new UsageError('--shuffle takes a seed, e.g. --shuffle 42');
   if (v.window !== undefined && v.shuffle === undefined) throw new UsageError('--window only goes with --shuffle');
   const mode: Mode = v.target ? 'target' : v.cluster ? 'cluster' : 'offline';
-  const only = v.only ? v.only.split(',').map((s) => s.trim()).filter(Boolean) : null;
+  const only = v.only
+    ? v.only
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : null;
   return {
     options: {
       paths: parsed.positionals,
@@ -174,7 +182,9 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     if (tty) {
       if (done === total || nowT - last > 200) {
         last = nowT;
-        io.stderr.write(`\rreplaying ${done}/${total} (${Math.floor((done / total) * 100)}%)${done === total ? '\n' : ''}`);
+        io.stderr.write(
+          `\rreplaying ${done}/${total} (${Math.floor((done / total) * 100)}%)${done === total ? '\n' : ''}`,
+        );
       }
     } else if (done === total || Math.floor((done * 10) / total) !== Math.floor(((done - 1) * 10) / total)) {
       io.stderr.write(`replaying ${done}/${total}\n`);
@@ -184,9 +194,9 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     const report = await replay({
       ...cli.options,
       onProgress: progress,
-      ...(cli.verbose ? { onLog: (l: string) => io.stderr.write(l + '\n') } : {}),
+      ...(cli.verbose ? { onLog: (l: string) => io.stderr.write(`${l}\n`) } : {}),
     });
-    io.stdout.write(cli.json ? JSON.stringify(jsonReport(report), null, 2) + '\n' : formatReport(report));
+    io.stdout.write(cli.json ? `${JSON.stringify(jsonReport(report), null, 2)}\n` : formatReport(report));
     if (cli.svg) {
       writeFileSync(cli.svg, renderSvg(report));
       if (!cli.json) io.stdout.write(`picture: ${cli.svg}\n`);

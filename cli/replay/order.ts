@@ -64,11 +64,16 @@ export interface Delivery {
  * delivered before it happened (no broker can), but it may come after later events, and its copies
  * far apart: late, twice, out of order.
  */
-export function deliveries(timed: Timed[], opts: { dup?: number; shuffleSeed?: string | null; windowMs?: number }): Delivery[] {
+export function deliveries(
+  timed: Timed[],
+  opts: { dup?: number; shuffleSeed?: string | null; windowMs?: number },
+): Delivery[] {
   const dup = Math.max(1, opts.dup ?? 1);
   const out = timed
     .flatMap((t) => (t.item.kind === 'event' ? [{ item: t.item, at: t.at }] : []))
-    .flatMap((t, i) => Array.from({ length: dup }, (_, copy) => ({ ...t, deliverAt: t.at, copy, order: i * dup + copy })));
+    .flatMap((t, i) =>
+      Array.from({ length: dup }, (_, copy) => ({ ...t, deliverAt: t.at, copy, order: i * dup + copy })),
+    );
   if (opts.shuffleSeed !== null && opts.shuffleSeed !== undefined) {
     const random = seededRandom(`shuffle:${opts.shuffleSeed}`);
     const w = opts.windowMs ?? DEFAULT_WINDOW_MS;

@@ -186,7 +186,15 @@ export interface GroupState {
   jobs: JobState[];
   pvcs: { name: string; outcome: Outcome | null; inferred: boolean }[];
   retries: RetryState[];
-  failures: { pod: string | null; job: string | null; node: string | null; reason: string | null; scope: string; at: number; retryable: boolean }[];
+  failures: {
+    pod: string | null;
+    job: string | null;
+    node: string | null;
+    reason: string | null;
+    scope: string;
+    at: number;
+    retryable: boolean;
+  }[];
 }
 
 export interface EndState {

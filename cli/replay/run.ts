@@ -31,7 +31,9 @@ export function defaultEventingDir(env: Record<string, string | undefined>, cwd:
 const RG_SOURCE = `${SOURCE_PREFIX}/`;
 const objectOf = (ev: CloudEvent): KubeObject | null => {
   const d = ev.data as KubeObject | undefined;
-  return d && typeof d === 'object' && typeof d.kind === 'string' && d.metadata && typeof d.metadata.name === 'string' ? d : null;
+  return d && typeof d === 'object' && typeof d.kind === 'string' && d.metadata && typeof d.metadata.name === 'string'
+    ? d
+    : null;
 };
 
 /** A state of the world the recording shows: an object as an event carried it, or an observation. */
@@ -152,7 +154,9 @@ export async function replay(opts: ReplayOptions): Promise<Report> {
   if (opts.mode !== 'target') {
     const eventingDir = opts.eventingDir ? resolve(cwd, opts.eventingDir) : defaultEventingDir(env, cwd);
     if (!existsSync(eventingDir)) {
-      throw new UsageError(`no eventing folder at ${eventingDir}: the local broker routes by the Triggers there; set RG_EVENTING_DIR or pass --eventing DIR`);
+      throw new UsageError(
+        `no eventing folder at ${eventingDir}: the local broker routes by the Triggers there; set RG_EVENTING_DIR or pass --eventing DIR`,
+      );
     }
     report.eventingDir = eventingDir;
     try {
@@ -188,7 +192,16 @@ export async function replay(opts: ReplayOptions): Promise<Report> {
       sleep,
       onHop,
       backoffScale: virtual ? 0 : 1,
-      onDryWrite: (w) => writes.add({ verb: w.verb as WriteRecord['verb'], kind: w.kind, namespace: w.namespace, name: w.name, body: w.body, changed: null, dryRun: true }),
+      onDryWrite: (w) =>
+        writes.add({
+          verb: w.verb as WriteRecord['verb'],
+          kind: w.kind,
+          namespace: w.namespace,
+          name: w.name,
+          body: w.body,
+          changed: null,
+          dryRun: true,
+        }),
     });
     const broker = server.broker!;
     report.triggers = broker.triggers.map((t) => `${t.name} -> ${t.path}`);
@@ -196,7 +209,8 @@ export async function replay(opts: ReplayOptions): Promise<Report> {
     if (opts.only?.length) {
       const names = FUNCTIONS.map((f) => f.name);
       const unknown = opts.only.filter((n) => !names.includes(n));
-      if (unknown.length) throw new UsageError(`--only: no function named ${unknown.join(', ')} (functions: ${names.join(', ')})`);
+      if (unknown.length)
+        throw new UsageError(`--only: no function named ${unknown.join(', ')} (functions: ${names.join(', ')})`);
       const keep = broker.triggers.filter((t) => opts.only!.includes(t.path.replace(/^\//, '')));
       broker.triggers.splice(0, broker.triggers.length, ...keep); // the broker routes by this very list
     }
@@ -210,7 +224,10 @@ export async function replay(opts: ReplayOptions): Promise<Report> {
     origin: { file: item.origin.file, line: item.origin.line },
     copy,
     kind: item.kind,
-    event: item.kind === 'event' ? { id: item.event.id, type: item.event.type, source: item.event.source, subject: item.event.subject ?? null } : null,
+    event:
+      item.kind === 'event'
+        ? { id: item.event.id, type: item.event.type, source: item.event.source, subject: item.event.subject ?? null }
+        : null,
     object: item.kind === 'event' ? objectOf(item.event) : item.object,
     deleted: item.kind === 'event' && item.event.type === EventType.apiDelete,
     before: null,
@@ -228,7 +245,10 @@ export async function replay(opts: ReplayOptions): Promise<Report> {
       const w = world[applied++]!;
       const o = w.object;
       const ns = o.metadata.namespace ?? 'default';
-      const before = w.deleted && (o.kind === 'Pod' || o.kind === 'Job') ? await view.cluster.get(o.kind, ns, o.metadata.name) : null;
+      const before =
+        w.deleted && (o.kind === 'Pod' || o.kind === 'Job')
+          ? await view.cluster.get(o.kind, ns, o.metadata.name)
+          : null;
       const result = view.observe(o, w.deleted, w.at);
       report.world.push({ at: w.at, object: o, deleted: w.deleted, before, result });
       if (w.item.kind === 'observation') {
@@ -246,7 +266,8 @@ export async function replay(opts: ReplayOptions): Promise<Report> {
   }
   let lastAt: number | null = null;
   for (const [n, d] of plan.entries()) {
-    if (opts.pace && lastAt !== null && d.deliverAt > lastAt) await realSleep((d.deliverAt - lastAt) / (opts.speed ?? 1));
+    if (opts.pace && lastAt !== null && d.deliverAt > lastAt)
+      await realSleep((d.deliverAt - lastAt) / (opts.speed ?? 1));
     lastAt = d.deliverAt;
     if (virtual) now = Math.max(now, d.deliverAt);
     await advanceWorld(d.deliverAt);

@@ -13,7 +13,14 @@ function parseOutcomeText(text: string | undefined): Outcome | null {
   if (!text) return null;
   try {
     const o = JSON.parse(text) as Partial<Outcome> & { attempt?: number };
-    return { state: String(o.state), scope: String(o.scope), reason: o.reason ?? null, node: o.node ?? null, pod: o.pod ?? null, attempt: o.attempt ?? null };
+    return {
+      state: String(o.state),
+      scope: String(o.scope),
+      reason: o.reason ?? null,
+      node: o.node ?? null,
+      pod: o.pod ?? null,
+      attempt: o.attempt ?? null,
+    };
   } catch {
     return null;
   }
@@ -22,18 +29,37 @@ function parseOutcomeText(text: string | undefined): Outcome | null {
 type Json = Record<string, unknown>;
 /** The hostnames a Job's pod template avoids (NotIn on kubernetes.io/hostname), and whether it is required. */
 export function avoidedNodes(job: KubeObject): { nodes: string[]; required: boolean } {
-  const na = ((((job.spec as Json | undefined)?.template as Json | undefined)?.spec as Json | undefined)?.affinity as Json | undefined)?.nodeAffinity as Json | undefined;
+  const na = (
+    (((job.spec as Json | undefined)?.template as Json | undefined)?.spec as Json | undefined)?.affinity as
+      | Json
+      | undefined
+  )?.nodeAffinity as Json | undefined;
   const exprs = (terms: Json[]) =>
-    terms.flatMap((t) => ((t.matchExpressions as Json[] | undefined) ?? []).filter((e) => e.key === 'kubernetes.io/hostname' && e.operator === 'NotIn'));
-  const req = exprs(((na?.requiredDuringSchedulingIgnoredDuringExecution as Json | undefined)?.nodeSelectorTerms as Json[] | undefined) ?? []);
-  const pref = exprs((((na?.preferredDuringSchedulingIgnoredDuringExecution as Json[] | undefined) ?? []).map((p) => p.preference as Json)).filter(Boolean));
+    terms.flatMap((t) =>
+      ((t.matchExpressions as Json[] | undefined) ?? []).filter(
+        (e) => e.key === 'kubernetes.io/hostname' && e.operator === 'NotIn',
+      ),
+    );
+  const req = exprs(
+    ((na?.requiredDuringSchedulingIgnoredDuringExecution as Json | undefined)?.nodeSelectorTerms as
+      | Json[]
+      | undefined) ?? [],
+  );
+  const pref = exprs(
+    ((na?.preferredDuringSchedulingIgnoredDuringExecution as Json[] | undefined) ?? [])
+      .map((p) => p.preference as Json)
+      .filter(Boolean),
+  );
   const nodes = [...new Set([...req, ...pref].flatMap((e) => (e.values as string[] | undefined) ?? []))].sort();
   return { nodes, required: req.length > 0 };
 }
 
 function jobCondition(job: KubeObject): string | null {
-  const conds = (job.status as { conditions?: { type: string; status: string; reason?: string }[] } | undefined)?.conditions ?? [];
-  const c = ['Complete', 'Failed', 'SuccessCriteriaMet', 'FailureTarget'].map((t) => conds.find((x) => x.status === 'True' && x.type === t)).find(Boolean);
+  const conds =
+    (job.status as { conditions?: { type: string; status: string; reason?: string }[] } | undefined)?.conditions ?? [];
+  const c = ['Complete', 'Failed', 'SuccessCriteriaMet', 'FailureTarget']
+    .map((t) => conds.find((x) => x.status === 'True' && x.type === t))
+    .find(Boolean);
   return c ? `${c.type}${c.reason ? ` (${c.reason})` : ''}` : null;
 }
 
@@ -47,16 +73,42 @@ export async function endState(cluster: Cluster, deps: Deps, report: Report): Pr
   const groupOf = (ns: string, profile: 'kubeblocks' | 'generic', group: string): GroupState => {
     const key = `${ns}/${group}`;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { namespace: ns, group, profile, completedAt: null, releasedAt: null, releasedBy: null, pods: [], anchors: [], jobs: [], pvcs: [], retries: [], failures: [] }));
+    if (!g) {
+      g = {
+        namespace: ns,
+        group,
+        profile,
+        completedAt: null,
+        releasedAt: null,
+        releasedBy: null,
+        pods: [],
+        anchors: [],
+        jobs: [],
+        pvcs: [],
+        retries: [],
+        failures: [],
+      };
+      groups.set(key, g);
+    }
     return g;
   };
   const pods = new Map<string, { g: GroupState; life: PodLife; obj: KubeObject }>();
-  const jobs = new Map<string, { g: GroupState; obj: KubeObject; createdByUs: boolean; deletedBy: JobState['deletedBy']; createdAt: number | null; firstSeen: number | null }>();
+  const jobs = new Map<
+    string,
+    {
+      g: GroupState;
+      obj: KubeObject;
+      createdByUs: boolean;
+      deletedBy: JobState['deletedBy'];
+      createdAt: number | null;
+      firstSeen: number | null;
+    }
+  >();
   const anchors = new Map<string, { g: GroupState; life: AnchorLife }>();
   const claims = new Map<string, Set<string>>();
   const addClaims = (g: GroupState, o: KubeObject) => {
     const set = claims.get(`${g.namespace}/${g.group}`) ?? new Set();
-    claimsOfObject(o).forEach((c) => set.add(c));
+    for (const c of claimsOfObject(o)) set.add(c);
     claims.set(`${g.namespace}/${g.group}`, set);
   };
   const podEntry = (o: KubeObject) => {
@@ -102,7 +154,17 @@ export async function endState(cluster: Cluster, deps: Deps, report: Report): Pr
     if (!sel) return null;
     const key = `${sel.namespace}/${o.metadata.name}`;
     let e = jobs.get(key);
-    if (!e) jobs.set(key, (e = { g: groupOf(sel.namespace, sel.profile, sel.group), obj: o, createdByUs, deletedBy: null, createdAt: null, firstSeen: null }));
+    if (!e) {
+      e = {
+        g: groupOf(sel.namespace, sel.profile, sel.group),
+        obj: o,
+        createdByUs,
+        deletedBy: null,
+        createdAt: null,
+        firstSeen: null,
+      };
+      jobs.set(key, e);
+    }
     e.obj = o;
     e.createdByUs ||= createdByUs;
     addClaims(e.g, o);
@@ -111,43 +173,45 @@ export async function endState(cluster: Cluster, deps: Deps, report: Report): Pr
 
   // What the world showed: offline, every state applied to the view; else the delivered objects.
   const shown = report.world.length
-    ? report.world.filter((w) => w.result === 'taken' || w.result === 'deleted').map((w) => ({ at: w.at, o: w.object, deleted: w.deleted, before: w.before }))
-    : report.steps.filter((s) => s.kind === 'event' && s.object).map((s) => ({ at: s.at, o: s.object!, deleted: s.deleted, before: s.before }));
+    ? report.world
+        .filter((w) => w.result === 'taken' || w.result === 'deleted')
+        .map((w) => ({ at: w.at, o: w.object, deleted: w.deleted, before: w.before }))
+    : report.steps
+        .filter((s) => s.kind === 'event' && s.object)
+        .map((s) => ({ at: s.at, o: s.object!, deleted: s.deleted, before: s.before }));
   for (const s of shown) {
     const o = s.o;
-    {
-      if (o.kind === 'Pod') {
-        const e = podEntry(o);
-        if (e) {
-          const { life, pod, sel } = e;
-          if (s.deleted) {
-            if (life.deletedAt === null) {
-              life.deletedAt = s.at;
-              life.deletedBy = 'recording';
-            }
-            if (s.before) life.state = s.before.metadata.labels?.[k.state] ?? life.state;
-          } else {
-            if (pod.spec.nodeName) {
-              life.node = pod.spec.nodeName;
-              life.placedAt ??= s.at;
-            }
-            const names = restoreContainerNames(pod, sel);
-            const st = new Map((pod.status.containerStatuses ?? []).map((c) => [c.name, c]));
-            if (names.length && names.every((n) => st.get(n)?.state?.terminated)) life.restoreDoneAt ??= s.at;
-            const phase = pod.status.phase ?? null;
-            life.phase = phase;
-            if (phase === 'Succeeded' || phase === 'Failed') life.endAt ??= s.at;
-            if (o.metadata.annotations?.[KB.stop] === 'true' && life.stopAt === null) {
-              life.stopAt = s.at;
-              life.stopBy = 'recording';
-            }
+    if (o.kind === 'Pod') {
+      const e = podEntry(o);
+      if (e) {
+        const { life, pod, sel } = e;
+        if (s.deleted) {
+          if (life.deletedAt === null) {
+            life.deletedAt = s.at;
+            life.deletedBy = 'recording';
+          }
+          if (s.before) life.state = s.before.metadata.labels?.[k.state] ?? life.state;
+        } else {
+          if (pod.spec.nodeName) {
+            life.node = pod.spec.nodeName;
+            life.placedAt ??= s.at;
+          }
+          const names = restoreContainerNames(pod, sel);
+          const st = new Map((pod.status.containerStatuses ?? []).map((c) => [c.name, c]));
+          if (names.length && names.every((n) => st.get(n)?.state?.terminated)) life.restoreDoneAt ??= s.at;
+          const phase = pod.status.phase ?? null;
+          life.phase = phase;
+          if (phase === 'Succeeded' || phase === 'Failed') life.endAt ??= s.at;
+          if (o.metadata.annotations?.[KB.stop] === 'true' && life.stopAt === null) {
+            life.stopAt = s.at;
+            life.stopBy = 'recording';
           }
         }
-      } else if (o.kind === 'Job') {
-        const e = jobEntry(s.deleted && s.before ? s.before : o);
-        if (e) e.firstSeen ??= s.at;
-        if (e && s.deleted && !e.deletedBy) e.deletedBy = 'recording';
       }
+    } else if (o.kind === 'Job') {
+      const e = jobEntry(s.deleted && s.before ? s.before : o);
+      if (e) e.firstSeen ??= s.at;
+      if (e && s.deleted && !e.deletedBy) e.deletedBy = 'recording';
     }
   }
   for (const s of report.steps) {
@@ -157,8 +221,22 @@ export async function endState(cluster: Cluster, deps: Deps, report: Report): Pr
         const g = groupOf(d.namespace, d.profile, d.group);
         g.completedAt ??= s.at;
       }
-      if (h.function === 'completion' && (h.reply?.type === EventType.failed || h.reply?.type === EventType.succeeded)) {
-        const d = h.reply.data as { namespace: string; group: string; profile: 'kubeblocks' | 'generic'; pod: string | null; job: string | null; node: string | null; reason: string | null; scope: string; state: 'succeeded' | 'failed'; retryable: boolean };
+      if (
+        h.function === 'completion' &&
+        (h.reply?.type === EventType.failed || h.reply?.type === EventType.succeeded)
+      ) {
+        const d = h.reply.data as {
+          namespace: string;
+          group: string;
+          profile: 'kubeblocks' | 'generic';
+          pod: string | null;
+          job: string | null;
+          node: string | null;
+          reason: string | null;
+          scope: string;
+          state: 'succeeded' | 'failed';
+          retryable: boolean;
+        };
         const g = groupOf(d.namespace, d.profile, d.group);
         if (d.scope === 'pod' && d.pod) {
           const e = pods.get(`${d.namespace}/${d.pod}`);
@@ -167,8 +245,19 @@ export async function endState(cluster: Cluster, deps: Deps, report: Report): Pr
             e.life.reason = d.reason;
           }
         }
-        if (d.state === 'failed' && !g.failures.some((f) => f.scope === d.scope && f.pod === d.pod && f.job === d.job && f.reason === d.reason)) {
-          g.failures.push({ pod: d.pod, job: d.job, node: d.node, reason: d.reason, scope: d.scope, at: s.at, retryable: d.retryable });
+        if (
+          d.state === 'failed' &&
+          !g.failures.some((f) => f.scope === d.scope && f.pod === d.pod && f.job === d.job && f.reason === d.reason)
+        ) {
+          g.failures.push({
+            pod: d.pod,
+            job: d.job,
+            node: d.node,
+            reason: d.reason,
+            scope: d.scope,
+            at: s.at,
+            retryable: d.retryable,
+          });
         }
       }
       for (const w of h.writes) {
@@ -188,7 +277,9 @@ export async function endState(cluster: Cluster, deps: Deps, report: Report): Pr
               createdAt: w.at,
               deletedAt: null,
               present: false,
-              owner: body.metadata.ownerReferences?.[0] ? `${body.metadata.ownerReferences[0].kind}/${body.metadata.ownerReferences[0].name}` : null,
+              owner: body.metadata.ownerReferences?.[0]
+                ? `${body.metadata.ownerReferences[0].kind}/${body.metadata.ownerReferences[0].name}`
+                : null,
             };
             anchors.set(key, { g, life });
             g.anchors.push(life);
@@ -202,13 +293,18 @@ export async function endState(cluster: Cluster, deps: Deps, report: Report): Pr
             a.g.releasedBy = h.function;
           }
           const p = pods.get(key);
-          if (p && (p.life.deletedAt === null || p.life.deletedBy === 'recording' ? w.at <= (p.life.deletedAt ?? Infinity) : false)) {
+          if (
+            p &&
+            (p.life.deletedAt === null || p.life.deletedBy === 'recording'
+              ? w.at <= (p.life.deletedAt ?? Infinity)
+              : false)
+          ) {
             p.life.deletedAt = w.at;
             p.life.deletedBy = 'restore-guard';
             p.life.state = w.before?.metadata.labels?.[k.state] ?? p.life.state;
           }
         } else if (w.kind === 'Pod' && w.verb === 'patch') {
-          const ann = ((w.body as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations ?? {});
+          const ann = (w.body as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations ?? {};
           const p = pods.get(`${w.namespace}/${w.name}`);
           if (p && ann[KB.stop] === 'true' && (p.life.stopAt === null || p.life.stopBy === 'recording')) {
             p.life.stopAt = Math.min(w.at, p.life.stopAt ?? Infinity);
@@ -238,7 +334,11 @@ export async function endState(cluster: Cluster, deps: Deps, report: Report): Pr
     const live = await cluster.get('Pod', g.namespace, life.name);
     life.present = !!live;
   }
-  for (const g of groups.values()) if (g.anchors.some((a) => a.present)) (g.releasedAt = null), (g.releasedBy = null);
+  for (const g of groups.values())
+    if (g.anchors.some((a) => a.present)) {
+      g.releasedAt = null;
+      g.releasedBy = null;
+    }
   for (const e of jobs.values()) {
     const live = await cluster.get('Job', e.g.namespace, e.obj.metadata.name);
     const o = live ?? e.obj;
@@ -258,17 +358,31 @@ export async function endState(cluster: Cluster, deps: Deps, report: Report): Pr
     const retryOf = ann[k.retryOf];
     if (retryOf) {
       const avoid = avoidedNodes(o);
-      e.g.retries.push({ job: o.metadata.name, of: retryOf, attempt: Number(ann[k.attempt] ?? 0), avoid: avoid.nodes, required: avoid.required, at: e.createdAt ?? e.firstSeen ?? report.start, createdBy: e.createdByUs ? 'restore-guard' : 'recording' });
+      e.g.retries.push({
+        job: o.metadata.name,
+        of: retryOf,
+        attempt: Number(ann[k.attempt] ?? 0),
+        avoid: avoid.nodes,
+        required: avoid.required,
+        at: e.createdAt ?? e.firstSeen ?? report.start,
+        createdBy: e.createdByUs ? 'restore-guard' : 'recording',
+      });
     }
   }
   const inferred = new Set(report.inferred);
   for (const g of groups.values()) {
     for (const claim of [...(claims.get(`${g.namespace}/${g.group}`) ?? [])].sort()) {
       const pvc = await cluster.get('PersistentVolumeClaim', g.namespace, claim);
-      g.pvcs.push({ name: claim, outcome: parseOutcomeText(pvc?.metadata.annotations?.[k.outcome]), inferred: inferred.has(`PersistentVolumeClaim/${g.namespace}/${claim}`) });
+      g.pvcs.push({
+        name: claim,
+        outcome: parseOutcomeText(pvc?.metadata.annotations?.[k.outcome]),
+        inferred: inferred.has(`PersistentVolumeClaim/${g.namespace}/${claim}`),
+      });
     }
     g.pods.sort((a, b) => (a.placedAt ?? Infinity) - (b.placedAt ?? Infinity) || a.name.localeCompare(b.name));
     g.jobs.sort((a, b) => a.name.localeCompare(b.name));
   }
-  return { groups: [...groups.values()].sort((a, b) => `${a.namespace}/${a.group}`.localeCompare(`${b.namespace}/${b.group}`)) };
+  return {
+    groups: [...groups.values()].sort((a, b) => `${a.namespace}/${a.group}`.localeCompare(`${b.namespace}/${b.group}`)),
+  };
 }

@@ -81,7 +81,9 @@ export class OfflineView {
   freshness(obj: KubeObject, deleted: boolean): ViewResult {
     if (!isKind(obj.kind)) return 'ignored';
     const ns = obj.metadata.namespace ?? 'default';
-    const live = this.cluster.all(obj.kind).find((x) => x.metadata.namespace === ns && x.metadata.name === obj.metadata.name);
+    const live = this.cluster
+      .all(obj.kind)
+      .find((x) => x.metadata.namespace === ns && x.metadata.name === obj.metadata.name);
     if (!live || (obj.metadata.uid && live.metadata.uid !== obj.metadata.uid)) return deleted ? 'deleted' : 'gone';
     if (deleted) return 'stale';
     const prev = this.newest.get(`${obj.kind}/${ns}/${obj.metadata.name}`);
@@ -126,7 +128,8 @@ export interface WriteRecord {
   dryRun: boolean;
 }
 
-export const hopKey = (c: Pick<DeliveryContext, 'path' | 'eventId' | 'attempt' | 'hops'>) => `${c.path}|${c.eventId}|${c.attempt}|${c.hops}`;
+export const hopKey = (c: Pick<DeliveryContext, 'path' | 'eventId' | 'attempt' | 'hops'>) =>
+  `${c.path}|${c.eventId}|${c.attempt}|${c.hops}`;
 
 /**
  * Collects writes and tells which broker delivery made each one (the delivery context the broker
@@ -165,7 +168,8 @@ export class WriteLog {
  * its own write record; on a real cluster it is what the call answered.
  */
 export function tracked(inner: Cluster, log: WriteLog, memory?: MemoryCluster): Cluster {
-  const changedOf = (n: number, fallback: boolean): boolean => (memory ? (memory.writes[n]?.changed ?? fallback) : fallback);
+  const changedOf = (n: number, fallback: boolean): boolean =>
+    memory ? (memory.writes[n]?.changed ?? fallback) : fallback;
   return {
     get: (...a) => inner.get(...a),
     list: (...a) => inner.list(...a),
@@ -173,20 +177,45 @@ export function tracked(inner: Cluster, log: WriteLog, memory?: MemoryCluster): 
     async create(kind, ns, obj) {
       const n = memory?.writes.length ?? 0;
       const r = await inner.create(kind, ns, obj);
-      log.add({ verb: 'create', kind, namespace: ns, name: obj.metadata.name, body: obj, changed: changedOf(n, r.created), dryRun: false });
+      log.add({
+        verb: 'create',
+        kind,
+        namespace: ns,
+        name: obj.metadata.name,
+        body: obj,
+        changed: changedOf(n, r.created),
+        dryRun: false,
+      });
       return r;
     },
     async patch(kind, ns, name, patch) {
       const n = memory?.writes.length ?? 0;
       const r = await inner.patch(kind, ns, name, patch);
-      log.add({ verb: 'patch', kind, namespace: ns, name, body: patch, changed: changedOf(n, r !== null), dryRun: false });
+      log.add({
+        verb: 'patch',
+        kind,
+        namespace: ns,
+        name,
+        body: patch,
+        changed: changedOf(n, r !== null),
+        dryRun: false,
+      });
       return r;
     },
     async delete(kind, ns, name, opts) {
       const before = await inner.get(kind, ns, name);
       const n = memory?.writes.length ?? 0;
       const r = await inner.delete(kind, ns, name, opts);
-      log.add({ verb: 'delete', kind, namespace: ns, name, body: opts ?? {}, changed: changedOf(n, r), before, dryRun: false });
+      log.add({
+        verb: 'delete',
+        kind,
+        namespace: ns,
+        name,
+        body: opts ?? {},
+        changed: changedOf(n, r),
+        before,
+        dryRun: false,
+      });
       return r;
     },
   };

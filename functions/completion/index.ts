@@ -12,7 +12,10 @@ export const NAME = 'completion';
 /** Ids of completion replies: the object's uid, the outcome and whether the pod ended, so duplicates are droppable. */
 export function outcomeCloudEvent(fn: string, d: RestoreData, time: Date): CloudEvent {
   const subject = `${d.namespace}/${d.scope === 'job' ? d.job : d.pod}`;
-  const idParts = d.state === 'placed' ? [d.uid, d.state, d.node] : [d.uid, d.scope, d.state, d.reason, ...(d.scope === 'pod' ? [podEnded(d)] : [])];
+  const idParts =
+    d.state === 'placed'
+      ? [d.uid, d.state, d.node]
+      : [d.uid, d.scope, d.state, d.reason, ...(d.scope === 'pod' ? [podEnded(d)] : [])];
   return replyEvent(fn, stateType(d.state), subject, idParts, d, time);
 }
 
@@ -24,7 +27,9 @@ export const completion: FunctionDef<Deps> = {
   name: NAME,
   types: API_TYPES,
   async handle(event, deps) {
-    const raw = event.data as { kind?: unknown; metadata?: { namespace?: string; labels?: Record<string, string> } } | undefined;
+    const raw = event.data as
+      | { kind?: unknown; metadata?: { namespace?: string; labels?: Record<string, string> } }
+      | undefined;
     if (!raw || typeof raw !== 'object') throw new InvalidEventError(`event ${event.id} carries no object`);
     if (raw.kind === 'Restore') return null; // KubeBlocks' Restore: release's business, nothing to judge here
     if (raw.kind !== 'Pod' && raw.kind !== 'Job') {
@@ -33,13 +38,19 @@ export const completion: FunctionDef<Deps> = {
       });
     }
     // Fast path: most Pod updates in a cluster are not restores.
-    const tmpl = (raw as { spec?: { template?: { metadata?: { labels?: Record<string, string> } } } }).spec?.template?.metadata?.labels;
+    const tmpl = (raw as { spec?: { template?: { metadata?: { labels?: Record<string, string> } } } }).spec?.template
+      ?.metadata?.labels;
     const labels = raw.kind === 'Job' && tmpl ? { ...tmpl, ...(raw.metadata?.labels ?? {}) } : raw.metadata?.labels;
     if (!deps.selector.selectLabels(raw.metadata?.namespace, labels)) return null;
 
     const obj = dataOf(ResourceDataSchema, event);
     const time = event.time ? new Date(event.time) : deps.clock();
-    const decided = judgeObject(obj, deps, event.type === EventType.apiDelete, Number.isNaN(time.getTime()) ? deps.clock() : time);
+    const decided = judgeObject(
+      obj,
+      deps,
+      event.type === EventType.apiDelete,
+      Number.isNaN(time.getTime()) ? deps.clock() : time,
+    );
     return decided ? outcomeCloudEvent(NAME, decided, deps.clock()) : null;
   },
 };

@@ -4,12 +4,18 @@ import { ReasonSchema } from './restore/reasons.ts';
 
 const bool = (def: boolean) =>
   z.pipe(
-    z._default(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' }), def ? 'true' : 'false'),
+    z._default(
+      z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' }),
+      def ? 'true' : 'false',
+    ),
     z.transform((v) => v === 'true' || v === '1' || v === 'yes'),
   );
 const int = (def: number, min: number, max: number) =>
   z._default(
-    z.pipe(z.coerce.number({ message: 'expected a whole number' }), z.int({ message: 'expected a whole number' }).check(z.minimum(min), z.maximum(max))),
+    z.pipe(
+      z.coerce.number({ message: 'expected a whole number' }),
+      z.int({ message: 'expected a whole number' }).check(z.minimum(min), z.maximum(max)),
+    ),
     def,
   );
 const list = (def: string) =>
@@ -22,7 +28,9 @@ const list = (def: string) =>
         .filter(Boolean),
     ),
   );
-const quantity = z.string().check(z.regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|k|M|G)?$/, 'expected a Kubernetes quantity such as 1m or 4Mi'));
+const quantity = z
+  .string()
+  .check(z.regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|k|M|G)?$/, 'expected a Kubernetes quantity such as 1m or 4Mi'));
 
 /**
  * Every setting, read from the environment. Names are RG_* except PORT, HOST, KUBECONFIG and LOG_LEVEL.
@@ -31,10 +39,15 @@ const quantity = z.string().check(z.regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|k|M|G)?
 export const ConfigSchema = z.object({
   PORT: int(8080, 1, 65535),
   HOST: z._default(z.string().check(z.minLength(1)), '0.0.0.0'),
-  LOG_LEVEL: z._default(z.enum(['debug', 'info', 'warn', 'error'], { message: 'expected debug, info, warn or error' }), 'info'),
+  LOG_LEVEL: z._default(
+    z.enum(['debug', 'info', 'warn', 'error'], { message: 'expected debug, info, warn or error' }),
+    'info',
+  ),
   RG_PROFILES: z.pipe(
     list('kubeblocks,generic'),
-    z.array(z.enum(['kubeblocks', 'generic'], { message: 'profiles are kubeblocks and generic' })).check(z.minLength(1)),
+    z
+      .array(z.enum(['kubeblocks', 'generic'], { message: 'profiles are kubeblocks and generic' }))
+      .check(z.minLength(1)),
   ),
   RG_DOMAIN: z._default(
     z.string().check(z.regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, 'expected a DNS domain such as restoreguard.dev')),
@@ -48,9 +61,17 @@ export const ConfigSchema = z.object({
   RG_ANCHOR_MEMORY: z._default(quantity, '8Mi'),
   RG_NON_RETRYABLE_EXIT_CODES: z.pipe(
     list('126,127'),
-    z.array(z.pipe(z.string().check(z.regex(/^[0-9]{1,3}$/, 'exit codes are whole numbers from 0 to 255')), z.transform(Number))),
+    z.array(
+      z.pipe(
+        z.string().check(z.regex(/^[0-9]{1,3}$/, 'exit codes are whole numbers from 0 to 255')),
+        z.transform(Number),
+      ),
+    ),
   ),
-  RG_RETRYABLE_REASONS: z.pipe(list('Error,Evicted,Preempted,NodeLost,Deleted,DeadlineExceeded,BackoffLimitExceeded,Unknown'), z.array(ReasonSchema)),
+  RG_RETRYABLE_REASONS: z.pipe(
+    list('Error,Evicted,Preempted,NodeLost,Deleted,DeadlineExceeded,BackoffLimitExceeded,Unknown'),
+    z.array(ReasonSchema),
+  ),
   RG_IMAGE_PULL_GRACE_SECONDS: int(300, 0, 86400),
   RG_RETRY_JOBS: bool(false),
   RG_RETRY_MAX_ATTEMPTS: int(3, 1, 100),
@@ -58,7 +79,10 @@ export const ConfigSchema = z.object({
   RG_RETRY_BASE_MS: int(1000, 0, 240_000),
   RG_RETRY_MAX_MS: int(30_000, 0, 240_000),
   RG_RETRY_JITTER: z._default(z.coerce.number().check(z.minimum(0), z.maximum(1)), 0.2),
-  RG_RETRY_AVOID: z._default(z.enum(['preferred', 'required', 'off'], { message: 'expected preferred, required or off' }), 'preferred'),
+  RG_RETRY_AVOID: z._default(
+    z.enum(['preferred', 'required', 'off'], { message: 'expected preferred, required or off' }),
+    'preferred',
+  ),
   RG_DELETE_FINISHED_PODS: bool(true),
   RG_DELETE_FINISHED_JOBS: bool(false),
   RG_LOG_TAIL_LINES: int(0, 0, 1000),

@@ -78,7 +78,7 @@ export class ConfigError extends RestoreGuardError {
 
 /** The API server answered 409 to a write with a resourceVersion precondition: someone wrote first. */
 export function isConflict(e: unknown): boolean {
-  return e instanceof TransientClusterError && e.details?.['status'] === 409;
+  return e instanceof TransientClusterError && e.details?.status === 409;
 }
 
 export function isRestoreGuardError(e: unknown): e is RestoreGuardError {

@@ -17,7 +17,7 @@ export function createLogger(
   opts: { level?: Level; sink?: LogSink; now?: () => Date; base?: Record<string, unknown> } = {},
 ): Logger {
   const min = ORDER[opts.level ?? 'info'];
-  const sink = opts.sink ?? ((line: string) => process.stdout.write(line + '\n'));
+  const sink = opts.sink ?? ((line: string) => process.stdout.write(`${line}\n`));
   const now = opts.now ?? (() => new Date());
   const base = opts.base ?? {};
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {

@@ -6,7 +6,9 @@ type Labels = Record<string, string>;
 const key = (l: Labels) => JSON.stringify(Object.entries(l).sort(([a], [b]) => a.localeCompare(b)));
 const fmt = (l: Labels) => {
   const e = Object.entries(l);
-  return e.length ? `{${e.map(([k, v]) => `${k}="${String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}` : '';
+  return e.length
+    ? `{${e.map(([k, v]) => `${k}="${String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`
+    : '';
 };
 
 interface Metric {
@@ -33,7 +35,11 @@ abstract class LabeledValue implements Metric {
     return this.values.get(key(labels))?.value ?? 0;
   }
   render(): string[] {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`, ...[...this.values.values()].map((v) => `${this.name}${fmt(v.labels)} ${v.value}`)];
+    return [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} ${this.type}`,
+      ...[...this.values.values()].map((v) => `${this.name}${fmt(v.labels)} ${v.value}`),
+    ];
   }
 }
 
@@ -67,7 +73,10 @@ export class Histogram implements Metric {
   observe(labels: Labels, v: number): void {
     const k = key(labels);
     let cur = this.values.get(k);
-    if (!cur) this.values.set(k, (cur = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
+    if (!cur) {
+      cur = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.values.set(k, cur);
+    }
     for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) cur.counts[i]!++;
     cur.sum += v;
     cur.count++;
@@ -75,7 +84,9 @@ export class Histogram implements Metric {
   render(): string[] {
     const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const v of this.values.values()) {
-      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket${fmt({ ...v.labels, le: String(b) })} ${v.counts[i]}`));
+      for (const [i, b] of this.buckets.entries()) {
+        out.push(`${this.name}_bucket${fmt({ ...v.labels, le: String(b) })} ${v.counts[i]}`);
+      }
       out.push(`${this.name}_bucket${fmt({ ...v.labels, le: '+Inf' })} ${v.count}`);
       out.push(`${this.name}_sum${fmt(v.labels)} ${v.sum}`, `${this.name}_count${fmt(v.labels)} ${v.count}`);
     }
@@ -86,20 +97,36 @@ export class Histogram implements Metric {
 /** Every metric restore-guard exports. */
 export function createMetrics() {
   const m = {
-    events: new Counter('restoreguard_events_total', 'CloudEvents handled, by function, event type and outcome (reply type, none or error code).'),
-    decisionSeconds: new Histogram('restoreguard_decision_seconds', 'Time from request to answer, by function.', [
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
-    ]),
+    events: new Counter(
+      'restoreguard_events_total',
+      'CloudEvents handled, by function, event type and outcome (reply type, none or error code).',
+    ),
+    decisionSeconds: new Histogram(
+      'restoreguard_decision_seconds',
+      'Time from request to answer, by function.',
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    ),
     kubeCalls: new Counter('restoreguard_kube_requests_total', 'Kubernetes API calls, by verb, kind and result code.'),
-    anchors: new Gauge('restoreguard_anchors_alive', 'Anchor pods this process created minus those it deleted (resync sets the listed count).'),
-    retries: new Counter('restoreguard_retries_total', 'Job-level retries, by reason and decision (scheduled, exhausted, skipped).'),
+    anchors: new Gauge(
+      'restoreguard_anchors_alive',
+      'Anchor pods this process created minus those it deleted (resync sets the listed count).',
+    ),
+    retries: new Counter(
+      'restoreguard_retries_total',
+      'Job-level retries, by reason and decision (scheduled, exhausted, skipped).',
+    ),
     refused: new Counter('restoreguard_refused_writes_total', 'Writes refused by the guard, by verb and kind.'),
-    brokerDeliveries: new Counter('restoreguard_broker_deliveries_total', 'Local broker deliveries, by trigger and HTTP status.'),
+    brokerDeliveries: new Counter(
+      'restoreguard_broker_deliveries_total',
+      'Local broker deliveries, by trigger and HTTP status.',
+    ),
   };
   return {
     ...m,
     render(): string {
-      return Object.values(m).flatMap((x) => x.render()).join('\n') + '\n';
+      return `${Object.values(m)
+        .flatMap((x) => x.render())
+        .join('\n')}\n`;
     },
   };
 }

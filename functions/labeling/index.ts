@@ -10,7 +10,14 @@ import { record } from './record.ts';
 export const NAME = 'labeling';
 export function recordedEvent(d: RestoreData, now: Date): ReturnType<typeof replyEvent> {
   const subject = `${d.namespace}/${d.scope === 'job' ? d.job : d.pod}`;
-  return replyEvent(NAME, EventType.recorded, subject, [d.uid, 'recorded', d.scope, d.state, d.reason, ...(d.scope === 'pod' ? [podEnded(d)] : [])], d, now);
+  return replyEvent(
+    NAME,
+    EventType.recorded,
+    subject,
+    [d.uid, 'recorded', d.scope, d.state, d.reason, ...(d.scope === 'pod' ? [podEnded(d)] : [])],
+    d,
+    now,
+  );
 }
 
 /** labeling: make the state durable and visible to the scheduler. */
@@ -22,20 +29,39 @@ export const labeling: FunctionDef<Deps> = {
     // A running pod repeats its outcome with every status update. An exact repeat (same outcome,
     // same pod phase) was recorded and answered already: say nothing, so release is not run again.
     // A new phase (the sidecar let the pod finish) is news for release: record (idempotent) and answer.
-    return deps.memory.once(`${NAME}:${event.id}:${d.phase ?? ''}`, async () => {
-      const cluster = await deps.cluster();
-      if (d.state === 'placed') {
-        if (!d.pod) return null;
-        // The pod and what its anchor needs are read at once (one round trip, not two).
-        const reads = anchorReads(cluster, d.namespace, d.profile, d.group, d.pod, getJob(cluster, d.namespace, d.job));
-        reads.catch(() => {}); // awaited below when needed; never an unhandled rejection
-        const pod = readPod(await cluster.get('Pod', d.namespace, d.pod));
-        const sel = pod && pod.metadata.uid === d.uid ? deps.selector.selectPod(pod) : null;
-        if (pod && sel) await ensureAnchor(deps, cluster, pod, sel, d.job, sel.group === d.group && sel.profile === d.profile ? reads : undefined);
-        return null;
-      }
-      await record(deps, cluster, d);
-      return recordedEvent(d, deps.clock());
-    }, null);
+    return deps.memory.once(
+      `${NAME}:${event.id}:${d.phase ?? ''}`,
+      async () => {
+        const cluster = await deps.cluster();
+        if (d.state === 'placed') {
+          if (!d.pod) return null;
+          // The pod and what its anchor needs are read at once (one round trip, not two).
+          const reads = anchorReads(
+            cluster,
+            d.namespace,
+            d.profile,
+            d.group,
+            d.pod,
+            getJob(cluster, d.namespace, d.job),
+          );
+          reads.catch(() => {}); // awaited below when needed; never an unhandled rejection
+          const pod = readPod(await cluster.get('Pod', d.namespace, d.pod));
+          const sel = pod && pod.metadata.uid === d.uid ? deps.selector.selectPod(pod) : null;
+          if (pod && sel)
+            await ensureAnchor(
+              deps,
+              cluster,
+              pod,
+              sel,
+              d.job,
+              sel.group === d.group && sel.profile === d.profile ? reads : undefined,
+            );
+          return null;
+        }
+        await record(deps, cluster, d);
+        return recordedEvent(d, deps.clock());
+      },
+      null,
+    );
   },
 };

@@ -10,7 +10,12 @@ export function outcomeRecord(d: RestoreData, recordedAt: Date, logTail: string 
   const { profile: _p, ...rest } = d;
   const duration =
     d.startedAt && d.finishedAt ? Math.max(0, (Date.parse(d.finishedAt) - Date.parse(d.startedAt)) / 1000) : null;
-  return JSON.stringify({ ...rest, durationSeconds: duration, recordedAt: recordedAt.toISOString(), ...(logTail ? { logTail } : {}) });
+  return JSON.stringify({
+    ...rest,
+    durationSeconds: duration,
+    recordedAt: recordedAt.toISOString(),
+    ...(logTail ? { logTail } : {}),
+  });
 }
 
 /** The Job's history with this outcome in it (once), newest last, bounded. */
@@ -28,7 +33,8 @@ export function withHistory(existing: string | undefined, d: RestoreData): strin
     attempt: d.attempt,
     finishedAt: d.finishedAt,
   };
-  const same = (e: HistoryEntry) => e.scope === entry.scope && e.uid === entry.uid && e.pod === entry.pod && e.state === entry.state;
+  const same = (e: HistoryEntry) =>
+    e.scope === entry.scope && e.uid === entry.uid && e.pod === entry.pod && e.state === entry.state;
   if (!list.some(same)) list.push(entry);
   return JSON.stringify(list.slice(-HISTORY_MAX));
 }
@@ -82,7 +88,10 @@ export function recentRecord(obj: KubeObject, k: Keys, now: Date, ms: number): b
 }
 
 const SECRETS: [RegExp, string][] = [
-  [/((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi, '$1[REDACTED]'],
+  [
+    /((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi,
+    '$1[REDACTED]',
+  ],
   [/(authorization:\s*(?:bearer|basic)\s+)\S+/gi, '$1[REDACTED]'],
   [/\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, '[REDACTED]'],
   [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/]+:)[^\s@/]+@/gi, '$1[REDACTED]@'],
@@ -93,7 +102,12 @@ const SECRETS: [RegExp, string][] = [
 export function redactTail(text: string, maxBytes: number): string {
   const out = SECRETS.reduce((acc, [re, rep]) => acc.replace(re, rep), text);
   const buf = Buffer.from(out, 'utf8');
-  return buf.byteLength <= maxBytes ? out : buf.subarray(buf.byteLength - maxBytes).toString('utf8').replace(/^\uFFFD+/, '');
+  return buf.byteLength <= maxBytes
+    ? out
+    : buf
+        .subarray(buf.byteLength - maxBytes)
+        .toString('utf8')
+        .replace(/^\uFFFD+/, '');
 }
 
 /** A deterministic Kubernetes Event about a restore outcome: repeats collide on the name. */

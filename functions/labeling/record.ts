@@ -12,7 +12,15 @@ import { earlyStop } from '../core/restore/kubeblocks.ts';
 import { RETRY_VERDICTS, parseOutcome } from '../core/restore/records.ts';
 import type { Selection } from '../core/restore/selection.ts';
 import { restoreContainerNames } from '../core/restore/selection.ts';
-import { hasRecord, jobRecordPatch, olderThanRecord, outcomeKubeEvent, outcomeRecord, recentRecord, redactTail } from './record-format.ts';
+import {
+  hasRecord,
+  jobRecordPatch,
+  olderThanRecord,
+  outcomeKubeEvent,
+  outcomeRecord,
+  recentRecord,
+  redactTail,
+} from './record-format.ts';
 
 export interface LabelingResult {
   anchor: AnchorResult;
@@ -56,14 +64,22 @@ const EVENT_WINDOW_MS = 10 * 60_000;
  * (another record or retry's verdict landed first) read again and recompute, so no history entry
  * is lost and no verdict overwritten. True when it wrote.
  */
-async function recordOnJob(cluster: Cluster, first: KubeObject, d: RestoreData, k: Keys, text: string): Promise<boolean> {
+async function recordOnJob(
+  cluster: Cluster,
+  first: KubeObject,
+  d: RestoreData,
+  k: Keys,
+  text: string,
+): Promise<boolean> {
   let job: KubeObject | null = first;
   for (let i = 0; job && i < 5; i++) {
     const patch = jobRecordPatch(job, d, k, text, RETRY_VERDICTS);
     if (!patch) return false;
     const rv = job.metadata.resourceVersion;
     try {
-      await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: { ...patch, ...(rv ? { resourceVersion: rv } : {}) } });
+      await cluster.patch('Job', d.namespace, job.metadata.name, {
+        metadata: { ...patch, ...(rv ? { resourceVersion: rv } : {}) },
+      });
       return true;
     } catch (e) {
       if (!isConflict(e)) throw e;
@@ -72,9 +88,12 @@ async function recordOnJob(cluster: Cluster, first: KubeObject, d: RestoreData, 
     }
   }
   if (!job) return false;
-  throw new TransientClusterError(`record on job ${d.namespace}/${first.metadata.name}: still conflicting after 5 attempts`, {
-    hint: 'transient; the event will be redelivered',
-  });
+  throw new TransientClusterError(
+    `record on job ${d.namespace}/${first.metadata.name}: still conflicting after 5 attempts`,
+    {
+      hint: 'transient; the event will be redelivered',
+    },
+  );
 }
 
 /**
@@ -92,9 +111,15 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
 
   // Independent reads at once: the pod, its Job, and (a success) what the anchor needs.
   const jobRead = getJob(cluster, d.namespace, d.job);
-  const reads = d.scope === 'pod' && d.pod && d.state === 'succeeded' ? anchorReads(cluster, d.namespace, d.profile, d.group, d.pod, jobRead) : undefined;
+  const reads =
+    d.scope === 'pod' && d.pod && d.state === 'succeeded'
+      ? anchorReads(cluster, d.namespace, d.profile, d.group, d.pod, jobRead)
+      : undefined;
   reads?.catch(() => {}); // awaited below when needed; never an unhandled rejection
-  const [podObj, named] = await Promise.all([d.scope === 'pod' && d.pod ? cluster.get('Pod', d.namespace, d.pod) : Promise.resolve(null), jobRead]);
+  const [podObj, named] = await Promise.all([
+    d.scope === 'pod' && d.pod ? cluster.get('Pod', d.namespace, d.pod) : Promise.resolve(null),
+    jobRead,
+  ]);
   const pod = readPod(podObj);
   const livePod = pod && pod.metadata.uid === d.uid ? pod : null;
   // The Job by identity, not by name: a Job deleted and made again under its name is another Job.
@@ -113,11 +138,17 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
       hint: 'the event names a Job without restore labels on it or its pod template; check what sends events to /labeling',
     });
   }
-  for (const [what, s] of [[`pod ${d.pod}`, livePod ? liveSel : null], [`job ${d.job}`, jobSel]] as const) {
+  for (const [what, s] of [
+    [`pod ${d.pod}`, livePod ? liveSel : null],
+    [`job ${d.job}`, jobSel],
+  ] as const) {
     if (s && (s.group !== d.group || s.profile !== d.profile)) {
-      throw new RefusedWriteError(`refused to record on ${what} in ${d.namespace}: it belongs to ${s.profile} group ${s.group}, the event says ${d.profile} group ${d.group}`, {
-        hint: 'the event does not match the live object; check what sends events to /labeling',
-      });
+      throw new RefusedWriteError(
+        `refused to record on ${what} in ${d.namespace}: it belongs to ${s.profile} group ${s.group}, the event says ${d.profile} group ${d.group}`,
+        {
+          hint: 'the event does not match the live object; check what sends events to /labeling',
+        },
+      );
     }
   }
 
@@ -125,7 +156,14 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
   // early stop (KubeBlocks) together with the records, so the pod frees its requests at once. Release
   // waits for the records on the live objects whatever the order.
   if (livePod && d.state === 'succeeded') {
-    result.anchor = await ensureAnchor(deps, cluster, livePod, liveSel, d.job, liveSel.group === d.group && liveSel.profile === d.profile ? reads : undefined);
+    result.anchor = await ensureAnchor(
+      deps,
+      cluster,
+      livePod,
+      liveSel,
+      d.job,
+      liveSel.group === d.group && liveSel.profile === d.profile ? reads : undefined,
+    );
   }
   // The stop goes out now and the records beside it (separate keys, no ordering between them).
   const stopping = livePod && d.scope === 'pod' ? earlyStop(deps, cluster, livePod, liveSel) : Promise.resolve(false);
@@ -133,13 +171,23 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
 
   const podRecorded = !!livePod && hasRecord(livePod, k, d) && labelsOf(livePod)[k.state] === d.state;
   // The log tail is read once, for the first record of a failure (not on every resync).
-  const text = outcomeRecord(d, now, livePod && !podRecorded && d.state === 'failed' ? await logTail(deps, cluster, livePod, liveSel) : null);
+  const text = outcomeRecord(
+    d,
+    now,
+    livePod && !podRecorded && d.state === 'failed' ? await logTail(deps, cluster, livePod, liveSel) : null,
+  );
   // The records are independent writes: made at once (release checks every one on the live objects).
   const wrote = (what: string) => result.recorded.push(what);
   const writes: Promise<unknown>[] = [];
   if (livePod && !podRecorded) {
     const name = livePod.metadata.name;
-    writes.push(cluster.patch('Pod', d.namespace, name, { metadata: { labels: { [k.state]: d.state }, annotations: { [k.outcome]: text } } }).then(() => wrote(`Pod/${name}`)));
+    writes.push(
+      cluster
+        .patch('Pod', d.namespace, name, {
+          metadata: { labels: { [k.state]: d.state }, annotations: { [k.outcome]: text } },
+        })
+        .then(() => wrote(`Pod/${name}`)),
+    );
   }
   if (job) writes.push(recordOnJob(cluster, job, d, k, text).then((w) => w && wrote(`Job/${job.metadata.name}`)));
   const spec = livePod?.spec ?? (job as Job | null)?.spec?.template?.spec;
@@ -151,14 +199,18 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
         // A Job's own verdict adds nothing to a PVC that already has its pod's (richer) record of the same state.
         const onPvc = parseOutcome(pvc.metadata.annotations?.[k.outcome]);
         if (d.scope === 'job' && onPvc?.scope === 'pod' && onPvc.state === d.state) return;
-        await cluster.patch('PersistentVolumeClaim', d.namespace, claim, { metadata: { annotations: { [k.outcome]: text } } });
+        await cluster.patch('PersistentVolumeClaim', d.namespace, claim, {
+          metadata: { annotations: { [k.outcome]: text } },
+        });
         wrote(`PersistentVolumeClaim/${claim}`);
       })(),
     );
   }
   writes.push(stopping.then((stopped) => (result.stopped = stopped)));
   // Every write is attempted; the first failure (if any) is the answer, and a redelivery converges.
-  const failures = (await Promise.allSettled(writes)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const failures = (await Promise.allSettled(writes)).filter(
+    (r): r is PromiseRejectedResult => r.status === 'rejected',
+  );
   if (failures.length) throw failures[0]!.reason;
   // The Event tells of a new record: not of one a resync finds again an hour later (Events expire).
   // Best effort: the records are what release waits for, so a failed Event (e.g. its Job deleted by
@@ -169,10 +221,23 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
       const ev = await cluster.create('Event', d.namespace, outcomeKubeEvent(about, d, now));
       if (ev.created) wrote(`Event/${ev.object.metadata.name}`);
     } catch (e) {
-      deps.log.warn('event not created', { namespace: d.namespace, about: `${about.kind}/${about.metadata.name}`, error: (e as Error).message });
+      deps.log.warn('event not created', {
+        namespace: d.namespace,
+        about: `${about.kind}/${about.metadata.name}`,
+        error: (e as Error).message,
+      });
     }
   }
 
-  if (result.recorded.length) deps.log.info('outcome recorded', { namespace: d.namespace, group: d.group, pod: d.pod, job: d.job, state: d.state, reason: d.reason, wrote: result.recorded });
+  if (result.recorded.length)
+    deps.log.info('outcome recorded', {
+      namespace: d.namespace,
+      group: d.group,
+      pod: d.pod,
+      job: d.job,
+      state: d.state,
+      reason: d.reason,
+      wrote: result.recorded,
+    });
   return result;
 }

@@ -13,9 +13,8 @@ export interface GroupView {
   retryJobs: boolean;
 }
 
-
 function jobCondition(job: KubeObject, types: readonly string[]): boolean {
-  const conds = ((job.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []);
+  const conds = (job.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
   return conds.some((c) => types.includes(c.type) && c.status === 'True');
 }
 const jobFailed = (job: KubeObject) => jobCondition(job, ['Failed', 'FailureTarget']);
@@ -31,7 +30,6 @@ function jobRecorded(job: KubeObject, k: Keys): boolean {
   if (jobFailed(job)) return state === 'failed' && parseOutcome(job.metadata.annotations?.[k.outcome])?.scope === 'job';
   return state === 'succeeded' || state === 'failed';
 }
-
 
 function podFinished(pod: KubeObject): boolean {
   const phase = (pod.status as { phase?: string } | undefined)?.phase;
@@ -69,8 +67,10 @@ function memberCount(v: GroupView, k: Keys): number {
 export function groupComplete(v: GroupView, k: Keys): { complete: boolean; why: string } {
   if (v.profile === 'kubeblocks' && v.owner) {
     const phase = (v.owner.status as { phase?: string } | undefined)?.phase;
-    if (phase === 'Completed' || phase === 'Failed') return { complete: true, why: `Restore ${v.owner.metadata.name} is ${phase}` };
-    if (!phase || phase === 'Running') return { complete: false, why: `Restore ${v.owner.metadata.name} is ${phase ?? 'not started'}` };
+    if (phase === 'Completed' || phase === 'Failed')
+      return { complete: true, why: `Restore ${v.owner.metadata.name} is ${phase}` };
+    if (!phase || phase === 'Running')
+      return { complete: false, why: `Restore ${v.owner.metadata.name} is ${phase ?? 'not started'}` };
     // Any other phase (AsDataSource: the Restore serves a PVC's dataSourceRef and stays so) never
     // ends: the Jobs decide, as without a Restore.
   }
@@ -88,6 +88,7 @@ export function groupComplete(v: GroupView, k: Keys): { complete: boolean; why: 
   const size = sizes.length ? Math.max(...sizes) : 0;
   const members = memberCount(v, k);
   if (size && members < size) return { complete: false, why: `${members} of ${size} members seen` };
-  if (v.jobs.length === 0 && v.pods.length === 0 && v.anchors.length === 0) return { complete: false, why: 'no members' };
+  if (v.jobs.length === 0 && v.pods.length === 0 && v.anchors.length === 0)
+    return { complete: false, why: 'no members' };
   return { complete: true, why: 'every member finished and recorded' };
 }

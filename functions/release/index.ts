@@ -9,7 +9,14 @@ import { releaseGroup, releaseOutcome } from './release.ts';
 export const NAME = 'release';
 
 export function groupCompletedEvent(g: GroupData, now: Date) {
-  return replyEvent(NAME, EventType.groupCompleted, `${g.namespace}/${g.group}`, [g.namespace, g.profile, g.group, 'completed'], g, now);
+  return replyEvent(
+    NAME,
+    EventType.groupCompleted,
+    `${g.namespace}/${g.group}`,
+    [g.namespace, g.profile, g.group, 'completed'],
+    g,
+    now,
+  );
 }
 
 /** release: give back what finished work holds, gated on the record being on the live object. */
@@ -42,4 +49,3 @@ export const release: FunctionDef<Deps> = {
     return g ? groupCompletedEvent(g, deps.clock()) : null;
   },
 };
-

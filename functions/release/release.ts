@@ -11,7 +11,12 @@ import type { GroupView } from './group.ts';
 import { groupComplete } from './group.ts';
 
 /** Why a finished pod may or may not be deleted yet: its record must be on the live objects. */
-export async function podReleasable(deps: Deps, cluster: Cluster, d: RestoreData, pod: KubeObject): Promise<string | null> {
+export async function podReleasable(
+  deps: Deps,
+  cluster: Cluster,
+  d: RestoreData,
+  pod: KubeObject,
+): Promise<string | null> {
   const k = keys(deps.config.RG_DOMAIN);
   const phase = (pod.status as { phase?: string } | undefined)?.phase;
   if (phase !== 'Succeeded' && phase !== 'Failed') return `pod is ${phase ?? 'not finished'}`;
@@ -20,7 +25,8 @@ export async function podReleasable(deps: Deps, cluster: Cluster, d: RestoreData
   if (!pod.metadata.annotations?.[k.outcome]) return 'no outcome on the pod';
   if (d.job) {
     const job = await cluster.get('Job', d.namespace, d.job);
-    if (job && !historyHas(job.metadata.annotations?.[k.history], pod.metadata.uid ?? '')) return `no record on job ${d.job}`;
+    if (job && !historyHas(job.metadata.annotations?.[k.history], pod.metadata.uid ?? ''))
+      return `no record on job ${d.job}`;
   }
   for (const claim of claimsOf(readPod(pod)!.spec)) {
     const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);
@@ -33,7 +39,13 @@ export async function podReleasable(deps: Deps, cluster: Cluster, d: RestoreData
  * A group's Jobs. KubeBlocks labels its Jobs; the generic profile only promises the label on the
  * pod template, so its Jobs are listed per namespace and selected by their template.
  */
-export async function listGroupJobs(deps: Deps, cluster: Cluster, namespace: string, profile: ProfileName, group: string): Promise<KubeObject[]> {
+export async function listGroupJobs(
+  deps: Deps,
+  cluster: Cluster,
+  namespace: string,
+  profile: ProfileName,
+  group: string,
+): Promise<KubeObject[]> {
   if (profile === 'kubeblocks') return cluster.list('Job', namespace, deps.selector.groupSelector({ profile, group }));
   const all = await cluster.list('Job', namespace, '');
   return all.filter((j) => {
@@ -43,7 +55,13 @@ export async function listGroupJobs(deps: Deps, cluster: Cluster, namespace: str
 }
 
 /** Reads what release needs to judge a group. */
-export async function viewGroup(deps: Deps, cluster: Cluster, namespace: string, profile: ProfileName, group: string): Promise<GroupView> {
+export async function viewGroup(
+  deps: Deps,
+  cluster: Cluster,
+  namespace: string,
+  profile: ProfileName,
+  group: string,
+): Promise<GroupView> {
   const k = keys(deps.config.RG_DOMAIN);
   const sel = deps.selector.groupSelector({ profile, group });
   const [jobs, members, anchors, owner] = await Promise.all([
@@ -56,7 +74,13 @@ export async function viewGroup(deps: Deps, cluster: Cluster, namespace: string,
 }
 
 /** Deletes a group's anchors once the group is complete. Returns the anchors deleted, or null if not complete. */
-export async function releaseGroup(deps: Deps, cluster: Cluster, namespace: string, profile: ProfileName, group: string): Promise<GroupData | null> {
+export async function releaseGroup(
+  deps: Deps,
+  cluster: Cluster,
+  namespace: string,
+  profile: ProfileName,
+  group: string,
+): Promise<GroupData | null> {
   const k = keys(deps.config.RG_DOMAIN);
   const view = await viewGroup(deps, cluster, namespace, profile, group);
   const verdict = groupComplete(view, k);
@@ -65,7 +89,9 @@ export async function releaseGroup(deps: Deps, cluster: Cluster, namespace: stri
     return null;
   }
   // All at once: the workload pods that follow wait on the last of them.
-  const gone = await Promise.all(view.anchors.map((a) => cluster.delete('Pod', namespace, a.metadata.name, { uid: a.metadata.uid ?? '' })));
+  const gone = await Promise.all(
+    view.anchors.map((a) => cluster.delete('Pod', namespace, a.metadata.name, { uid: a.metadata.uid ?? '' })),
+  );
   const deleted = view.anchors.filter((_, i) => gone[i]).map((a) => a.metadata.name);
   if (deleted.length) {
     deps.metrics.anchors.add({}, -deleted.length);
@@ -77,7 +103,13 @@ export async function releaseGroup(deps: Deps, cluster: Cluster, namespace: stri
   if (deps.config.RG_DELETE_FINISHED_JOBS) {
     const jobs: string[] = [];
     for (const j of view.jobs) {
-      if (await cluster.delete('Job', namespace, j.metadata.name, { uid: j.metadata.uid ?? '', propagation: 'Background' })) jobs.push(j.metadata.name);
+      if (
+        await cluster.delete('Job', namespace, j.metadata.name, {
+          uid: j.metadata.uid ?? '',
+          propagation: 'Background',
+        })
+      )
+        jobs.push(j.metadata.name);
     }
     if (jobs.length) deps.log.info('released', { namespace, group, released: jobs.map((j) => `job ${j}`) });
   }
@@ -101,7 +133,11 @@ export async function releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreDat
         // A failed attempt's anchor would repel its own retry (same labels): it goes with the failure.
         const gone = d.state === 'failed' ? await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid) : null;
         if (gone) done.push(`anchor ${gone}`);
-        if (deps.config.RG_DELETE_FINISHED_PODS && (await cluster.delete('Pod', d.namespace, d.pod, { uid: d.uid ?? '' }))) done.push(`pod ${d.pod}`);
+        if (
+          deps.config.RG_DELETE_FINISHED_PODS &&
+          (await cluster.delete('Pod', d.namespace, d.pod, { uid: d.uid ?? '' }))
+        )
+          done.push(`pod ${d.pod}`);
       } else deps.log.debug('pod kept', { namespace: d.namespace, pod: d.pod, why });
     }
   }

@@ -24,7 +24,13 @@ export interface SweepSteps {
   /** release: what one recorded outcome holds. */
   releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreData): Promise<string[]>;
   /** release: the group's anchors once it is complete; null while it is not. */
-  releaseGroup(deps: Deps, cluster: Cluster, namespace: string, profile: ProfileName, group: string): Promise<GroupData | null>;
+  releaseGroup(
+    deps: Deps,
+    cluster: Cluster,
+    namespace: string,
+    profile: ProfileName,
+    group: string,
+  ): Promise<GroupData | null>;
 }
 
 export interface SweepReport {
@@ -50,7 +56,19 @@ export interface SweepReport {
 export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Promise<SweepReport> {
   const k = keys(deps.config.RG_DOMAIN);
   const now = deps.clock();
-  const report: SweepReport = { pods: 0, jobs: 0, groups: 0, anchorsCreated: 0, recorded: 0, released: 0, retries: 0, groupsCompleted: 0, groupsCompletedAnchors: 0, orphanAnchors: 0, errors: 0 };
+  const report: SweepReport = {
+    pods: 0,
+    jobs: 0,
+    groups: 0,
+    anchorsCreated: 0,
+    recorded: 0,
+    released: 0,
+    retries: 0,
+    groupsCompleted: 0,
+    groupsCompletedAnchors: 0,
+    orphanAnchors: 0,
+    errors: 0,
+  };
   const namespaces: (string | null)[] = deps.config.RG_NAMESPACES.length ? deps.config.RG_NAMESPACES : [null];
   const groups = new Map<string, { namespace: string; profile: ProfileName; group: string }>();
   const step = async (what: string, fn: () => Promise<void>) => {
@@ -65,7 +83,10 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
   let anchorsSeen = 0;
   for (const ns of namespaces) {
     // Pods by label (cheap); Jobs all, because the generic profile labels only their pod template.
-    const lists = await Promise.all([...deps.selector.listSelectors().map((s) => cluster.list('Pod', ns, s)), cluster.list('Job', ns, '')]);
+    const lists = await Promise.all([
+      ...deps.selector.listSelectors().map((s) => cluster.list('Pod', ns, s)),
+      cluster.list('Job', ns, ''),
+    ]);
     const seen = new Set<string>();
     const objects: KubeObject[] = lists.flat().filter((o) => {
       const id = `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
@@ -80,19 +101,29 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
         obj = o.kind === 'Pod' ? readPod(o)! : readJob(o)!;
       } catch (e) {
         report.errors++; // loud, never silently skipped: the object is counted and named
-        deps.log.warn('resync: object does not parse', { kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name, error: (e as Error).message });
+        deps.log.warn('resync: object does not parse', {
+          kind: o.kind,
+          namespace: o.metadata.namespace,
+          name: o.metadata.name,
+          error: (e as Error).message,
+        });
         continue;
       }
       const d = judgeObject(obj, deps, false, now);
       const sel = obj.kind === 'Pod' ? deps.selector.selectPod(obj) : deps.selector.selectJob(obj);
       if (!sel) continue;
-      groups.set(`${sel.namespace}/${sel.profile}/${sel.group}`, { namespace: sel.namespace, profile: sel.profile, group: sel.group });
+      groups.set(`${sel.namespace}/${sel.profile}/${sel.group}`, {
+        namespace: sel.namespace,
+        profile: sel.profile,
+        group: sel.group,
+      });
       if (obj.kind === 'Pod') report.pods++;
       else report.jobs++;
       if (!d) continue;
       await step(`${obj.kind} ${sel.namespace}/${obj.metadata.name}`, async () => {
         if (d.state === 'placed') {
-          if (obj.kind === 'Pod' && (await ensureAnchor(deps, cluster, obj, sel, d.job)) === 'created') report.anchorsCreated++;
+          if (obj.kind === 'Pod' && (await ensureAnchor(deps, cluster, obj, sel, d.job)) === 'created')
+            report.anchorsCreated++;
           return;
         }
         const r = await steps.record(deps, cluster, d);
@@ -109,7 +140,13 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
     // anchor would repel its own retry, and nothing else would delete it before its deadline.
     const live = new Set(objects.map((o) => o.metadata.uid));
     const failed = new Set(
-      objects.filter((o) => o.kind === 'Job').flatMap((j) => readHistory(j.metadata.annotations?.[k.history]).filter((e) => e.scope === 'pod' && e.state === 'failed' && e.uid).map((e) => e.uid!)),
+      objects
+        .filter((o) => o.kind === 'Job')
+        .flatMap((j) =>
+          readHistory(j.metadata.annotations?.[k.history])
+            .filter((e) => e.scope === 'pod' && e.state === 'failed' && e.uid)
+            .map((e) => e.uid!),
+        ),
     );
     for (const a of anchors) {
       const uid = a.metadata.annotations?.[k.anchorUid];
@@ -118,7 +155,11 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
         if (await cluster.delete('Pod', a.metadata.namespace ?? '', a.metadata.name, { uid: a.metadata.uid ?? '' })) {
           report.released++;
           report.orphanAnchors++;
-          deps.log.info('anchor of a failed pod that is gone deleted', { namespace: a.metadata.namespace, anchor: a.metadata.name, podUid: uid });
+          deps.log.info('anchor of a failed pod that is gone deleted', {
+            namespace: a.metadata.namespace,
+            anchor: a.metadata.name,
+            podUid: uid,
+          });
         }
       });
     }
@@ -128,7 +169,8 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
       const ns2 = a.metadata.namespace;
       if (!group || !ns2) continue;
       const profile = a.metadata.annotations?.[k.profile] === 'kubeblocks' ? 'kubeblocks' : 'generic';
-      if (![...groups.values()].some((g) => g.namespace === ns2 && g.group === group)) groups.set(`${ns2}/${profile}/${group}`, { namespace: ns2, profile, group });
+      if (![...groups.values()].some((g) => g.namespace === ns2 && g.group === group))
+        groups.set(`${ns2}/${profile}/${group}`, { namespace: ns2, profile, group });
     }
   }
   for (const g of groups.values()) {
@@ -142,7 +184,10 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
     });
   }
   // The sweep knows the true count; events only move the gauge between sweeps.
-  deps.metrics.anchors.set({}, anchorsSeen + report.anchorsCreated - report.groupsCompletedAnchors - report.orphanAnchors);
+  deps.metrics.anchors.set(
+    {},
+    anchorsSeen + report.anchorsCreated - report.groupsCompletedAnchors - report.orphanAnchors,
+  );
   deps.log.info('resync done', { ...report });
   return report;
 }

@@ -9,7 +9,12 @@ import type { Keys } from '../core/restore/keys.ts';
 
 export type RetryConfig = Pick<
   Config,
-  'RG_RETRY_JOBS' | 'RG_RETRY_MAX_ATTEMPTS' | 'RG_RETRY_BASE_MS' | 'RG_RETRY_MAX_MS' | 'RG_RETRY_JITTER' | 'RG_RETRY_AVOID'
+  | 'RG_RETRY_JOBS'
+  | 'RG_RETRY_MAX_ATTEMPTS'
+  | 'RG_RETRY_BASE_MS'
+  | 'RG_RETRY_MAX_MS'
+  | 'RG_RETRY_JITTER'
+  | 'RG_RETRY_AVOID'
 >;
 
 export type RetryDecision =
@@ -59,16 +64,26 @@ export function backoffMs(cfg: RetryConfig, attempt: number, infrastructure: boo
  * Pure: what to do about a Job that failed for good. `livePods` are failures judged from the Job's
  * pods still in the cluster, which may not be recorded yet when the Job's own failure arrives first.
  */
-export function decideRetry(cfg: RetryConfig, k: Keys, job: Job, d: RestoreData, random: () => number, livePods: PodFailure[] = []): RetryDecision {
+export function decideRetry(
+  cfg: RetryConfig,
+  k: Keys,
+  job: Job,
+  d: RestoreData,
+  random: () => number,
+  livePods: PodFailure[] = [],
+): RetryDecision {
   if (d.scope !== 'job' || d.state !== 'failed') return { action: 'skip', why: 'not a failed job' };
   const optedIn = cfg.RG_RETRY_JOBS || labelsOf(job)[k.retry] === 'true';
-  if (!optedIn) return { action: 'skip', why: `job-level retry not enabled (label ${k.retry}="true" or RG_RETRY_JOBS=true)` };
+  if (!optedIn)
+    return { action: 'skip', why: `job-level retry not enabled (label ${k.retry}="true" or RG_RETRY_JOBS=true)` };
   if (!d.retryable) return { action: 'skip', why: `${d.reason} is not retryable` };
   // The Job's failure may be judged before its last pod's record reached it: the live pod decides then.
   const lastLive = livePods[livePods.length - 1];
-  if (lastLive?.retryable === false) return { action: 'skip', why: `its last pod failed with ${lastLive.reason}, which is not retryable` };
+  if (lastLive?.retryable === false)
+    return { action: 'skip', why: `its last pod failed with ${lastLive.reason}, which is not retryable` };
   const attempt = d.attempt;
-  if (attempt >= cfg.RG_RETRY_MAX_ATTEMPTS) return { action: 'exhausted', why: `attempt ${attempt} of ${cfg.RG_RETRY_MAX_ATTEMPTS}`, attempt };
+  if (attempt >= cfg.RG_RETRY_MAX_ATTEMPTS)
+    return { action: 'exhausted', why: `attempt ${attempt} of ${cfg.RG_RETRY_MAX_ATTEMPTS}`, attempt };
   const root = annotationsOf(job)[k.rootJob] ?? job.metadata.name;
   const failures = [...recordedFailures(job, k), ...livePods];
   const lastReason = failures[failures.length - 1]?.reason;
@@ -85,9 +100,21 @@ export function decideRetry(cfg: RetryConfig, k: Keys, job: Job, d: RestoreData,
 type Json = Record<string, unknown>;
 /** Copies labels or annotations without the Job controller's keys and without our per-attempt bookkeeping. */
 function strip(m: Record<string, string> | null | undefined, k: Keys): Record<string, string> {
-  const bookkeeping = new Set<string>([k.state, k.outcome, k.history, k.attempt, k.retryOf, k.rootJob, k.failedNodes, k.retrySkipped]);
+  const bookkeeping = new Set<string>([
+    k.state,
+    k.outcome,
+    k.history,
+    k.attempt,
+    k.retryOf,
+    k.rootJob,
+    k.failedNodes,
+    k.retrySkipped,
+  ]);
   return Object.fromEntries(
-    Object.entries(m ?? {}).filter(([key]) => !isControllerLabel(key) && !bookkeeping.has(key) && key !== 'kubectl.kubernetes.io/last-applied-configuration'),
+    Object.entries(m ?? {}).filter(
+      ([key]) =>
+        !isControllerLabel(key) && !bookkeeping.has(key) && key !== 'kubectl.kubernetes.io/last-applied-configuration',
+    ),
   );
 }
 
@@ -111,10 +138,15 @@ export function buildRetryJob(
     const nodeAffinity = ((affinity.nodeAffinity as Json | undefined) ?? {}) as Json;
     const expr = { key: 'kubernetes.io/hostname', operator: 'NotIn', values: avoid };
     if (required) {
-      const req = (nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution as { nodeSelectorTerms?: Json[] } | undefined) ?? {};
+      const req =
+        (nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution as { nodeSelectorTerms?: Json[] } | undefined) ??
+        {};
       const terms = req.nodeSelectorTerms?.length ? req.nodeSelectorTerms : [{ matchExpressions: [] }];
       nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution = {
-        nodeSelectorTerms: terms.map((t) => ({ ...t, matchExpressions: [...((t.matchExpressions as Json[] | undefined) ?? []), expr] })),
+        nodeSelectorTerms: terms.map((t) => ({
+          ...t,
+          matchExpressions: [...((t.matchExpressions as Json[] | undefined) ?? []), expr],
+        })),
       };
     } else {
       nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution = [
@@ -142,7 +174,13 @@ export function buildRetryJob(
       labels: strip(job.metadata.labels, k),
       annotations: { ...strip(job.metadata.annotations, k), ...ours },
       ...(job.metadata.ownerReferences?.length
-        ? { ownerReferences: job.metadata.ownerReferences.map((r) => ({ ...r, controller: false, blockOwnerDeletion: false })) }
+        ? {
+            ownerReferences: job.metadata.ownerReferences.map((r) => ({
+              ...r,
+              controller: false,
+              blockOwnerDeletion: false,
+            })),
+          }
         : {}),
     },
     spec: {
@@ -150,7 +188,11 @@ export function buildRetryJob(
       template: {
         metadata: {
           labels: strip(tmpl.metadata?.labels, k),
-          annotations: { ...strip(tmpl.metadata?.annotations, k), [k.attempt]: String(plan.attempt), [k.retryOf]: job.metadata.name },
+          annotations: {
+            ...strip(tmpl.metadata?.annotations, k),
+            [k.attempt]: String(plan.attempt),
+            [k.retryOf]: job.metadata.name,
+          },
         },
         spec,
       },

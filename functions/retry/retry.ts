@@ -28,7 +28,8 @@ async function liveFailures(deps: Deps, cluster: Cluster, job: Job): Promise<Pod
   const out: PodFailure[] = [];
   for (const p of pods) {
     const d = judgeObject(readPod(p)!, deps, false, deps.clock());
-    if (d?.state === 'failed') out.push({ node: d.node, reason: d.reason, finishedAt: d.finishedAt, retryable: d.retryable });
+    if (d?.state === 'failed')
+      out.push({ node: d.node, reason: d.reason, finishedAt: d.finishedAt, retryable: d.retryable });
   }
   return out.sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''));
 }
@@ -43,7 +44,12 @@ export interface RetryOutcome {
  * own anchor) so the Job controller's retry starts at once. Job scope: a replacement Job with a
  * deterministic name, after the backoff, avoiding the nodes that failed.
  */
-export async function retryFailure(deps: Deps, cluster: Cluster, d: RestoreData, opts: { wait: boolean } = { wait: true }): Promise<RetryOutcome> {
+export async function retryFailure(
+  deps: Deps,
+  cluster: Cluster,
+  d: RestoreData,
+  opts: { wait: boolean } = { wait: true },
+): Promise<RetryOutcome> {
   const k = keys(deps.config.RG_DOMAIN);
   if (d.scope === 'pod') {
     if (!d.pod || !d.retryable) return { type: null, data: null };
@@ -66,7 +72,10 @@ export async function retryFailure(deps: Deps, cluster: Cluster, d: RestoreData,
   const plan = decideRetry(deps.config, k, job, d, deps.random, await liveFailures(deps, cluster, job));
   if (plan.action === 'skip') {
     const optedIn = deps.config.RG_RETRY_JOBS || job.metadata.labels?.[k.retry] === 'true';
-    if (optedIn) await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: { annotations: { [k.retrySkipped]: plan.why } } });
+    if (optedIn)
+      await cluster.patch('Job', d.namespace, job.metadata.name, {
+        metadata: { annotations: { [k.retrySkipped]: plan.why } },
+      });
     // Not opted in: nothing is written, so resync meets the Job on every ping; counted once, from the event.
     if (optedIn || opts.wait) {
       deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'skipped' });
@@ -93,7 +102,14 @@ export async function retryFailure(deps: Deps, cluster: Cluster, d: RestoreData,
     const r = await cluster.create('Job', d.namespace, replacement);
     if (r.created) {
       deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'scheduled' });
-      deps.log.info('retry scheduled', { namespace: d.namespace, job: d.job, retry: plan.name, attempt: plan.attempt, avoid: bound ? [] : plan.avoidNodes, delayMs: plan.delayMs });
+      deps.log.info('retry scheduled', {
+        namespace: d.namespace,
+        job: d.job,
+        retry: plan.name,
+        attempt: plan.attempt,
+        avoid: bound ? [] : plan.avoidNodes,
+        delayMs: plan.delayMs,
+      });
     }
   }
   if (job.metadata.labels?.[k.state] !== 'retried') {

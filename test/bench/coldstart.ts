@@ -67,6 +67,7 @@ if (import.meta.main) {
     console.log('| start | spawn → ready (median ms) | RSS at ready (MB) | ratio to unbundled |');
     console.log('|---|---|---|---|');
     const base = rows[1]!;
-    for (const r of rows) console.log(`| ${r.arm} | ${r.ms.toFixed(0)} | ${r.rssMb.toFixed(0)} | ${(r.ms / base.ms).toFixed(2)} |`);
+    for (const r of rows)
+      console.log(`| ${r.arm} | ${r.ms.toFixed(0)} | ${r.rssMb.toFixed(0)} | ${(r.ms / base.ms).toFixed(2)} |`);
   }
 }

@@ -15,19 +15,35 @@ export interface DeadlockResult {
   guard: GroupResult[];
 }
 
-export async function runDeadlock(chains: { sidecar: Chain; guard: Chain }, groups: number, capMs: number, progress: (s: string) => void): Promise<DeadlockResult> {
+export async function runDeadlock(
+  chains: { sidecar: Chain; guard: Chain },
+  groups: number,
+  capMs: number,
+  progress: (s: string) => void,
+): Promise<DeadlockResult> {
   const out = { capMs } as DeadlockResult;
   for (const arm of ['sidecar', 'guard'] as const) {
     const t0 = Date.now();
     const specs = Array.from({ length: groups }, () => ({
-      arm, nodes: [...NODE_NAMES], sequential: false, durations: [500, 500, 500], emulator: false, capMs, workload: false, tag: `d${arm[0]}-`,
+      arm,
+      nodes: [...NODE_NAMES],
+      sequential: false,
+      durations: [500, 500, 500],
+      emulator: false,
+      capMs,
+      workload: false,
+      tag: `d${arm[0]}-`,
     }));
     out[arm] = await runGroups(chains[arm], specs, groups);
-    progress(`fig 7  ${arm.padEnd(7)} ${groups} groups, no stop signal, cap ${fmtMs(capMs)}: ${out[arm].filter((g) => g.completed).length} completed in ${fmtMs(Date.now() - t0)}`);
+    progress(
+      `fig 7  ${arm.padEnd(7)} ${groups} groups, no stop signal, cap ${fmtMs(capMs)}: ${out[arm].filter((g) => g.completed).length} completed in ${fmtMs(Date.now() - t0)}`,
+    );
     // Free what the stuck groups hold before the next figure.
     for (const g of out[arm]) {
       for (const m of g.members) {
-        await chains[arm].kube.call('DELETE', `/apis/batch/v1/namespaces/${chains[arm].ns}/jobs/${m.job}?propagationPolicy=Background`).catch(() => undefined);
+        await chains[arm].kube
+          .call('DELETE', `/apis/batch/v1/namespaces/${chains[arm].ns}/jobs/${m.job}?propagationPolicy=Background`)
+          .catch(() => undefined);
       }
     }
   }
@@ -37,9 +53,16 @@ export async function runDeadlock(chains: { sidecar: Chain; guard: Chain }, grou
 export function figure7(r: DeadlockResult): Row[] {
   const done = (gs: GroupResult[]) => share(gs.filter((g) => g.completed).length, gs.length);
   const t = summarize(r.guard.filter((g) => g.completed).map((g) => g.durationMs ?? NaN));
-  return [{
-    figure: '7', title: 'deadlock: stop signal never sent, groups completed', cell: `${r.guard.length} groups per arm, cap ${fmtMs(r.capMs)}`,
-    value: `${fmtPct(done(r.guard))} (p50 ${fmtMs(t.p50)})`, baseline: `sidecar ${fmtPct(done(r.sidecar))}`, ratio: '—', target: '100%',
-    verdict: atLeast(done(r.guard), 1),
-  }];
+  return [
+    {
+      figure: '7',
+      title: 'deadlock: stop signal never sent, groups completed',
+      cell: `${r.guard.length} groups per arm, cap ${fmtMs(r.capMs)}`,
+      value: `${fmtPct(done(r.guard))} (p50 ${fmtMs(t.p50)})`,
+      baseline: `sidecar ${fmtPct(done(r.sidecar))}`,
+      ratio: '—',
+      target: '100%',
+      verdict: atLeast(done(r.guard), 1),
+    },
+  ];
 }

@@ -61,7 +61,10 @@ export function machineFacts(command: string): Facts {
 }
 
 export function factsMarkdown(f: Facts): string {
-  const rig = Object.entries(f.rig).map(([k, v]) => `${k} ${v}`).join(', ') || 'not built';
+  const rig =
+    Object.entries(f.rig)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'not built';
   return [
     `- date: ${f.date}`,
     `- command: \`${f.command}\``,

@@ -14,7 +14,19 @@
  *            emulator still runs (KubeBlocks does not stop doing its part) unless switched off.
  */
 import { randomBytes } from 'node:crypto';
-import { L, Observer, antiAffinityFor, containerTerminatedAt, isGone, last, nodeAffinityFor, placement, type Chain, type Change, type RestoreGroup } from '../support/chain.ts';
+import {
+  L,
+  type Observer,
+  antiAffinityFor,
+  containerTerminatedAt,
+  isGone,
+  last,
+  nodeAffinityFor,
+  placement,
+  type Chain,
+  type Change,
+  type RestoreGroup,
+} from '../support/chain.ts';
 import { podRequests } from './table.ts';
 
 export type Arm = 'plain' | 'sidecar' | 'guard';
@@ -127,13 +139,18 @@ class Index {
 const indexes = new WeakMap<Observer, Index>();
 export function index(obs: Observer): Index {
   let x = indexes.get(obs);
-  if (!x) indexes.set(obs, (x = new Index(obs)));
+  if (!x) {
+    x = new Index(obs);
+    indexes.set(obs, x);
+  }
   return x.refresh();
 }
 
 function jobDone(obs: Observer, job: string): boolean {
   const hs = index(obs).byName.get(`Job/${job}`) ?? [];
-  return hs.some((h) => (last(h).status?.conditions ?? []).some((c: any) => ['Complete', 'Failed'].includes(c.type) && c.status === 'True'));
+  return hs.some((h) =>
+    (last(h).status?.conditions ?? []).some((c: any) => ['Complete', 'Failed'].includes(c.type) && c.status === 'True'),
+  );
 }
 
 /** The history of the (first) pod of a Job; one pod per Job here (backoffLimit 0). */
@@ -169,9 +186,19 @@ async function emulatorStep(chain: Chain, group: RestoreGroup, patched: Set<stri
   if (!pods.every((h) => h && containerTerminatedAt(h, 'restore') !== undefined)) return;
   for (const h of pods) {
     const o = last(h!);
-    if (isGone(h!) || TERMINAL.has(o.status?.phase) || o.metadata.annotations?.[L.stop] === 'true' || patched.has(o.metadata.uid)) continue;
+    if (
+      isGone(h!) ||
+      TERMINAL.has(o.status?.phase) ||
+      o.metadata.annotations?.[L.stop] === 'true' ||
+      patched.has(o.metadata.uid)
+    )
+      continue;
     patched.add(o.metadata.uid);
-    await chain.kube.patch(`/api/v1/namespaces/${chain.ns}/pods/${o.metadata.name}`, { metadata: { annotations: { [L.stop]: 'true' } } }).catch(() => undefined);
+    await chain.kube
+      .patch(`/api/v1/namespaces/${chain.ns}/pods/${o.metadata.name}`, {
+        metadata: { annotations: { [L.stop]: 'true' } },
+      })
+      .catch(() => undefined);
   }
 }
 
@@ -218,12 +245,19 @@ export async function runGroup(chain: Chain, spec: GroupSpec): Promise<GroupResu
     const pod = h ? last(h) : null;
     const req = podRequests(pod?.spec);
     return {
-      job, pod: pod?.metadata.name ?? null, node: p?.node ?? null, boundAt: p?.at ?? null,
-      restoreDoneAt: h ? containerTerminatedAt(h, 'restore') ?? null : null,
+      job,
+      pod: pod?.metadata.name ?? null,
+      node: p?.node ?? null,
+      boundAt: p?.at ?? null,
+      restoreDoneAt: h ? (containerTerminatedAt(h, 'restore') ?? null) : null,
       terminalAt: h ? firstAt(h, (o, c) => c.type === 'DELETED' || TERMINAL.has(o.status?.phase)) : null,
       stopSeenAt: h ? firstAt(h, (o) => o.metadata.annotations?.[L.stop] === 'true') : null,
       recordedAt: h ? firstAt(h, (o) => ['succeeded', 'failed'].includes(o.metadata.labels?.[L.state])) : null,
-      anchorAt: null, anchorGoneAt: null, stopReactionMs: null, cpu: req.cpu, memory: req.memory,
+      anchorAt: null,
+      anchorGoneAt: null,
+      stopReactionMs: null,
+      cpu: req.cpu,
+      memory: req.memory,
     };
   });
   for (const m of members) {
@@ -242,7 +276,12 @@ export async function runGroup(chain: Chain, spec: GroupSpec): Promise<GroupResu
     if (!completed) workloadSkipped = 'group did not complete';
     else if (waited) workloadSkipped = 'members never placed';
     else if (violated) workloadSkipped = 'two members on one node: a workload pod could never be placed';
-    else workloadWaitMs = await runWorkload(chain, group, members.map((m) => m.node!));
+    else
+      workloadWaitMs = await runWorkload(
+        chain,
+        group,
+        members.map((m) => m.node!),
+      );
   }
 
   // Anchors: wait (bounded) for release to delete them, then read their times.
@@ -284,15 +323,33 @@ export async function runGroup(chain: Chain, spec: GroupSpec): Promise<GroupResu
   const createdTimes = [...group.created.values()];
   const jobEnds = group.jobNames.map((j) => {
     const h = byName(obs, 'Job', j);
-    return h ? firstAt(h, (o) => (o.status?.conditions ?? []).some((c: any) => ['Complete', 'Failed'].includes(c.type) && c.status === 'True')) : null;
+    return h
+      ? firstAt(h, (o) =>
+          (o.status?.conditions ?? []).some((c: any) => ['Complete', 'Failed'].includes(c.type) && c.status === 'True'),
+        )
+      : null;
   });
-  const durationMs = completed && createdTimes.length && jobEnds.every((x) => x !== null)
-    ? Math.max(...(jobEnds as number[])) - Math.min(...createdTimes) : null;
+  const durationMs =
+    completed && createdTimes.length && jobEnds.every((x) => x !== null)
+      ? Math.max(...(jobEnds as number[])) - Math.min(...createdTimes)
+      : null;
   void doneAt;
   const { arm, ...rest } = spec;
   return {
-    arm, name, spec: rest, members, violated, waited, completed, durationMs,
-    heldCpuS, heldMemGiBs, anchorCpuS, anchorMemGiBs, stillHeld, workloadWaitMs,
+    arm,
+    name,
+    spec: rest,
+    members,
+    violated,
+    waited,
+    completed,
+    durationMs,
+    heldCpuS,
+    heldMemGiBs,
+    anchorCpuS,
+    anchorMemGiBs,
+    stillHeld,
+    workloadWaitMs,
     ...(workloadSkipped ? { workloadSkipped } : {}),
   };
 }
@@ -327,7 +384,12 @@ async function runWorkload(chain: Chain, group: RestoreGroup, nodes: string[]): 
 }
 
 /** Runs specs with at most `concurrency` groups in flight; results in spec order. */
-export async function runGroups(chain: Chain, specs: GroupSpec[], concurrency: number, progress?: (done: number) => void): Promise<GroupResult[]> {
+export async function runGroups(
+  chain: Chain,
+  specs: GroupSpec[],
+  concurrency: number,
+  progress?: (done: number) => void,
+): Promise<GroupResult[]> {
   const out: GroupResult[] = new Array(specs.length);
   let next = 0;
   let done = 0;

@@ -23,7 +23,19 @@ import { factsMarkdown, machineFacts } from './facts.ts';
 import { figure1, figure2, figure4, figure8, runScheduling, schedulingCells, type CellResult } from './scheduling.ts';
 import { figure3, runRecovery, type RecoverySample } from './recovery.ts';
 import { figure7, runDeadlock, type DeadlockResult } from './deadlock.ts';
-import { atLeast, atMost, all, compactMembers, fmtMs, fmtNum, fmtRatio, headlineTable, markdownTable, tally, type Row } from './table.ts';
+import {
+  atLeast,
+  atMost,
+  all,
+  compactMembers,
+  fmtMs,
+  fmtNum,
+  fmtRatio,
+  headlineTable,
+  markdownTable,
+  tally,
+  type Row,
+} from './table.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const args = process.argv.slice(2);
@@ -35,8 +47,28 @@ const want = (...figs: number[]) => !only || figs.some((f) => only.has(String(f)
 const write = !args.includes('--no-write');
 
 const P = full
-  ? { groupsPerCell: 100, concurrency: 5, capMs: 60_000, deadlockGroups: 20, deadlockCapMs: 60_000, recoverySamples: 10, recoveryCapMs: 90_000, throughputScale: 1, coldRuns: 15 }
-  : { groupsPerCell: 20, concurrency: 3, capMs: 30_000, deadlockGroups: 10, deadlockCapMs: 30_000, recoverySamples: 5, recoveryCapMs: 60_000, throughputScale: 0.5, coldRuns: 5 };
+  ? {
+      groupsPerCell: 100,
+      concurrency: 5,
+      capMs: 60_000,
+      deadlockGroups: 20,
+      deadlockCapMs: 60_000,
+      recoverySamples: 10,
+      recoveryCapMs: 90_000,
+      throughputScale: 1,
+      coldRuns: 15,
+    }
+  : {
+      groupsPerCell: 20,
+      concurrency: 3,
+      capMs: 30_000,
+      deadlockGroups: 10,
+      deadlockCapMs: 30_000,
+      recoverySamples: 5,
+      recoveryCapMs: 60_000,
+      throughputScale: 0.5,
+      coldRuns: 5,
+    };
 
 const t0 = Date.now();
 const progress = (s: string) => process.stderr.write(`[bench ${fmtMs(Date.now() - t0).padStart(7)}] ${s}\n`);
@@ -51,28 +83,45 @@ const raw: Record<string, unknown> = { mode, params: P };
 // 5, 6: in-process
 // ---------------------------------------------------------------------------------------------
 if (want(5)) {
-  if (!globalThis.gc) progress('fig 5  warning: run with node --expose-gc (npm run bench does) for comparable heap figures');
+  if (!globalThis.gc)
+    progress('fig 5  warning: run with node --expose-gc (npm run bench does) for comparable heap figures');
   progress('fig 5  throughput (in-process, one core)…');
   const r = await benchThroughput(P.throughputScale);
-  raw['throughput'] = r;
+  raw.throughput = r;
   const base = r[0]!;
   const fast = r.find((x) => x.name.startsWith('fast path'))!;
   rows.push({
-    figure: '5', title: 'throughput: irrelevant-event fast path', cell: `${fmtNum(fast.n)} events`,
-    value: `${fmtNum(fast.perSec)}/s`, baseline: `JSON.parse of the body ${fmtNum(base.perSec)}/s`, ratio: fmtRatio(fast.perSec, base.perSec),
-    target: '≥ 20,000/s', verdict: atLeast(fast.perSec, 20_000)
+    figure: '5',
+    title: 'throughput: irrelevant-event fast path',
+    cell: `${fmtNum(fast.n)} events`,
+    value: `${fmtNum(fast.perSec)}/s`,
+    baseline: `JSON.parse of the body ${fmtNum(base.perSec)}/s`,
+    ratio: fmtRatio(fast.perSec, base.perSec),
+    target: '≥ 20,000/s',
+    verdict: atLeast(fast.perSec, 20_000),
   });
   for (const d of r.filter((x) => /^(completion|labeling|release|retry):/.test(x.name))) {
     rows.push({
-      figure: '5', title: `throughput: ${d.name.split(':')[0]} decision path`, cell: `${d.name.split(': ')[1]} (${fmtNum(d.n)} events)`,
-      value: `${fmtNum(d.perSec)}/s`, baseline: `JSON.parse ${fmtNum(base.perSec)}/s`, ratio: fmtRatio(d.perSec, base.perSec),
-      target: '≥ 2,000/s', verdict: atLeast(d.perSec, 2_000)
+      figure: '5',
+      title: `throughput: ${d.name.split(':')[0]} decision path`,
+      cell: `${d.name.split(': ')[1]} (${fmtNum(d.n)} events)`,
+      value: `${fmtNum(d.perSec)}/s`,
+      baseline: `JSON.parse ${fmtNum(base.perSec)}/s`,
+      ratio: fmtRatio(d.perSec, base.perSec),
+      target: '≥ 2,000/s',
+      verdict: atLeast(d.perSec, 2_000),
     });
   }
-  details.push({ title: 'Figure 5: throughput, every path', body: [
-    '| path | events/s | ratio to JSON.parse | retained heap growth (MB; cluster paths include the in-memory cluster\'s state and write log) |', '|---|---|---|---|',
-    ...r.map((x) => `| ${x.name} | ${fmtNum(x.perSec)} | ${fmtRatio(x.perSec, base.perSec)} | ${fmtNum(x.heapMb, 1)} |`),
-  ].join('\n') });
+  details.push({
+    title: 'Figure 5: throughput, every path',
+    body: [
+      "| path | events/s | ratio to JSON.parse | retained heap growth (MB; cluster paths include the in-memory cluster's state and write log) |",
+      '|---|---|---|---|',
+      ...r.map(
+        (x) => `| ${x.name} | ${fmtNum(x.perSec)} | ${fmtRatio(x.perSec, base.perSec)} | ${fmtNum(x.heapMb, 1)} |`,
+      ),
+    ].join('\n'),
+  });
   progress(`fig 5  fast path ${fmtNum(fast.perSec)}/s`);
 }
 
@@ -82,13 +131,17 @@ if (want(6)) {
   if (b.status !== 0) throw new Error(`build failed: ${b.stderr || b.stdout}`);
   progress(`fig 6  cold start, ${P.coldRuns} runs per arm…`);
   const r = await benchColdStart(P.coldRuns);
-  raw['coldstart'] = r;
+  raw.coldstart = r;
   const [shipped, unbundled] = [r[0]!, r[1]!];
   rows.push({
-    figure: '6', title: 'cold start: spawn → readiness 200, RSS', cell: `median of ${P.coldRuns} spawns`,
-    value: `${fmtMs(shipped.ms)}, ${fmtNum(shipped.rssMb)} MB`, baseline: `unbundled ${fmtMs(unbundled.ms)}, ${fmtNum(unbundled.rssMb)} MB`,
+    figure: '6',
+    title: 'cold start: spawn → readiness 200, RSS',
+    cell: `median of ${P.coldRuns} spawns`,
+    value: `${fmtMs(shipped.ms)}, ${fmtNum(shipped.rssMb)} MB`,
+    baseline: `unbundled ${fmtMs(unbundled.ms)}, ${fmtNum(unbundled.rssMb)} MB`,
     ratio: `${fmtRatio(shipped.ms, unbundled.ms)} time, ${fmtRatio(shipped.rssMb, unbundled.rssMb)} RSS`,
-    target: '< 150 ms and < 80 MB', verdict: all([atMost(shipped.ms, 149.999), atMost(shipped.rssMb, 79.999)]),
+    target: '< 150 ms and < 80 MB',
+    verdict: all([atMost(shipped.ms, 149.999), atMost(shipped.rssMb, 79.999)]),
   });
   progress(`fig 6  shipped ${fmtMs(shipped.ms)} / ${fmtNum(shipped.rssMb)} MB, unbundled ${fmtMs(unbundled.ms)}`);
 }
@@ -102,20 +155,34 @@ if (want(1, 2, 3, 4, 7, 8)) {
   facts.kube = (await rig.kube.get('/version')).gitVersion;
   let n = 0;
   const live = new Set<Chain>();
-  const work = { events: new Map<string, number>(), calls: new Map<string, number>(), warnings: new Map<string, number>(), restorePods: 0 };
+  const work = {
+    events: new Map<string, number>(),
+    calls: new Map<string, number>(),
+    warnings: new Map<string, number>(),
+    restorePods: 0,
+  };
   const start = async (name: string, m: 'plain' | 'guard') => {
     // restore-guard runs in its own process, as in its pod: the bench's watch and emulator must not slow it.
-    const c = await startChain({ mode: m, logLevel: 'warn', isolated: true, namespace: `bench-${name}-${(++n).toString().padStart(2, '0')}-${Date.now().toString(36)}` });
+    const c = await startChain({
+      mode: m,
+      logLevel: 'warn',
+      isolated: true,
+      namespace: `bench-${name}-${(++n).toString().padStart(2, '0')}-${Date.now().toString(36)}`,
+    });
     live.add(c);
     return c;
   };
   const stop = async (c: Chain) => {
     live.delete(c);
-    if (c.mode === 'guard') await collectWork(c, work).catch((e: unknown) => progress(`metrics ${c.ns}: ${(e as Error).message}`));
+    if (c.mode === 'guard')
+      await collectWork(c, work).catch((e: unknown) => progress(`metrics ${c.ns}: ${(e as Error).message}`));
     await c.teardown().catch((e: unknown) => progress(`teardown ${c.ns}: ${(e as Error).message}`));
   };
   /** Fresh namespaces for the named arms, torn down afterwards. */
-  const withArms = async <K extends string, T>(arms: Record<K, 'plain' | 'guard'>, fn: (c: Record<K, Chain>) => Promise<T>): Promise<T> => {
+  const withArms = async <K extends string, T>(
+    arms: Record<K, 'plain' | 'guard'>,
+    fn: (c: Record<K, Chain>) => Promise<T>,
+  ): Promise<T> => {
     const chains = {} as Record<K, Chain>;
     try {
       for (const [name, m] of Object.entries(arms) as [K, 'plain' | 'guard'][]) chains[name] = await start(name, m);
@@ -127,63 +194,97 @@ if (want(1, 2, 3, 4, 7, 8)) {
   try {
     if (want(1, 2, 4, 8)) {
       const cells = schedulingCells(full);
-      progress(`fig 1/2/4/8  ${cells.length} cells × 3 arms × ${P.groupsPerCell} groups (${P.concurrency} in flight), fresh namespaces per cell`);
+      progress(
+        `fig 1/2/4/8  ${cells.length} cells × 3 arms × ${P.groupsPerCell} groups (${P.concurrency} in flight), fresh namespaces per cell`,
+      );
       const res: CellResult[] = await runScheduling(
         (fn) => withArms({ plain: 'plain', sidecar: 'plain', guard: 'guard' } as const, fn),
         { cells, groupsPerCell: P.groupsPerCell, concurrency: P.concurrency, capMs: P.capMs, progress },
       );
-      raw['scheduling'] = res;
+      raw.scheduling = res;
       const f1 = figure1(res);
       const f2 = figure2(res);
       const f4 = figure4(res);
       const f8 = figure8(res);
-      if (want(1)) { rows.push(...f1.rows); details.push({ title: 'Figure 1: every cell and arm', body: f1.detail }); }
-      if (want(2)) { rows.push(...f2.rows); details.push({ title: 'Figure 2: resources held per group (mean), per cell', body: f2.detail }); }
+      if (want(1)) {
+        rows.push(...f1.rows);
+        details.push({ title: 'Figure 1: every cell and arm', body: f1.detail });
+      }
+      if (want(2)) {
+        rows.push(...f2.rows);
+        details.push({ title: 'Figure 2: resources held per group (mean), per cell', body: f2.detail });
+      }
       if (want(4)) rows.push(...f4.rows);
-      if (want(8)) { rows.push(...f8.rows); details.push({ title: 'Figure 8: workload wait per cell', body: f8.detail }); }
+      if (want(8)) {
+        rows.push(...f8.rows);
+        details.push({ title: 'Figure 8: workload wait per cell', body: f8.detail });
+      }
       work.restorePods += res.reduce((k, c) => k + c.arms.guard.reduce((j, g) => j + g.members.length, 0), 0);
     }
     if (want(7)) {
-      const r: DeadlockResult = await withArms({ sidecar: 'plain', guard: 'guard' } as const, (c) => runDeadlock(c, P.deadlockGroups, P.deadlockCapMs, progress));
-      raw['deadlock'] = r;
+      const r: DeadlockResult = await withArms({ sidecar: 'plain', guard: 'guard' } as const, (c) =>
+        runDeadlock(c, P.deadlockGroups, P.deadlockCapMs, progress),
+      );
+      raw.deadlock = r;
       rows.push(...figure7(r));
       work.restorePods += r.guard.reduce((j, g) => j + g.members.length, 0);
     }
     if (want(3)) {
-      const r: RecoverySample[] = await withArms({ baseline: 'plain', guard: 'guard' } as const, (c) => runRecovery(c, P.recoverySamples, P.recoveryCapMs, progress));
-      raw['recovery'] = r;
+      const r: RecoverySample[] = await withArms({ baseline: 'plain', guard: 'guard' } as const, (c) =>
+        runRecovery(c, P.recoverySamples, P.recoveryCapMs, progress),
+      );
+      raw.recovery = r;
       rows.push(...figure3(r));
     }
   } finally {
     for (const c of [...live]) await stop(c);
   }
   facts.loadavgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
-  raw['guardWork'] = { events: Object.fromEntries(work.events), kubeCalls: Object.fromEntries(work.calls), warnings: Object.fromEntries(work.warnings) };
+  raw.guardWork = {
+    events: Object.fromEntries(work.events),
+    kubeCalls: Object.fromEntries(work.calls),
+    warnings: Object.fromEntries(work.warnings),
+  };
   if (work.events.size) {
-    const per = (x: number) => (work.restorePods ? ` (${fmtNum(x / work.restorePods, 1)} per restore pod of figures 1 and 7)` : '');
-    details.push({ title: 'What restore-guard did (all guard arms together)', body: [
-      `Restore pods driven through the guard arms: ${work.restorePods} (figures 1 and 7) plus figure 3's samples.`,
-      '',
-      markdownTable(['function', 'events handled'], [...work.events].sort().map(([k, v]) => [k, `${fmtNum(v)}${per(v)}`])),
-      '',
-      markdownTable(['Kubernetes API calls (verb kind)', 'count'], [...work.calls].sort().map(([k, v]) => [k, `${fmtNum(v)}${per(v)}`])),
-      ...(work.warnings.size ? ['', 'Warnings and errors it logged:', '', ...[...work.warnings].map(([k, v]) => `- ${k} (${v}×)`)] : []),
-    ].join('\n') });
+    const per = (x: number) =>
+      work.restorePods ? ` (${fmtNum(x / work.restorePods, 1)} per restore pod of figures 1 and 7)` : '';
+    details.push({
+      title: 'What restore-guard did (all guard arms together)',
+      body: [
+        `Restore pods driven through the guard arms: ${work.restorePods} (figures 1 and 7) plus figure 3's samples.`,
+        '',
+        markdownTable(
+          ['function', 'events handled'],
+          [...work.events].sort().map(([k, v]) => [k, `${fmtNum(v)}${per(v)}`]),
+        ),
+        '',
+        markdownTable(
+          ['Kubernetes API calls (verb kind)', 'count'],
+          [...work.calls].sort().map(([k, v]) => [k, `${fmtNum(v)}${per(v)}`]),
+        ),
+        ...(work.warnings.size
+          ? ['', 'Warnings and errors it logged:', '', ...[...work.warnings].map(([k, v]) => `- ${k} (${v}×)`)]
+          : []),
+      ].join('\n'),
+    });
   }
 }
 
 /** Adds up a guard chain's metrics (events per function, API calls per verb and kind) and its warnings. */
-async function collectWork(c: Chain, w: { events: Map<string, number>; calls: Map<string, number>; warnings: Map<string, number> }): Promise<void> {
+async function collectWork(
+  c: Chain,
+  w: { events: Map<string, number>; calls: Map<string, number>; warnings: Map<string, number> },
+): Promise<void> {
   const text = await c.metricsText();
   const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
   for (const line of text.split('\n')) {
     const m = /^(restoreguard_events_total|restoreguard_kube_requests_total)\{([^}]*)\} ([0-9.e+]+)$/.exec(line);
     if (!m) continue;
     const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!]));
-    if (m[1] === 'restoreguard_events_total') add(w.events, labels['function'] ?? '?', Number(m[3]));
-    else add(w.calls, `${labels['verb'] ?? '?'} ${labels['kind'] ?? '?'}`, Number(m[3]));
+    if (m[1] === 'restoreguard_events_total') add(w.events, labels.function ?? '?', Number(m[3]));
+    else add(w.calls, `${labels.verb ?? '?'} ${labels.kind ?? '?'}`, Number(m[3]));
   }
-  for (const l of c.logs) if (l['level'] === 'warn' || l['level'] === 'error') add(w.warnings, `${l['level']}: ${l['msg']}`, 1);
+  for (const l of c.logs) if (l.level === 'warn' || l.level === 'error') add(w.warnings, `${l.level}: ${l.msg}`, 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -206,12 +307,12 @@ const md = [
   '',
   '## How it is measured',
   '',
-  '- Arms: *plain* = Jobs whose pods end when the restore does; *sidecar* = KubeBlocks\' restore-manager hand-off (KWOK stage) with an operator emulator in the bench that sets `stop-restore-manager` on a group\'s pods once every restore container of every Job created so far has terminated; *guard* = the same sidecar pods with restore-guard (local broker, its ServiceAccount, in its own process) fed by Knative\'s ApiServerSource adapter; the emulator keeps running there (except in figure 7).',
+  "- Arms: *plain* = Jobs whose pods end when the restore does; *sidecar* = KubeBlocks' restore-manager hand-off (KWOK stage) with an operator emulator in the bench that sets `stop-restore-manager` on a group's pods once every restore container of every Job created so far has terminated; *guard* = the same sidecar pods with restore-guard (local broker, its ServiceAccount, in its own process) fed by Knative's ApiServerSource adapter; the emulator keeps running there (except in figure 7).",
   `- Rig figures run ${P.groupsPerCell} groups per cell and arm, ${P.concurrency} at a time. restore-guard runs in its own process (the shipped bundle, warmed by one resync, as in a pod that has served before; not sharing the bench's event loop) on the same ${facts.nproc} CPUs as etcd, the API server, scheduler, controller manager, KWOK and the adapter, and whatever else the machine runs (see the load average): latencies are this machine's under that load, not a dedicated pod's.`,
-  '- Times are arrival times of the bench\'s own watch on the namespace (ms precision), so every arm is timed by the same clock and path.',
-  '- Figure 2 counts requests × time from the restore container\'s end to the pod\'s end (phase or deletion), plus the anchors\' requests × their life after the restore ended. The rig has no Restore CRD: groups declare `restoreguard.dev/group-size` instead, which is what tells restore-guard that a sequential group is not done yet.',
+  "- Times are arrival times of the bench's own watch on the namespace (ms precision), so every arm is timed by the same clock and path.",
+  "- Figure 2 counts requests × time from the restore container's end to the pod's end (phase or deletion), plus the anchors' requests × their life after the restore ended. The rig has no Restore CRD: groups declare `restoreguard.dev/group-size` instead, which is what tells restore-guard that a sequential group is not done yet.",
   '- Figure 3 pins the first attempt to rig-node-1 with filler pods on nodes 2 and 3 (removed once it is bound) and evicts it there; baseline = Job backoffLimit 3, restore-guard = backoffLimit 0 and `restoreguard.dev/retry: "true"`.',
-  '- Figure 8 creates, once all of a group\'s Jobs are Complete, one workload pod per member with the same instance label and anti-affinity, required onto the member\'s node; groups with two members on one node are skipped (their workload could never be placed).',
+  "- Figure 8 creates, once all of a group's Jobs are Complete, one workload pod per member with the same instance label and anti-affinity, required onto the member's node; groups with two members on one node are skipped (their workload could never be placed).",
   ...details.flatMap((d) => ['', `## ${d.title}`, '', d.body]),
   '',
 ].join('\n');
@@ -228,7 +329,7 @@ if (write) {
     v && typeof v === 'object' && 'members' in v && Array.isArray((v as { members: unknown }).members)
       ? { ...v, members: compactMembers((v as { members: Record<string, unknown>[] }).members) }
       : v;
-  writeFileSync(path.join(dir, `${base}.json`), JSON.stringify({ facts, rows, tally: t, raw }, compact) + '\n');
+  writeFileSync(path.join(dir, `${base}.json`), `${JSON.stringify({ facts, rows, tally: t, raw }, compact)}\n`);
   progress(`wrote test/bench/results/${base}.md and .json`);
 }
 progress(`done: ${t.met} met, ${t.missed} MISSED`);

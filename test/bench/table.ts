@@ -31,7 +31,13 @@ export interface Summary {
 
 export function summarize(xs: readonly number[]): Summary {
   const v = xs.filter((x) => Number.isFinite(x));
-  return { n: v.length, p50: percentile(v, 50), p99: percentile(v, 99), max: v.length ? Math.max(...v) : NaN, mean: mean(v) };
+  return {
+    n: v.length,
+    p50: percentile(v, 50),
+    p99: percentile(v, 99),
+    max: v.length ? Math.max(...v) : NaN,
+    mean: mean(v),
+  };
 }
 
 /** A share (0..1) of a count; NaN for an empty denominator. */
@@ -40,7 +46,16 @@ export function share(k: number, n: number): number {
 }
 
 const SUFFIX: Record<string, number> = {
-  '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4,
+  '': 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  Ti: 1024 ** 4,
 };
 
 /** A Kubernetes quantity (`500m`, `512Mi`, `2`) as a number (cores, bytes); NaN when unreadable. */
@@ -53,8 +68,16 @@ export function quantity(q: string | number | undefined | null): number {
 }
 
 /** What a pod reserves: the sum of its regular containers' requests, max'ed with any init container's. */
-export function podRequests(spec: { containers?: { resources?: { requests?: Record<string, string> } }[]; initContainers?: { resources?: { requests?: Record<string, string> } }[] } | undefined): { cpu: number; memory: number } {
-  const of = (c: { resources?: { requests?: Record<string, string> } }, k: string) => quantity(c.resources?.requests?.[k] ?? '0') || 0;
+export function podRequests(
+  spec:
+    | {
+        containers?: { resources?: { requests?: Record<string, string> } }[];
+        initContainers?: { resources?: { requests?: Record<string, string> } }[];
+      }
+    | undefined,
+): { cpu: number; memory: number } {
+  const of = (c: { resources?: { requests?: Record<string, string> } }, k: string) =>
+    quantity(c.resources?.requests?.[k] ?? '0') || 0;
   const regular = spec?.containers ?? [];
   const init = spec?.initContainers ?? [];
   const cpu = Math.max(sum(regular.map((c) => of(c, 'cpu'))), ...init.map((c) => of(c, 'cpu')), 0);
@@ -146,19 +169,39 @@ function cell(s: string): string {
 
 /** A markdown table; every row must have one cell per header. */
 export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  for (const r of rows) if (r.length !== headers.length) throw new Error(`table row has ${r.length} cells, want ${headers.length}: ${r.join(' | ')}`);
+  for (const r of rows)
+    if (r.length !== headers.length)
+      throw new Error(`table row has ${r.length} cells, want ${headers.length}: ${r.join(' | ')}`);
   const line = (cells: readonly string[]) => `| ${cells.map(cell).join(' | ')} |`;
   return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-export const HEADLINE_HEADERS = ['#', 'figure', 'cell', 'restore-guard', 'baseline (same run)', 'ratio', 'target', 'verdict'] as const;
+export const HEADLINE_HEADERS = [
+  '#',
+  'figure',
+  'cell',
+  'restore-guard',
+  'baseline (same run)',
+  'ratio',
+  'target',
+  'verdict',
+] as const;
 
 /** The headline table; a missed target reads MISSED in bold, never hidden. */
 export function headlineTable(rows: readonly Row[]): string {
-  return markdownTable(HEADLINE_HEADERS, rows.map((r) => [
-    r.figure, r.title, r.cell, r.value, r.baseline, r.ratio, r.target,
-    r.verdict === 'MISSED' ? '**MISSED**' : r.verdict,
-  ]));
+  return markdownTable(
+    HEADLINE_HEADERS,
+    rows.map((r) => [
+      r.figure,
+      r.title,
+      r.cell,
+      r.value,
+      r.baseline,
+      r.ratio,
+      r.target,
+      r.verdict === 'MISSED' ? '**MISSED**' : r.verdict,
+    ]),
+  );
 }
 
 /** Counts of verdicts, for the closing line. */
@@ -180,7 +223,15 @@ export interface CompactMembers {
   columns: string[];
   rows: (string | number | null)[][];
 }
-const TIME_KEYS = ['boundAt', 'restoreDoneAt', 'terminalAt', 'stopSeenAt', 'recordedAt', 'anchorAt', 'anchorGoneAt'] as const;
+const TIME_KEYS = [
+  'boundAt',
+  'restoreDoneAt',
+  'terminalAt',
+  'stopSeenAt',
+  'recordedAt',
+  'anchorAt',
+  'anchorGoneAt',
+] as const;
 export function compactMembers<M extends Record<string, unknown>>(members: readonly M[]): CompactMembers {
   const columns = [...new Set(members.flatMap((m) => Object.keys(m)))];
   const times = members.flatMap((m) => TIME_KEYS.map((k) => m[k]).filter((v): v is number => typeof v === 'number'));
@@ -194,9 +245,14 @@ export function compactMembers<M extends Record<string, unknown>>(members: reado
 }
 export function expandMembers(c: CompactMembers): Record<string, string | number | null>[] {
   return c.rows.map((r) =>
-    Object.fromEntries(c.columns.map((k, i) => {
-      const v = r[i] ?? null;
-      return [k, typeof v === 'number' && c.t0 !== null && (TIME_KEYS as readonly string[]).includes(k) ? v + c.t0 : v];
-    })),
+    Object.fromEntries(
+      c.columns.map((k, i) => {
+        const v = r[i] ?? null;
+        return [
+          k,
+          typeof v === 'number' && c.t0 !== null && (TIME_KEYS as readonly string[]).includes(k) ? v + c.t0 : v,
+        ];
+      }),
+    ),
   );
 }

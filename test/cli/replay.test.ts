@@ -29,7 +29,8 @@ const group = (r: Report, name: string): GroupState => {
   if (!g) throw new Error(`no group ${name} in ${r.state?.groups.map((x) => x.group).join(', ')}`);
   return g;
 };
-const creates = (r: Report, kind: string) => r.writes.filter((w) => w.verb === 'create' && w.kind === kind && w.changed);
+const creates = (r: Report, kind: string) =>
+  r.writes.filter((w) => w.verb === 'create' && w.kind === kind && w.changed);
 
 /**
  * The end state restore-guard is answerable for, without times: anchors left, records on the Jobs
@@ -39,11 +40,27 @@ function essence(r: Report) {
   return (r.state?.groups ?? []).map((g) => ({
     group: `${g.namespace}/${g.group}`,
     released: g.completedAt !== null || g.releasedAt !== null,
-    anchorsLeft: g.anchors.filter((a) => a.present).map((a) => a.name).sort(),
-    jobs: g.jobs.filter((j) => j.present).map((j) => `${j.name} state=${j.state} outcome=${j.outcome?.state}/${j.outcome?.reason ?? '-'}`).sort(),
-    pvcs: g.pvcs.map((p) => `${p.name} ${p.outcome ? `${p.outcome.state}/${p.outcome.reason ?? '-'}` : 'no record'}`).sort(),
-    retries: g.retries.map((x) => `${x.job} of ${x.of} attempt ${x.attempt} avoids ${x.avoid.join(',') || '-'}${x.required ? ' required' : ''}`).sort(),
-    podsLeft: g.pods.filter((p) => p.present).map((p) => `${p.name} ${p.state}`).sort(),
+    anchorsLeft: g.anchors
+      .filter((a) => a.present)
+      .map((a) => a.name)
+      .sort(),
+    jobs: g.jobs
+      .filter((j) => j.present)
+      .map((j) => `${j.name} state=${j.state} outcome=${j.outcome?.state}/${j.outcome?.reason ?? '-'}`)
+      .sort(),
+    pvcs: g.pvcs
+      .map((p) => `${p.name} ${p.outcome ? `${p.outcome.state}/${p.outcome.reason ?? '-'}` : 'no record'}`)
+      .sort(),
+    retries: g.retries
+      .map(
+        (x) =>
+          `${x.job} of ${x.of} attempt ${x.attempt} avoids ${x.avoid.join(',') || '-'}${x.required ? ' required' : ''}`,
+      )
+      .sort(),
+    podsLeft: g.pods
+      .filter((p) => p.present)
+      .map((p) => `${p.name} ${p.state}`)
+      .sort(),
   }));
 }
 
@@ -53,21 +70,36 @@ test('kubeblocks-fast-sequential: one anchor per replica on three nodes, records
   assert.equal(r.problems, []);
   const g = group(r, 'mysql-restore');
   assert.is(g.profile, 'kubeblocks');
-  assert.equal(g.pods.map((p) => p.node), ['node-a', 'node-b', 'node-c']);
+  assert.equal(
+    g.pods.map((p) => p.node),
+    ['node-a', 'node-b', 'node-c'],
+  );
   assert.ok(g.pods.every((p) => p.outcome === 'succeeded'));
   // Each anchor was created when its pod was placed, before the next replica started.
   assert.is(g.anchors.length, 3);
-  assert.equal(g.anchors.map((a) => a.node), ['node-a', 'node-b', 'node-c']);
+  assert.equal(
+    g.anchors.map((a) => a.node),
+    ['node-a', 'node-b', 'node-c'],
+  );
   for (const [i, a] of g.anchors.entries()) {
     assert.is(a.owner, 'Restore/mysql-restore');
     const next = g.pods[i + 1];
     if (next) assert.ok(a.createdAt! < next.placedAt!, `anchor ${a.name} exists before replica ${i + 1} is placed`);
   }
   // Kept until the Restore said Completed; none left.
-  assert.equal(g.anchors.filter((a) => a.present), []);
+  assert.equal(
+    g.anchors.filter((a) => a.present),
+    [],
+  );
   assert.ok(g.releasedAt !== null && g.releasedAt >= Date.parse('2025-06-12T09:41:37.200Z'));
-  assert.equal(g.pvcs.map((p) => `${p.name}:${p.outcome?.state}`), ['data-mysql-mysql-0:succeeded', 'data-mysql-mysql-1:succeeded', 'data-mysql-mysql-2:succeeded']);
-  assert.ok(g.jobs.every((j) => j.state === 'succeeded'), 'the Jobs carried the record until KubeBlocks deleted them');
+  assert.equal(
+    g.pvcs.map((p) => `${p.name}:${p.outcome?.state}`),
+    ['data-mysql-mysql-0:succeeded', 'data-mysql-mysql-1:succeeded', 'data-mysql-mysql-2:succeeded'],
+  );
+  assert.ok(
+    g.jobs.every((j) => j.state === 'succeeded'),
+    'the Jobs carried the record until KubeBlocks deleted them',
+  );
   assert.equal(g.retries, []);
 });
 
@@ -83,20 +115,37 @@ test('evicted-retried: the failure is recorded, the Job is retried once with nod
   assert.is(second?.outcome, 'succeeded');
   // restore-guard itself created the replacement, with a preferred avoidance of node-a.
   const created = creates(r, 'Job');
-  assert.equal(created.map((w) => w.name), ['restore-pg-data-0-retry-1']);
-  const body = created[0]!.body as KubeObject & { spec: { template: { spec: { affinity: { nodeAffinity: Record<string, unknown> } } } } };
+  assert.equal(
+    created.map((w) => w.name),
+    ['restore-pg-data-0-retry-1'],
+  );
+  const body = created[0]!.body as KubeObject & {
+    spec: { template: { spec: { affinity: { nodeAffinity: Record<string, unknown> } } } };
+  };
   assert.equal(body.spec.template.spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution, [
-    { weight: 100, preference: { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'NotIn', values: ['node-a'] }] } },
+    {
+      weight: 100,
+      preference: { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'NotIn', values: ['node-a'] }] },
+    },
   ]);
   assert.is(body.metadata.annotations?.['restoreguard.dev/retry-of'], 'restore-pg-data-0');
-  assert.equal(g.retries.map((x) => [x.job, x.of, x.attempt, x.avoid]), [['restore-pg-data-0-retry-1', 'restore-pg-data-0', 2, ['node-a']]]);
+  assert.equal(
+    g.retries.map((x) => [x.job, x.of, x.attempt, x.avoid]),
+    [['restore-pg-data-0-retry-1', 'restore-pg-data-0', 2, ['node-a']]],
+  );
   const jobs = Object.fromEntries(g.jobs.map((j) => [j.name, j]));
   assert.is(jobs['restore-pg-data-0']?.state, 'retried');
   assert.is(jobs['restore-pg-data-0']?.outcome?.reason, 'BackoffLimitExceeded');
   assert.is(jobs['restore-pg-data-0-retry-1']?.state, 'succeeded');
-  assert.equal(g.pvcs.map((p) => `${p.name}:${p.outcome?.state}`), ['data-pg-0:succeeded']);
+  assert.equal(
+    g.pvcs.map((p) => `${p.name}:${p.outcome?.state}`),
+    ['data-pg-0:succeeded'],
+  );
   assert.ok(g.completedAt !== null, 'release answered group.completed');
-  assert.equal(g.anchors.filter((a) => a.present), []);
+  assert.equal(
+    g.anchors.filter((a) => a.present),
+    [],
+  );
   // The failed attempt's anchor went with the failure (it would repel its own retry).
   const a0 = g.anchors.find((a) => a.node === 'node-a');
   assert.ok(a0 && a0.deletedAt !== null && a0.deletedAt < g.retries[0]!.at);
@@ -107,17 +156,28 @@ test('sidecar-never-stopped: restore-guard sets the stop annotation on each pod 
   assert.is(r.errors, 0);
   const g = group(r, 'orders-restore');
   assert.is(g.pods.length, 3);
-  const stops = r.writes.filter((w) => w.verb === 'patch' && w.kind === 'Pod' && (w.body as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[KB.stop] === 'true');
+  const stops = r.writes.filter(
+    (w) =>
+      w.verb === 'patch' &&
+      w.kind === 'Pod' &&
+      (w.body as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[KB.stop] === 'true',
+  );
   assert.equal(stops.map((w) => w.name).sort(), g.pods.map((p) => p.name).sort());
   for (const p of g.pods) {
     assert.is(p.stopBy, 'restore-guard');
-    assert.ok(p.restoreDoneAt !== null && p.stopAt! >= p.restoreDoneAt && p.stopAt! - p.restoreDoneAt < 100, `${p.name} stopped as soon as its restore container ended`);
+    assert.ok(
+      p.restoreDoneAt !== null && p.stopAt! >= p.restoreDoneAt && p.stopAt! - p.restoreDoneAt < 100,
+      `${p.name} stopped as soon as its restore container ended`,
+    );
     assert.is(p.outcome, 'succeeded');
   }
   // Pods stopped one by one (3.2 s, 5.1 s, 8.4 s), not all at the slowest sibling's end.
   const [a, b, c] = g.pods.map((p) => p.stopAt!);
   assert.ok(a! < b! && b! < c!);
-  assert.equal(g.anchors.filter((x) => x.present), []);
+  assert.equal(
+    g.anchors.filter((x) => x.present),
+    [],
+  );
   assert.ok(g.pvcs.every((p) => p.outcome?.state === 'succeeded'));
 });
 
@@ -129,7 +189,10 @@ for (const name of ['kubeblocks-fast-sequential', 'evicted-retried', 'sidecar-ne
       assert.is(r.errors, 0);
       assert.is(r.events, 3 * (await run(name)).events);
       const order = r.steps.filter((s) => s.kind === 'event').map((s) => s.recordedAt);
-      assert.ok(order.some((t, i) => i > 0 && t < order[i - 1]!), 'the deliveries really were out of order');
+      assert.ok(
+        order.some((t, i) => i > 0 && t < order[i - 1]!),
+        'the deliveries really were out of order',
+      );
       assert.equal(essence(r), clean, `seed ${seed}`);
     }
   });
@@ -143,7 +206,11 @@ test('the recordings are raw captures the replay reads as the recorder wrote the
   assert.is(ev.path, '/completion');
   assert.is(ev.event.source, 'https://10.96.0.1:443');
   assert.match(ev.event.subject ?? '', /^\/apis\/(batch\/)?v1\/namespaces\/db\/(pods|jobs)\//);
-  assert.match(ev.event.time ?? '', /\.\d{4,9}Z$/, 'the adapter time, with more than millisecond precision, is kept raw');
+  assert.match(
+    ev.event.time ?? '',
+    /\.\d{4,9}Z$/,
+    'the adapter time, with more than millisecond precision, is kept raw',
+  );
 });
 
 // ---- bad input ----
@@ -153,7 +220,14 @@ function tmp(files: Record<string, string>): string {
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
   return dir;
 }
-const goodEvent = JSON.stringify({ specversion: '1.0', id: 'e1', source: 's', type: 'dev.knative.sources.ping', time: '2025-01-01T00:00:00Z', data: {} });
+const goodEvent = JSON.stringify({
+  specversion: '1.0',
+  id: 'e1',
+  source: 's',
+  type: 'dev.knative.sources.ping',
+  time: '2025-01-01T00:00:00Z',
+  data: {},
+});
 
 test('bad files: file, line and what was expected; the readable rest is kept', () => {
   const dir = tmp({
@@ -190,7 +264,10 @@ test('fail-fast stops at the first unreadable input; keep-going (the default) re
   assert.is(ff.items.length, 0);
   const out: string[] = [];
   const err: string[] = [];
-  const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } } as unknown as Parameters<typeof main>[1];
+  const io = {
+    stdout: { write: (s: string) => out.push(s) },
+    stderr: { write: (s: string) => err.push(s) },
+  } as unknown as Parameters<typeof main>[1];
   const code = await main([dir, '--eventing', EVENTING], io);
   assert.is(code, 2);
   assert.match(out.join(''), /1-bad\.json:1: found 1; expected a raw capture/);
@@ -231,7 +308,9 @@ test('--target posts each event in binary mode and reports the answers; an error
   const fake = (async (url: string, init: { headers: Record<string, string>; body: string }) => {
     sent.push({ url, headers: init.headers, body: init.body });
     const bad = sent.length === 2;
-    return new Response(bad ? JSON.stringify({ error: 'invalid_event', message: 'nope' }) : null, { status: bad ? 400 : 202 });
+    return new Response(bad ? JSON.stringify({ error: 'invalid_event', message: 'nope' }) : null, {
+      status: bad ? 400 : 202,
+    });
   }) as unknown as typeof fetch;
   const r = await run('evicted-retried', { mode: 'target', target: 'http://localhost:9/completion', fetch: fake });
   assert.is(sent.length, r.events);
@@ -245,12 +324,24 @@ test('--target posts each event in binary mode and reports the answers; an error
 
 test('--json and the text report carry the timeline and the end state', async () => {
   const out: string[] = [];
-  const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: () => true } } as unknown as Parameters<typeof main>[1];
+  const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: () => true } } as unknown as Parameters<
+    typeof main
+  >[1];
   const code = await main([join(REC, 'evicted-retried'), '--eventing', EVENTING, '--json'], io);
   assert.is(code, 0);
-  const j = JSON.parse(out.join('')) as { timeline: { hops: { decision: string }[] }[]; state: { groups: { group: string }[] } };
-  assert.ok(j.timeline.some((s) => s.hops.some((h) => /retry\.scheduled restore-pg-data-0-retry-1 attempt 2, avoiding node-a/.test(h.decision))));
-  assert.equal(j.state.groups.map((g) => g.group), ['pg-restore']);
+  const j = JSON.parse(out.join('')) as {
+    timeline: { hops: { decision: string }[] }[];
+    state: { groups: { group: string }[] };
+  };
+  assert.ok(
+    j.timeline.some((s) =>
+      s.hops.some((h) => /retry\.scheduled restore-pg-data-0-retry-1 attempt 2, avoiding node-a/.test(h.decision)),
+    ),
+  );
+  assert.equal(
+    j.state.groups.map((g) => g.group),
+    ['pg-restore'],
+  );
   out.length = 0;
   await main([join(REC, 'evicted-retried'), '--eventing', EVENTING], io);
   const text = out.join('');
@@ -262,16 +353,37 @@ test('--json and the text report carry the timeline and the end state', async ()
 test('--svg draws one lane per node with the restore pods, anchors, the failure and the retry', async () => {
   const svg = renderSvg(await run('evicted-retried'));
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-  for (const s of ['>node-a</text>', '>node-b</text>', '>Evicted</text>', 'retry-1 (attempt 2), avoids node-a', 'group completed', 'marker-end="url(#arrow)"']) assert.ok(svg.includes(s), s);
+  for (const s of [
+    '>node-a</text>',
+    '>node-b</text>',
+    '>Evicted</text>',
+    'retry-1 (attempt 2), avoids node-a',
+    'group completed',
+    'marker-end="url(#arrow)"',
+  ])
+    assert.ok(svg.includes(s), s);
   assert.is((svg.match(/<title>restore-pg-data-0[^<]*-anchor: anchor on/g) ?? []).length, 2);
   const held = renderSvg(await run('sidecar-never-stopped'));
-  assert.is((held.match(/fill="url\(#held0\)" stroke/g) ?? []).length, 3 + 1, 'three sidecar-held tails and the legend');
+  assert.is(
+    (held.match(/fill="url\(#held0\)" stroke/g) ?? []).length,
+    3 + 1,
+    'three sidecar-held tails and the legend',
+  );
   assert.is((held.match(/<title>stop annotation set by restore-guard<\/title>/g) ?? []).length, 3);
 });
 
 test('a capture written by the recorder replays like the shipped ones', async () => {
   const dir = tmp({});
-  const src = readFileSync(join(REC, 'evicted-retried', readInputs([join(REC, 'evicted-retried')], { failFast: false }).files[0]!.split('/').pop()!), 'utf8');
+  const src = readFileSync(
+    join(
+      REC,
+      'evicted-retried',
+      readInputs([join(REC, 'evicted-retried')], { failFast: false })
+        .files[0]!.split('/')
+        .pop()!,
+    ),
+    'utf8',
+  );
   writeFileSync(join(dir, 'one.capture.json'), src);
   const r = await replay({ paths: [dir], mode: 'offline', eventingDir: EVENTING, env, cwd: ROOT });
   assert.is(r.events, 1);

@@ -22,7 +22,8 @@ import type { Server } from '../../functions/server.ts';
 
 const ROOT = join(import.meta.dirname, '..', 'fixtures');
 type Json = Record<string, any>;
-const fixture = (name: string, dir = 'events'): Json => JSON.parse(readFileSync(join(ROOT, dir, `${name}.json`), 'utf8')) as Json;
+const fixture = (name: string, dir = 'events'): Json =>
+  JSON.parse(readFileSync(join(ROOT, dir, `${name}.json`), 'utf8')) as Json;
 const FIXTURES = readdirSync(join(ROOT, 'events'))
   .filter((f) => f.endsWith('.json'))
   .map((f) => f.slice(0, -'.json'.length))
@@ -35,7 +36,14 @@ function server(opts: { connect?: boolean; env?: Record<string, string> } = {}) 
   const s: Server = createServer({
     config,
     log: memoryLogger(),
-    ...(opts.connect ? { connect: async () => (connects++, cluster) } : {}),
+    ...(opts.connect
+      ? {
+          connect: async () => {
+            connects++;
+            return cluster;
+          },
+        }
+      : {}),
   });
   return { s, cluster, connects: () => connects };
 }
@@ -134,7 +142,11 @@ function checkReply(name: string, ev: Json, a: Answer, s: Server): { id: string;
   assert.is(data.uid, ev.data.metadata.uid);
   // The data is exactly the judgement of the object the event carries.
   const obj = ResourceDataSchema.parse(ev.data);
-  assert.equal(data, judgeObject(obj, s.deps, ev.type === EventType.apiDelete, new Date(ev.time)), `${name}: data = judgeObject(object)`);
+  assert.equal(
+    data,
+    judgeObject(obj, s.deps, ev.type === EventType.apiDelete, new Date(ev.time)),
+    `${name}: data = judgeObject(object)`,
+  );
   return { id, data };
 }
 
@@ -183,7 +195,14 @@ test('ids are deterministic: the same input twice, and in either mode, gives the
 
 test('ids name the outcome: equal for the same object, outcome and pod end, different otherwise', async () => {
   const r = await replies('binary');
-  const outcome = (d: RestoreData) => [d.uid, d.scope, d.state, d.state === 'placed' ? d.node : d.reason, d.state !== 'placed' && d.scope === 'pod' ? podEnded(d) : ''].join('|');
+  const outcome = (d: RestoreData) =>
+    [
+      d.uid,
+      d.scope,
+      d.state,
+      d.state === 'placed' ? d.node : d.reason,
+      d.state !== 'placed' && d.scope === 'pod' ? podEnded(d) : '',
+    ].join('|');
   const byOutcome = new Map<string, string>();
   const byId = new Map<string, string>();
   for (const [name, { id, data }] of r) {
@@ -209,7 +228,12 @@ test('ids name the outcome: equal for the same object, outcome and pod end, diff
 test('a different outcome of one object gets a different id', async () => {
   const { s } = server();
   const failed = fixture('kb-restore-exit1-manager-running.update');
-  const a = checkReply('kb-restore-exit1-manager-running.update', failed, await post(s, '/completion', encode(failed, 'binary')), s);
+  const a = checkReply(
+    'kb-restore-exit1-manager-running.update',
+    failed,
+    await post(s, '/completion', encode(failed, 'binary')),
+    s,
+  );
   const oom = structuredClone(failed);
   oom.id = 'another-delivery';
   const t = oom.data.status.containerStatuses[0].state.terminated;
@@ -259,7 +283,9 @@ const binaryHeaders = (type: string): Record<string, string> => ({
   'content-type': 'application/json',
 });
 
-function badInputs(route: keyof typeof ROUTES): [string, { headers: Record<string, string>; body: string }, number, RegExp][] {
+function badInputs(
+  route: keyof typeof ROUTES,
+): [string, { headers: Record<string, string>; body: string }, number, RegExp][] {
   const { type, wrong } = ROUTES[route];
   const big: Json = { ...fixture('kb-restore-pod-running.update'), type };
   big.data = { ...big.data, metadata: { ...big.data.metadata, annotations: { padding: 'x'.repeat(2 * 1024 * 1024) } } };
@@ -267,9 +293,19 @@ function badInputs(route: keyof typeof ROUTES): [string, { headers: Record<strin
   // no API events at all, so for it the Deployment event is a wrong type.
   const deploymentEvent = route === '/completion' || route === '/resync' ? deployment : { ...deployment, type };
   return [
-    ['not a CloudEvent', { headers: { 'content-type': 'application/json' }, body: '{"hello":"world"}' }, 400, /not a CloudEvent/],
+    [
+      'not a CloudEvent',
+      { headers: { 'content-type': 'application/json' }, body: '{"hello":"world"}' },
+      400,
+      /not a CloudEvent/,
+    ],
     ['invalid JSON (binary)', { headers: binaryHeaders(type), body: '{"kind": "Pod", oops' }, 400, /not valid JSON/],
-    ['invalid JSON (structured)', { headers: { 'content-type': 'application/cloudevents+json' }, body: '{"specversion":"1.0",' }, 400, /not valid JSON/],
+    [
+      'invalid JSON (structured)',
+      { headers: { 'content-type': 'application/cloudevents+json' }, body: '{"specversion":"1.0",' },
+      400,
+      /not valid JSON/,
+    ],
     [
       'missing attributes',
       { headers: { 'ce-specversion': '1.0', 'ce-type': type, 'content-type': 'application/json' }, body: '{}' },
@@ -278,13 +314,26 @@ function badInputs(route: keyof typeof ROUTES): [string, { headers: Record<strin
     ],
     [
       'missing attributes (structured)',
-      { headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify({ specversion: '1.0', id: 'x', type, data: {} }) },
+      {
+        headers: { 'content-type': 'application/cloudevents+json' },
+        body: JSON.stringify({ specversion: '1.0', id: 'x', type, data: {} }),
+      },
       400,
       /source is required/,
     ],
     ['a 2 MB body', encode(big, 'structured'), 413, /over the limit/],
-    ['wrong event type for the route', encode({ ...fixture('kb-restore-pod-running.update'), type: wrong }, 'binary'), 400, /does not take events of type/],
-    ['an unexpected kind (Deployment)', encode(deploymentEvent, 'binary'), 400, route === '/resync' ? /does not take events/ : /Deployment|invalid data/],
+    [
+      'wrong event type for the route',
+      encode({ ...fixture('kb-restore-pod-running.update'), type: wrong }, 'binary'),
+      400,
+      /does not take events of type/,
+    ],
+    [
+      'an unexpected kind (Deployment)',
+      encode(deploymentEvent, 'binary'),
+      400,
+      route === '/resync' ? /does not take events/ : /Deployment|invalid data/,
+    ],
   ];
 }
 
@@ -331,7 +380,14 @@ test('without a cluster, completion still answers and the others answer 503 sayi
     '/labeling': reply(p, EventType.placed),
     '/release': reply(f, EventType.recorded),
     '/retry': reply(f, EventType.failed),
-    '/resync': { specversion: '1.0', id: 'ping-1', source: '/apis/v1/namespaces/restore-guard/pingsources/resync', type: EventType.ping, datacontenttype: 'application/json', data: {} },
+    '/resync': {
+      specversion: '1.0',
+      id: 'ping-1',
+      source: '/apis/v1/namespaces/restore-guard/pingsources/resync',
+      type: EventType.ping,
+      datacontenttype: 'application/json',
+      data: {},
+    },
   };
   for (const [route, ev] of Object.entries(events)) {
     const a = await post(s, route, encode(ev, 'binary'));

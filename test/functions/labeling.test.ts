@@ -39,14 +39,26 @@ test('placed: an anchor on the same node with exactly the selector labels, owned
   assert.is(spec.securityContext.runAsNonRoot, true);
   assert.is(spec.securityContext.seccompProfile.type, 'RuntimeDefault');
   assert.equal(anchor!.metadata.ownerReferences, [
-    { apiVersion: 'batch/v1', kind: 'Job', name: 'restore-0', uid: 'uid-restore-0', controller: false, blockOwnerDeletion: false },
+    {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      name: 'restore-0',
+      uid: 'uid-restore-0',
+      controller: false,
+      blockOwnerDeletion: false,
+    },
   ]);
 });
 
 test('placed: the Restore owns the anchor as controller when it exists (KubeBlocks)', async () => {
   const h = harness();
   const pod = restorePod();
-  const restore = { apiVersion: 'dataprotection.kubeblocks.io/v1alpha1', kind: 'Restore', metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' }, status: { phase: 'Running' } };
+  const restore = {
+    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
+    kind: 'Restore',
+    metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
+    status: { phase: 'Running' },
+  };
   await h.seed(pod, restoreJob(), restore);
   await chain(h, pod);
   const anchor = await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor');
@@ -89,7 +101,10 @@ test('succeeded while the sidecar runs: anchor, records on Pod, Job and PVC, an 
   assert.is(outcome.state, 'succeeded');
   assert.is(outcome.node, 'node-1');
   assert.is(outcome.durationSeconds, 5);
-  assert.equal(outcome.containers.map((c: { name: string; exitCode: number }) => [c.name, c.exitCode]), [['restore', 0]]);
+  assert.equal(
+    outcome.containers.map((c: { name: string; exitCode: number }) => [c.name, c.exitCode]),
+    [['restore', 0]],
+  );
   const job = await h.cluster.get('Job', 'db', 'restore-0');
   assert.is(job!.metadata.labels!['restoreguard.dev/state'], 'succeeded');
   assert.is(JSON.parse(job!.metadata.annotations!['restoreguard.dev/history']!)[0].uid, pod.metadata.uid);
@@ -124,8 +139,18 @@ test('the same outcome delivered concurrently is recorded once; exact repeats an
   const ev = restoreEvent(c.reply!.type!, c.reply!.data, c.reply!.id!);
   const answers = await Promise.all([h.post('/labeling', ev), h.post('/labeling', ev), h.post('/labeling', ev)]);
   assert.equal(answers.map((a) => a.status).sort(), [200, 202, 202], 'one answer, two repeats');
-  assert.is(h.cluster.writes.filter((w) => w.verb === 'create' && w.kind === 'Event').length, 1, 'one Event create attempted');
-  assert.is(h.cluster.writes.filter((w) => w.verb === 'patch' && w.kind === 'Pod' && JSON.stringify(w.body).includes('stop-restore-manager')).length, 1, 'one stop');
+  assert.is(
+    h.cluster.writes.filter((w) => w.verb === 'create' && w.kind === 'Event').length,
+    1,
+    'one Event create attempted',
+  );
+  assert.is(
+    h.cluster.writes.filter(
+      (w) => w.verb === 'patch' && w.kind === 'Pod' && JSON.stringify(w.body).includes('stop-restore-manager'),
+    ).length,
+    1,
+    'one stop',
+  );
   assert.is((await h.post('/labeling', ev)).status, 202, 'a later repeat too');
 });
 
@@ -148,7 +173,10 @@ test('log tail: read, redacted and bounded when configured', async () => {
   const h = harness({ RG_LOG_TAIL_LINES: '5', RG_LOG_TAIL_BYTES: '200' });
   const pod = restorePod({ restore: { exit: 2 } });
   await h.seed(pod, restoreJob());
-  h.cluster.logText.set(`db/${pod.metadata.name}/restore`, 'line1\nconnecting with password=hunter2 to mysql://root:s3cret@db:3306\nERROR: checksum mismatch');
+  h.cluster.logText.set(
+    `db/${pod.metadata.name}/restore`,
+    'line1\nconnecting with password=hunter2 to mysql://root:s3cret@db:3306\nERROR: checksum mismatch',
+  );
   await chain(h, pod);
   const live = await h.cluster.get('Pod', 'db', pod.metadata.name);
   const tail = JSON.parse(live!.metadata.annotations!['restoreguard.dev/outcome']!).logTail as string;
@@ -167,8 +195,23 @@ test('a pod that is not a restore object gets no write, even named in a forged e
   assert.is(c.status, 202);
   assert.is(c.text, '');
   const forged = restoreEvent(EventType.succeeded, {
-    namespace: 'db', group: 'g', profile: 'kubeblocks', job: null, pod: 'web-1', uid: stranger.metadata.uid, node: 'node-1', scope: 'pod',
-    state: 'succeeded', reason: null, retryable: false, exitCode: 0, containers: [], message: null, attempt: 1, startedAt: null, finishedAt: null,
+    namespace: 'db',
+    group: 'g',
+    profile: 'kubeblocks',
+    job: null,
+    pod: 'web-1',
+    uid: stranger.metadata.uid,
+    node: 'node-1',
+    scope: 'pod',
+    state: 'succeeded',
+    reason: null,
+    retryable: false,
+    exitCode: 0,
+    containers: [],
+    message: null,
+    attempt: 1,
+    startedAt: null,
+    finishedAt: null,
   });
   const r = await h.post('/labeling', forged);
   assert.is(r.status, 422, r.text);
@@ -181,7 +224,25 @@ test('labeling without a cluster answers 503 with what to configure', async () =
   const { loadConfig } = await import('../../functions/core/config.ts');
   const { memoryLogger } = await import('../../functions/core/log.ts');
   const s = createServer({ config: loadConfig({}), log: memoryLogger() });
-  const ev = restoreEvent(EventType.placed, { namespace: 'db', group: 'g', profile: 'generic', job: null, pod: 'p', uid: 'u', node: 'n', scope: 'pod', state: 'placed', reason: null, retryable: false, exitCode: null, containers: [], message: null, attempt: 1, startedAt: null, finishedAt: null });
+  const ev = restoreEvent(EventType.placed, {
+    namespace: 'db',
+    group: 'g',
+    profile: 'generic',
+    job: null,
+    pod: 'p',
+    uid: 'u',
+    node: 'n',
+    scope: 'pod',
+    state: 'placed',
+    reason: null,
+    retryable: false,
+    exitCode: null,
+    containers: [],
+    message: null,
+    attempt: 1,
+    startedAt: null,
+    finishedAt: null,
+  });
   const { toBinary } = await import('../../functions/core/http/cloudevent.ts');
   const m = toBinary(ev);
   const res = await s.app.request('/labeling', { method: 'POST', headers: m.headers, body: m.body });
@@ -199,12 +260,25 @@ test("a write landing between labeling's read of the Job and its patch: no histo
   await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
   // Another writer (an older pod's record, retry's verdict) gets in first: before labeling's first
   // Job patch, and after labeling read the Job.
-  const older = { pod: 'restore-0-older', uid: 'uid-older', scope: 'pod', state: 'failed', reason: 'Error', exitCode: 1, retryable: true, node: 'node-2', attempt: 1, finishedAt: '2026-11-29T10:00:01Z' };
+  const older = {
+    pod: 'restore-0-older',
+    uid: 'uid-older',
+    scope: 'pod',
+    state: 'failed',
+    reason: 'Error',
+    exitCode: 1,
+    retryable: true,
+    node: 'node-2',
+    attempt: 1,
+    finishedAt: '2026-11-29T10:00:01Z',
+  };
   const patch = h.cluster.patch.bind(h.cluster);
   let raced = 0;
   h.cluster.patch = async (kind, namespace, name, body) => {
     if (kind === 'Job' && name === 'restore-0' && raced++ === 0) {
-      await patch('Job', namespace, name, { metadata: { labels: { [STATE]: 'retried' }, annotations: { [HISTORY]: JSON.stringify([older]) } } });
+      await patch('Job', namespace, name, {
+        metadata: { labels: { [STATE]: 'retried' }, annotations: { [HISTORY]: JSON.stringify([older]) } },
+      });
     }
     return patch(kind, namespace, name, body);
   };
@@ -214,28 +288,50 @@ test("a write landing between labeling's read of the Job and its patch: no histo
   assert.ok(raced > 0, 'the concurrent write happened');
   const job = (await h.cluster.get('Job', 'db', 'restore-0'))!;
   const history = JSON.parse(job.metadata.annotations![HISTORY]!) as { uid: string; state: string }[];
-  assert.equal(history.map((e) => [e.uid, e.state]), [['uid-older', 'failed'], [pod.metadata.uid, 'failed']], 'both entries, the concurrent one first');
+  assert.equal(
+    history.map((e) => [e.uid, e.state]),
+    [
+      ['uid-older', 'failed'],
+      [pod.metadata.uid, 'failed'],
+    ],
+    'both entries, the concurrent one first',
+  );
   assert.is(job.metadata.labels![STATE], 'retried', "a pod's failure never overwrites retry's verdict");
   assert.is(JSON.parse(job.metadata.annotations![OUTCOME]!).uid, pod.metadata.uid, 'the record itself is written');
 });
 
 test("an event whose group or profile is not the live Job's answers 422 and writes nothing", async () => {
   const h = harness();
-  const job = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', condition: { type: 'Failed', reason: 'BackoffLimitExceeded' } });
+  const job = restoreJob({
+    profile: 'generic',
+    group: 'pg',
+    name: 'pg-0',
+    condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
+  });
   await h.seed(job, pvc('data-mysql-0'));
   const c = await h.post('/completion', apiEvent(job));
   assert.is(c.reply?.type, EventType.failed, c.text);
   assert.is(c.reply!.data.group, 'pg');
-  for (const wrong of [{ group: 'other' }, { profile: 'kubeblocks' }, { profile: 'kubeblocks', group: 'mysql-restore' }]) {
+  for (const wrong of [
+    { group: 'other' },
+    { profile: 'kubeblocks' },
+    { profile: 'kubeblocks', group: 'mysql-restore' },
+  ]) {
     const r = await h.post('/labeling', restoreEvent(EventType.failed, { ...c.reply!.data, ...wrong }));
     assert.is(r.status, 422, `${JSON.stringify(wrong)}: ${r.text}`);
     assert.match(r.text, /refused/);
   }
-  assert.equal(h.cluster.writes.filter((w) => w.changed).map((w) => `${w.verb} ${w.kind}/${w.name}`), []);
+  assert.equal(
+    h.cluster.writes.filter((w) => w.changed).map((w) => `${w.verb} ${w.kind}/${w.name}`),
+    [],
+  );
   const live = (await h.cluster.get('Job', 'db', 'pg-0'))!;
   assert.is(live.metadata.labels?.[STATE], undefined);
   assert.is(live.metadata.annotations?.[OUTCOME], undefined);
-  assert.is((await h.cluster.get('PersistentVolumeClaim', 'db', 'data-mysql-0'))!.metadata.annotations?.[OUTCOME], undefined);
+  assert.is(
+    (await h.cluster.get('PersistentVolumeClaim', 'db', 'data-mysql-0'))!.metadata.annotations?.[OUTCOME],
+    undefined,
+  );
   assert.equal(h.cluster.all('Event'), []);
   // The same event with the right group is recorded: the refusal was about the group only.
   const ok = await h.post('/labeling', restoreEvent(EventType.failed, c.reply!.data));
@@ -272,15 +368,33 @@ test('the Event is best effort: its failure (the Job gone meanwhile) never fails
   assert.is(r.labeling.status, 200, r.labeling.text);
   assert.is(r.labeling.reply!.type, EventType.recorded);
   assert.is((await h.cluster.get('Job', 'db', 'restore-0'))!.metadata.labels![STATE], 'succeeded');
-  assert.ok(h.log.lines.some((l) => l.msg === 'event not created'), 'and says so in the log');
+  assert.ok(
+    h.log.lines.some((l) => l.msg === 'event not created'),
+    'and says so in the log',
+  );
 });
 
 test("a late failure of an older pod that is gone never replaces a newer pod's record on the PVC", async () => {
   const h = harness();
   const newer = JSON.stringify({
-    namespace: 'db', group: 'mysql-restore', job: 'restore-0', pod: 'restore-0-fghij', uid: 'uid-restore-0-fghij', node: 'node-2', scope: 'pod',
-    state: 'succeeded', reason: null, retryable: false, exitCode: 0, containers: [], message: null, attempt: 1,
-    startedAt: '2026-11-29T10:01:00Z', finishedAt: '2026-11-29T10:02:00Z', durationSeconds: 60, recordedAt: '2026-11-29T10:02:01Z',
+    namespace: 'db',
+    group: 'mysql-restore',
+    job: 'restore-0',
+    pod: 'restore-0-fghij',
+    uid: 'uid-restore-0-fghij',
+    node: 'node-2',
+    scope: 'pod',
+    state: 'succeeded',
+    reason: null,
+    retryable: false,
+    exitCode: 0,
+    containers: [],
+    message: null,
+    attempt: 1,
+    startedAt: '2026-11-29T10:01:00Z',
+    finishedAt: '2026-11-29T10:02:00Z',
+    durationSeconds: 60,
+    recordedAt: '2026-11-29T10:02:01Z',
   });
   await h.seed(restoreJob(), pvc('data-mysql-0', 'db', { [OUTCOME]: newer }));
   // The older pod (finished 10:00:05) is gone: its failure arrives late, naming the PVC.
@@ -293,7 +407,10 @@ test("a late failure of an older pod that is gone never replaces a newer pod's r
   assert.is(r.status, 200, r.text);
   const claim = (await h.cluster.get('PersistentVolumeClaim', 'db', 'data-mysql-0'))!;
   assert.is(claim.metadata.annotations![OUTCOME], newer, 'the newer record stays as it was');
-  assert.equal(h.cluster.writes.filter((w) => w.kind === 'PersistentVolumeClaim' && w.changed), []);
+  assert.equal(
+    h.cluster.writes.filter((w) => w.kind === 'PersistentVolumeClaim' && w.changed),
+    [],
+  );
 });
 
 test.run();

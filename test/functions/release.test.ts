@@ -17,8 +17,10 @@ async function run(h: H, obj: KubeObject) {
 }
 
 const restoreCr = (phase: string) => ({
-  apiVersion: 'dataprotection.kubeblocks.io/v1alpha1', kind: 'Restore',
-  metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' }, status: { phase },
+  apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
+  kind: 'Restore',
+  metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
+  status: { phase },
 });
 
 test('a finished pod is deleted only once its outcome is on the pod, the Job and the PVC', async () => {
@@ -29,7 +31,10 @@ test('a finished pod is deleted only once its outcome is on the pod, the Job and
   assert.ok(await h.cluster.get('Pod', 'db', running.metadata.name), 'a Running pod is kept');
   // The sidecar stops; the pod completes. The live pod keeps the labels written before.
   const live = (await h.cluster.get('Pod', 'db', running.metadata.name))!;
-  const done = { ...restorePod({ restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' }), metadata: live.metadata };
+  const done = {
+    ...restorePod({ restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' }),
+    metadata: live.metadata,
+  };
   h.cluster.observe(done as KubeObject);
   await run(h, done as KubeObject);
   assert.is(await h.cluster.get('Pod', 'db', running.metadata.name), null, 'deleted once recorded');
@@ -48,18 +53,38 @@ test('no record on the PVC yet: the pod is kept', async () => {
   await h2.seed(pod2, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
   const c = await h2.post('/completion', apiEvent(pod2));
   const l = await h2.post('/labeling', restoreEvent(c.reply!.type!, c.reply!.data));
-  await h2.cluster.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', { metadata: { annotations: { 'restoreguard.dev/outcome': null } } });
+  await h2.cluster.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', {
+    metadata: { annotations: { 'restoreguard.dev/outcome': null } },
+  });
   await h2.post('/release', restoreEvent(l.reply!.type!, l.reply!.data));
   assert.ok(await h2.cluster.get('Pod', 'db', pod2.metadata.name), 'kept: the PVC has no record');
 });
 
 test('KubeBlocks group: anchors stay while the Restore runs, go when it is Completed', async () => {
   const h = harness();
-  const pods = [0, 1, 2].map((i) => restorePod({ name: `restore-${i}-x`, job: `restore-${i}`, node: `node-${i}`, restore: 'running', claims: [`data-${i}`] }));
-  await h.seed(...pods, ...[0, 1, 2].map((i) => restoreJob({ name: `restore-${i}`, claims: [`data-${i}`] })), restoreCr('Running'));
+  const pods = [0, 1, 2].map((i) =>
+    restorePod({
+      name: `restore-${i}-x`,
+      job: `restore-${i}`,
+      node: `node-${i}`,
+      restore: 'running',
+      claims: [`data-${i}`],
+    }),
+  );
+  await h.seed(
+    ...pods,
+    ...[0, 1, 2].map((i) => restoreJob({ name: `restore-${i}`, claims: [`data-${i}`] })),
+    restoreCr('Running'),
+  );
   for (const p of pods) await run(h, p);
   assert.is(h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).length, 3);
-  const fin = restorePod({ name: 'restore-2-x', job: 'restore-2', node: 'node-2', restore: { exit: 0 }, claims: ['data-2'] });
+  const fin = restorePod({
+    name: 'restore-2-x',
+    job: 'restore-2',
+    node: 'node-2',
+    restore: { exit: 0 },
+    claims: ['data-2'],
+  });
   let r = await run(h, fin);
   assert.is(r.status, 202, 'not complete: the Restore is Running');
   await h.cluster.patch('Restore', 'db', 'mysql-restore', { status: { phase: 'Completed' } });
@@ -79,15 +104,32 @@ test('generic group without an owner: complete when every Job finished and is re
   // pg-0's Job completes first; pg-1 still runs, so the group is not complete.
   const h = harness();
   const mk = (i: number, restore: 'running' | { exit: number }, phase = 'Running') =>
-    restorePod({ profile: 'generic', group: 'pg', name: `pg-${i}-x`, job: `pg-${i}`, node: `node-${i}`, restore, phase, claims: [`pg-${i}`] });
+    restorePod({
+      profile: 'generic',
+      group: 'pg',
+      name: `pg-${i}-x`,
+      job: `pg-${i}`,
+      node: `node-${i}`,
+      restore,
+      phase,
+      claims: [`pg-${i}`],
+    });
   const jobs = [0, 1].map((i) => restoreJob({ profile: 'generic', group: 'pg', name: `pg-${i}`, claims: [`pg-${i}`] }));
   await h.seed(mk(0, 'running'), mk(1, 'running'), ...jobs);
   await run(h, mk(0, 'running'));
   await run(h, mk(1, 'running'));
   h.cluster.observe(mk(0, { exit: 0 }, 'Succeeded'));
   await run(h, mk(0, { exit: 0 }, 'Succeeded'));
-  assert.is(h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).length, 2, 'pg-1 still running');
-  for (const i of [0, 1]) h.cluster.observe({ ...restoreJob({ profile: 'generic', group: 'pg', name: `pg-${i}`, condition: { type: 'Complete' } }), metadata: (await h.cluster.get('Job', 'db', `pg-${i}`))!.metadata } as KubeObject);
+  assert.is(
+    h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).length,
+    2,
+    'pg-1 still running',
+  );
+  for (const i of [0, 1])
+    h.cluster.observe({
+      ...restoreJob({ profile: 'generic', group: 'pg', name: `pg-${i}`, condition: { type: 'Complete' } }),
+      metadata: (await h.cluster.get('Job', 'db', `pg-${i}`))!.metadata,
+    } as KubeObject);
   h.cluster.observe(mk(1, { exit: 0 }, 'Succeeded'));
   await run(h, (await h.cluster.get('Job', 'db', 'pg-0'))!);
   const r = await run(h, mk(1, { exit: 0 }, 'Succeeded'));
@@ -129,7 +171,10 @@ test("KubeBlocks: the Restore's own update to Completed releases the anchors at 
 });
 
 test('finished Jobs are deleted by policy only, with their group', async () => {
-  for (const [env, expectDeleted] of [[{}, false], [{ RG_DELETE_FINISHED_JOBS: 'true' }, true]] as const) {
+  for (const [env, expectDeleted] of [
+    [{}, false],
+    [{ RG_DELETE_FINISHED_JOBS: 'true' }, true],
+  ] as const) {
     const h = harness(env);
     const job = restoreJob({ condition: { type: 'Complete' } });
     await h.seed(job, restoreCr('Running'));
@@ -142,7 +187,12 @@ test('finished Jobs are deleted by policy only, with their group', async () => {
   }
 });
 
-const anchorsOf = (h: H) => h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).map((p) => p.metadata.name).sort();
+const anchorsOf = (h: H) =>
+  h.cluster
+    .all('Pod')
+    .filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for'])
+    .map((p) => p.metadata.name)
+    .sort();
 
 test('a failed pod that is gone takes its own anchor (by uid), never the anchor of a successor with the same name', async () => {
   // Gone: the anchor stands for the failed pod's uid, so it goes.
@@ -163,28 +213,76 @@ test('a failed pod that is gone takes its own anchor (by uid), never the anchor 
   const successor = restorePod({ restore: 'running', uid: 'uid-successor', node: 'node-2' });
   await h2.seed(successor, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
   await run(h2, successor);
-  assert.is((await h2.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'))!.metadata.annotations!['restoreguard.dev/anchor-for-uid'], 'uid-successor');
-  const oldFailure = restorePod({ restore: { exit: 1 }, helperRunning: false, phase: 'Failed', uid: 'uid-predecessor' });
+  assert.is(
+    (await h2.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'))!.metadata.annotations![
+      'restoreguard.dev/anchor-for-uid'
+    ],
+    'uid-successor',
+  );
+  const oldFailure = restorePod({
+    restore: { exit: 1 },
+    helperRunning: false,
+    phase: 'Failed',
+    uid: 'uid-predecessor',
+  });
   const r2 = await run(h2, oldFailure);
   assert.is(r2.status, 202, r2.text);
   assert.equal(anchorsOf(h2), ['restore-0-abcde-anchor'], "the successor's anchor stays");
-  assert.is((await h2.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'))!.metadata.annotations!['restoreguard.dev/anchor-for-uid'], 'uid-successor');
-  assert.is((await h2.cluster.get('Pod', 'db', 'restore-0-abcde'))!.metadata.uid, 'uid-successor', 'and the successor itself');
+  assert.is(
+    (await h2.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'))!.metadata.annotations![
+      'restoreguard.dev/anchor-for-uid'
+    ],
+    'uid-successor',
+  );
+  assert.is(
+    (await h2.cluster.get('Pod', 'db', 'restore-0-abcde'))!.metadata.uid,
+    'uid-successor',
+    'and the successor itself',
+  );
 });
 
 test('RG_DELETE_FINISHED_JOBS: a finished Job that owns an anchor is kept while the group runs, deleted once its anchors are', async () => {
   const h = harness({ RG_DELETE_FINISHED_JOBS: 'true' });
   const mk = (i: number, restore: 'running' | { exit: number }, phase = 'Running') =>
-    restorePod({ profile: 'generic', group: 'pg', name: `pg-${i}-x`, job: `pg-${i}`, node: `node-${i}`, restore, phase, claims: [`pg-${i}`] });
-  await h.seed(mk(0, 'running'), mk(1, 'running'), ...[0, 1].map((i) => restoreJob({ profile: 'generic', group: 'pg', name: `pg-${i}`, claims: [`pg-${i}`] })));
+    restorePod({
+      profile: 'generic',
+      group: 'pg',
+      name: `pg-${i}-x`,
+      job: `pg-${i}`,
+      node: `node-${i}`,
+      restore,
+      phase,
+      claims: [`pg-${i}`],
+    });
+  await h.seed(
+    mk(0, 'running'),
+    mk(1, 'running'),
+    ...[0, 1].map((i) => restoreJob({ profile: 'generic', group: 'pg', name: `pg-${i}`, claims: [`pg-${i}`] })),
+  );
   await run(h, mk(0, 'running'));
   await run(h, mk(1, 'running'));
   assert.equal(anchorsOf(h), ['pg-0-x-anchor', 'pg-1-x-anchor']);
   assert.equal((await h.cluster.get('Pod', 'db', 'pg-0-x-anchor'))!.metadata.ownerReferences, [
-    { apiVersion: 'batch/v1', kind: 'Job', name: 'pg-0', uid: 'uid-pg-0', controller: false, blockOwnerDeletion: false },
+    {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      name: 'pg-0',
+      uid: 'uid-pg-0',
+      controller: false,
+      blockOwnerDeletion: false,
+    },
   ]);
   const complete = async (i: number) =>
-    h.cluster.observe({ ...restoreJob({ profile: 'generic', group: 'pg', name: `pg-${i}`, claims: [`pg-${i}`], condition: { type: 'Complete' } }), metadata: (await h.cluster.get('Job', 'db', `pg-${i}`))!.metadata } as KubeObject);
+    h.cluster.observe({
+      ...restoreJob({
+        profile: 'generic',
+        group: 'pg',
+        name: `pg-${i}`,
+        claims: [`pg-${i}`],
+        condition: { type: 'Complete' },
+      }),
+      metadata: (await h.cluster.get('Job', 'db', `pg-${i}`))!.metadata,
+    } as KubeObject);
   // pg-0 finishes: pod, then Job. pg-1 still runs.
   h.cluster.observe(mk(0, { exit: 0 }, 'Succeeded'));
   await run(h, mk(0, { exit: 0 }, 'Succeeded'));
@@ -210,16 +308,48 @@ test('RG_DELETE_FINISHED_JOBS: a finished Job that owns an anchor is kept while 
 /** A generic group: pg-0 done (its anchor stands), pg-1's Job Failed, opted in to retries. */
 function failedGroup(h: H, pg1: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}) {
   const sibling = {
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: 'pg-0-x-anchor', namespace: 'db', labels: { 'restoreguard.dev/anchor-for': 'pg-0-x', 'restoreguard.dev/group': 'pg' }, annotations: { 'restoreguard.dev/profile': 'generic', 'restoreguard.dev/anchor-for-uid': 'uid-pg-0-x' } },
-    spec: { nodeName: 'node-0' }, status: { phase: 'Running' },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'pg-0-x-anchor',
+      namespace: 'db',
+      labels: { 'restoreguard.dev/anchor-for': 'pg-0-x', 'restoreguard.dev/group': 'pg' },
+      annotations: { 'restoreguard.dev/profile': 'generic', 'restoreguard.dev/anchor-for-uid': 'uid-pg-0-x' },
+    },
+    spec: { nodeName: 'node-0' },
+    status: { phase: 'Running' },
   } as KubeObject;
-  const done = { scope: 'job', state: 'succeeded', reason: null, retryable: false, pod: null, uid: 'uid-pg-0', attempt: 1 };
+  const done = {
+    scope: 'job',
+    state: 'succeeded',
+    reason: null,
+    retryable: false,
+    pod: null,
+    uid: 'uid-pg-0',
+    attempt: 1,
+  };
   return h.seed(
     sibling,
-    restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', claims: ['pg-0'], condition: { type: 'Complete' }, labels: { 'restoreguard.dev/state': 'succeeded' }, annotations: { 'restoreguard.dev/outcome': JSON.stringify(done) } }),
-    restoreJob({ profile: 'generic', group: 'pg', name: 'pg-1', claims: ['pg-1'], condition: { type: 'Failed', reason: 'BackoffLimitExceeded' }, labels: { 'restoreguard.dev/retry': 'true', ...pg1.labels }, annotations: pg1.annotations }),
-    pvc('pg-0'), pvc('pg-1'),
+    restoreJob({
+      profile: 'generic',
+      group: 'pg',
+      name: 'pg-0',
+      claims: ['pg-0'],
+      condition: { type: 'Complete' },
+      labels: { 'restoreguard.dev/state': 'succeeded' },
+      annotations: { 'restoreguard.dev/outcome': JSON.stringify(done) },
+    }),
+    restoreJob({
+      profile: 'generic',
+      group: 'pg',
+      name: 'pg-1',
+      claims: ['pg-1'],
+      condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
+      labels: { 'restoreguard.dev/retry': 'true', ...pg1.labels },
+      annotations: pg1.annotations,
+    }),
+    pvc('pg-0'),
+    pvc('pg-1'),
   );
 }
 
@@ -227,18 +357,38 @@ test("a failed Job opted in to retries: neither its pod's record nor its own com
   for (const exit of [1, 127]) {
     const h = harness();
     await failedGroup(h);
-    const pod = restorePod({ profile: 'generic', group: 'pg', name: 'pg-1-x', job: 'pg-1', node: 'node-1', restore: { exit }, phase: 'Failed', claims: ['pg-1'] });
+    const pod = restorePod({
+      profile: 'generic',
+      group: 'pg',
+      name: 'pg-1-x',
+      job: 'pg-1',
+      node: 'node-1',
+      restore: { exit },
+      phase: 'Failed',
+      claims: ['pg-1'],
+    });
     h.cluster.observe(pod);
     const r = await run(h, pod);
     assert.is(r.status, 202, `exit ${exit}: ${r.text}`);
     const job = (await h.cluster.get('Job', 'db', 'pg-1'))!;
     assert.is(job.metadata.labels!['restoreguard.dev/state'], 'failed');
-    assert.is(JSON.parse(job.metadata.annotations!['restoreguard.dev/outcome']!).scope, 'pod', "the pod's record reached the Job first");
-    assert.equal(anchorsOf(h), ['pg-0-x-anchor'], `exit ${exit}: the sibling's anchor stays while the Job's own end is unknown`);
+    assert.is(
+      JSON.parse(job.metadata.annotations!['restoreguard.dev/outcome']!).scope,
+      'pod',
+      "the pod's record reached the Job first",
+    );
+    assert.equal(
+      anchorsOf(h),
+      ['pg-0-x-anchor'],
+      `exit ${exit}: the sibling's anchor stays while the Job's own end is unknown`,
+    );
     // The Job's own failure is recorded: the group still waits for retry's decision.
     const failedJob = (await h.cluster.get('Job', 'db', 'pg-1'))!;
     const j = await run(h, failedJob);
-    assert.is(JSON.parse((await h.cluster.get('Job', 'db', 'pg-1'))!.metadata.annotations!['restoreguard.dev/outcome']!).scope, 'job');
+    assert.is(
+      JSON.parse((await h.cluster.get('Job', 'db', 'pg-1'))!.metadata.annotations!['restoreguard.dev/outcome']!).scope,
+      'job',
+    );
     assert.is(j.status, 202, `exit ${exit}: retry has not spoken yet`);
     assert.equal(anchorsOf(h), ['pg-0-x-anchor']);
     const c = await h.post('/completion', apiEvent((await h.cluster.get('Job', 'db', 'pg-1'))!));
@@ -256,21 +406,61 @@ test("a failed Job opted in to retries: neither its pod's record nor its own com
   }
 });
 
-test("a Job whose own outcome says retryable but whose last pod failure is not (exit 127): retry skips, says so, and the group completes", async () => {
+test('a Job whose own outcome says retryable but whose last pod failure is not (exit 127): retry skips, says so, and the group completes', async () => {
   const h = harness();
   const history = JSON.stringify([
-    { pod: 'pg-1-a', uid: 'uid-a', scope: 'pod', state: 'failed', reason: 'Evicted', exitCode: null, retryable: true, node: 'node-2', attempt: 1, finishedAt: '2026-11-29T10:00:02Z' },
-    { pod: 'pg-1-x', uid: 'uid-x', scope: 'pod', state: 'failed', reason: 'Error', exitCode: 127, retryable: false, node: 'node-1', attempt: 1, finishedAt: '2026-11-29T10:00:05Z' },
+    {
+      pod: 'pg-1-a',
+      uid: 'uid-a',
+      scope: 'pod',
+      state: 'failed',
+      reason: 'Evicted',
+      exitCode: null,
+      retryable: true,
+      node: 'node-2',
+      attempt: 1,
+      finishedAt: '2026-11-29T10:00:02Z',
+    },
+    {
+      pod: 'pg-1-x',
+      uid: 'uid-x',
+      scope: 'pod',
+      state: 'failed',
+      reason: 'Error',
+      exitCode: 127,
+      retryable: false,
+      node: 'node-1',
+      attempt: 1,
+      finishedAt: '2026-11-29T10:00:05Z',
+    },
   ]);
-  const own = { scope: 'job', state: 'failed', reason: 'BackoffLimitExceeded', retryable: true, exitCode: null, node: null, pod: null, uid: 'uid-pg-1', containers: [], attempt: 1, finishedAt: '2026-11-29T10:00:05Z' };
-  await failedGroup(h, { labels: { 'restoreguard.dev/state': 'failed' }, annotations: { 'restoreguard.dev/history': history, 'restoreguard.dev/outcome': JSON.stringify(own) } });
+  const own = {
+    scope: 'job',
+    state: 'failed',
+    reason: 'BackoffLimitExceeded',
+    retryable: true,
+    exitCode: null,
+    node: null,
+    pod: null,
+    uid: 'uid-pg-1',
+    containers: [],
+    attempt: 1,
+    finishedAt: '2026-11-29T10:00:05Z',
+  };
+  await failedGroup(h, {
+    labels: { 'restoreguard.dev/state': 'failed' },
+    annotations: { 'restoreguard.dev/history': history, 'restoreguard.dev/outcome': JSON.stringify(own) },
+  });
   const c = await h.post('/completion', apiEvent((await h.cluster.get('Job', 'db', 'pg-1'))!));
   assert.is(c.reply?.type, EventType.failed, c.text);
   const r = await h.post('/release', restoreEvent(EventType.recorded, c.reply!.data));
   assert.is(r.status, 202, 'waits for retry');
   const rt = await h.post('/retry', restoreEvent(EventType.failed, c.reply!.data));
   assert.is(rt.reply?.type, EventType.retrySkipped, rt.text);
-  assert.match((await h.cluster.get('Job', 'db', 'pg-1'))!.metadata.annotations!['restoreguard.dev/retry-skipped']!, /not retryable/);
+  assert.match(
+    (await h.cluster.get('Job', 'db', 'pg-1'))!.metadata.annotations!['restoreguard.dev/retry-skipped']!,
+    /not retryable/,
+  );
   // A later judgement of the same Job (say, retryable again) gets the same answer: the decision sticks.
   const again = await h.post('/retry', restoreEvent(EventType.failed, { ...c.reply!.data, retryable: true }));
   assert.is(again.reply?.type, EventType.retrySkipped, again.text);

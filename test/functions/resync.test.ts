@@ -6,18 +6,30 @@ import { harness, restoreEvent } from '../support/harness.ts';
 import { pvc, restoreJob, restorePod } from '../support/objects.ts';
 
 const ping = () => restoreEvent(EventType.ping, { message: 'resync' });
-const anchors = (h: ReturnType<typeof harness>) => h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).map((p) => p.metadata.name).sort();
+const anchors = (h: ReturnType<typeof harness>) =>
+  h.cluster
+    .all('Pod')
+    .filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for'])
+    .map((p) => p.metadata.name)
+    .sort();
 const changed = (h: ReturnType<typeof harness>) => h.cluster.writes.filter((w) => w.changed).length;
 
 test('no event ever arrived: one ping anchors the placed pods, records the finished ones', async () => {
   const h = harness();
-  const restore = { apiVersion: 'dataprotection.kubeblocks.io/v1alpha1', kind: 'Restore', metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' }, status: { phase: 'Running' } };
+  const restore = {
+    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
+    kind: 'Restore',
+    metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
+    status: { phase: 'Running' },
+  };
   await h.seed(
     restorePod({ name: 'r-0', job: 'restore-0', node: 'node-0', claims: ['d0'] }),
     restorePod({ name: 'r-1', job: 'restore-1', node: 'node-1', restore: { exit: 0 }, claims: ['d1'] }),
     restoreJob({ name: 'restore-0', claims: ['d0'] }),
     restoreJob({ name: 'restore-1', claims: ['d1'] }),
-    pvc('d0'), pvc('d1'), restore,
+    pvc('d0'),
+    pvc('d1'),
+    restore,
   );
   const r = await h.post('/resync', ping());
   assert.is(r.status, 202, r.text);
@@ -25,7 +37,9 @@ test('no event ever arrived: one ping anchors the placed pods, records the finis
   const r1 = await h.cluster.get('Pod', 'db', 'r-1');
   assert.is(r1!.metadata.labels!['restoreguard.dev/state'], 'succeeded');
   assert.is(r1!.metadata.annotations!['dataprotection.kubeblocks.io/stop-restore-manager'], 'true');
-  assert.ok((await h.cluster.get('PersistentVolumeClaim', 'db', 'd1'))!.metadata.annotations!['restoreguard.dev/outcome']);
+  assert.ok(
+    (await h.cluster.get('PersistentVolumeClaim', 'db', 'd1'))!.metadata.annotations!['restoreguard.dev/outcome'],
+  );
   assert.is(h.server.deps.metrics.anchors.get(), 2, 'the anchors gauge says what exists');
   // A second ping changes nothing: the sweep converged.
   const n = changed(h);
@@ -36,11 +50,24 @@ test('no event ever arrived: one ping anchors the placed pods, records the finis
 test('anchors of a finished group go on the next ping, even with no member left', async () => {
   const h = harness();
   const orphan = (name: string) => ({
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name, namespace: 'db', labels: { 'restoreguard.dev/anchor-for': name.replace(/-anchor$/, ''), 'restoreguard.dev/group': 'pg' }, annotations: { 'restoreguard.dev/profile': 'generic' } },
-    spec: {}, status: { phase: 'Running' },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'db',
+      labels: { 'restoreguard.dev/anchor-for': name.replace(/-anchor$/, ''), 'restoreguard.dev/group': 'pg' },
+      annotations: { 'restoreguard.dev/profile': 'generic' },
+    },
+    spec: {},
+    status: { phase: 'Running' },
   });
-  const done = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', condition: { type: 'Complete' }, labels: { 'restoreguard.dev/state': 'succeeded' } });
+  const done = restoreJob({
+    profile: 'generic',
+    group: 'pg',
+    name: 'pg-0',
+    condition: { type: 'Complete' },
+    labels: { 'restoreguard.dev/state': 'succeeded' },
+  });
   await h.seed(orphan('pg-0-x-anchor'), orphan('pg-1-x-anchor'), done);
   await h.post('/resync', ping());
   assert.equal(anchors(h), []);
@@ -49,23 +76,72 @@ test('anchors of a finished group go on the next ping, even with no member left'
 test("a failed pod that vanished before its anchor went: the next ping deletes that anchor, never a finished sibling's", async () => {
   const h = harness();
   const anchor = (pod: string, uid: string): KubeObject => ({
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: `${pod}-anchor`, namespace: 'db', labels: { 'restoreguard.dev/anchor-for': pod, 'restoreguard.dev/group': 'pg' }, annotations: { 'restoreguard.dev/profile': 'generic', 'restoreguard.dev/anchor-for-uid': uid } },
-    spec: {}, status: { phase: 'Running' },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `${pod}-anchor`,
+      namespace: 'db',
+      labels: { 'restoreguard.dev/anchor-for': pod, 'restoreguard.dev/group': 'pg' },
+      annotations: { 'restoreguard.dev/profile': 'generic', 'restoreguard.dev/anchor-for-uid': uid },
+    },
+    spec: {},
+    status: { phase: 'Running' },
   });
-  const entry = (pod: string, uid: string, state: string) => ({ pod, uid, scope: 'pod', state, reason: state === 'failed' ? 'OOMKilled' : null, retryable: false, node: 'node-1', attempt: 1, finishedAt: '2026-11-29T10:00:05Z' });
+  const entry = (pod: string, uid: string, state: string) => ({
+    pod,
+    uid,
+    scope: 'pod',
+    state,
+    reason: state === 'failed' ? 'OOMKilled' : null,
+    retryable: false,
+    node: 'node-1',
+    attempt: 1,
+    finishedAt: '2026-11-29T10:00:05Z',
+  });
   // pg-0 runs on (its Job retries by itself); its first pod failed and is gone; pg-1's pod succeeded and is gone.
-  const running = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', annotations: { 'restoreguard.dev/history': JSON.stringify([entry('pg-0-a', 'uid-pg-0-a', 'failed')]) } });
-  const done = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-1', condition: { type: 'Complete' }, labels: { 'restoreguard.dev/state': 'succeeded' }, annotations: { 'restoreguard.dev/history': JSON.stringify([entry('pg-1-a', 'uid-pg-1-a', 'succeeded')]) } });
+  const running = restoreJob({
+    profile: 'generic',
+    group: 'pg',
+    name: 'pg-0',
+    annotations: { 'restoreguard.dev/history': JSON.stringify([entry('pg-0-a', 'uid-pg-0-a', 'failed')]) },
+  });
+  const done = restoreJob({
+    profile: 'generic',
+    group: 'pg',
+    name: 'pg-1',
+    condition: { type: 'Complete' },
+    labels: { 'restoreguard.dev/state': 'succeeded' },
+    annotations: { 'restoreguard.dev/history': JSON.stringify([entry('pg-1-a', 'uid-pg-1-a', 'succeeded')]) },
+  });
   await h.seed(running, done, anchor('pg-0-a', 'uid-pg-0-a'), anchor('pg-1-a', 'uid-pg-1-a'));
   await h.post('/resync', ping());
-  assert.equal(anchors(h), ['pg-1-a-anchor'], "the failed pod's anchor is gone; the group still runs, so the sibling's stays");
+  assert.equal(
+    anchors(h),
+    ['pg-1-a-anchor'],
+    "the failed pod's anchor is gone; the group still runs, so the sibling's stays",
+  );
 });
 
 test('a retry that is due is created by the sweep; one not yet due waits for a later ping', async () => {
   const h = harness({ RG_RETRY_JOBS: 'true' }, new Date('2026-11-29T10:00:05.500Z'));
-  const outcome = { scope: 'pod', state: 'failed', reason: 'Error', retryable: true, exitCode: 1, node: 'node-1', pod: 'pg-0-x', uid: 'u', attempt: 1 };
-  const job = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', condition: { type: 'Failed', reason: 'BackoffLimitExceeded' }, annotations: { 'restoreguard.dev/outcome': JSON.stringify(outcome) } });
+  const outcome = {
+    scope: 'pod',
+    state: 'failed',
+    reason: 'Error',
+    retryable: true,
+    exitCode: 1,
+    node: 'node-1',
+    pod: 'pg-0-x',
+    uid: 'u',
+    attempt: 1,
+  };
+  const job = restoreJob({
+    profile: 'generic',
+    group: 'pg',
+    name: 'pg-0',
+    condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
+    annotations: { 'restoreguard.dev/outcome': JSON.stringify(outcome) },
+  });
   await h.seed(job);
   await h.post('/resync', ping());
   assert.is(await h.cluster.get('Job', 'db', 'pg-0-retry-1'), null, 'not due: 1 s backoff from 10:00:05');
@@ -81,13 +157,28 @@ test('the same end state whether events came once, twice, out of order or never'
     restorePod({ name: 'b', job: 'restore-1', node: 'node-1', claims: ['d1'] }),
     restoreJob({ name: 'restore-0', claims: ['d0'] }),
     restoreJob({ name: 'restore-1', claims: ['d1'] }),
-    pvc('d0'), pvc('d1'),
+    pvc('d0'),
+    pvc('d1'),
   ];
   const snapshot = (h: ReturnType<typeof harness>) =>
     JSON.stringify(
-      (['Pod', 'Job', 'PersistentVolumeClaim'] as const).flatMap((k) =>
-        h.cluster.all(k).map((o) => [k, o.metadata.name, o.metadata.labels, Object.fromEntries(Object.entries(o.metadata.annotations ?? {}).map(([key, v]) => [key, key.endsWith('/outcome') ? JSON.parse(v).state : v]))]),
-      ).sort(),
+      (['Pod', 'Job', 'PersistentVolumeClaim'] as const)
+        .flatMap((k) =>
+          h.cluster
+            .all(k)
+            .map((o) => [
+              k,
+              o.metadata.name,
+              o.metadata.labels,
+              Object.fromEntries(
+                Object.entries(o.metadata.annotations ?? {}).map(([key, v]) => [
+                  key,
+                  key.endsWith('/outcome') ? JSON.parse(v).state : v,
+                ]),
+              ),
+            ]),
+        )
+        .sort(),
     );
   const viaSweep = harness();
   await viaSweep.seed(...objects());
@@ -109,12 +200,33 @@ test('the same end state whether events came once, twice, out of order or never'
 
 test('a converged sweep repeats nothing: no write, no Event once they expired, exhausted counted once', async () => {
   const h = harness();
-  const restore = { apiVersion: 'dataprotection.kubeblocks.io/v1alpha1', kind: 'Restore', metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' }, status: { phase: 'Running' } };
+  const restore = {
+    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
+    kind: 'Restore',
+    metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
+    status: { phase: 'Running' },
+  };
   // A generic Job that failed on its last allowed attempt: retry says exhausted.
-  const lastPod = { scope: 'pod', state: 'failed', reason: 'Evicted', retryable: true, exitCode: null, node: 'node-1', pod: 'pg-0-x', uid: 'uid-pg-0-x', attempt: 3, finishedAt: '2026-11-29T10:00:05Z' };
+  const lastPod = {
+    scope: 'pod',
+    state: 'failed',
+    reason: 'Evicted',
+    retryable: true,
+    exitCode: null,
+    node: 'node-1',
+    pod: 'pg-0-x',
+    uid: 'uid-pg-0-x',
+    attempt: 3,
+    finishedAt: '2026-11-29T10:00:05Z',
+  };
   const exhausted = restoreJob({
-    profile: 'generic', group: 'pg', name: 'pg-0', claims: ['pg-0'], condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
-    labels: { 'restoreguard.dev/retry': 'true' }, annotations: { 'restoreguard.dev/outcome': JSON.stringify(lastPod), 'restoreguard.dev/attempt': '3' },
+    profile: 'generic',
+    group: 'pg',
+    name: 'pg-0',
+    claims: ['pg-0'],
+    condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
+    labels: { 'restoreguard.dev/retry': 'true' },
+    annotations: { 'restoreguard.dev/outcome': JSON.stringify(lastPod), 'restoreguard.dev/attempt': '3' },
   });
   await h.seed(
     restorePod({ name: 'r-0', job: 'restore-0', node: 'node-0', claims: ['d0'] }),
@@ -122,13 +234,26 @@ test('a converged sweep repeats nothing: no write, no Event once they expired, e
     restoreJob({ name: 'restore-0', claims: ['d0'] }),
     restoreJob({ name: 'restore-1', claims: ['d1'] }),
     exhausted,
-    pvc('d0'), pvc('d1'), pvc('pg-0'), restore,
+    pvc('d0'),
+    pvc('d1'),
+    pvc('pg-0'),
+    restore,
   );
   const metric = async () => {
     const text = await (await h.server.app.request('/metrics')).text();
-    return text.split('\n').filter((l) => l.startsWith('restoreguard_retries_total{') && l.includes('decision="exhausted"')).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith('restoreguard_retries_total{') && l.includes('decision="exhausted"'))
+      .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
   };
-  const events = () => h.cluster.all('Event').map((e) => `${(e as Record<string, any>).involvedObject.kind}/${(e as Record<string, any>).involvedObject.name} ${(e as Record<string, any>).reason}`).sort();
+  const events = () =>
+    h.cluster
+      .all('Event')
+      .map(
+        (e) =>
+          `${(e as Record<string, any>).involvedObject.kind}/${(e as Record<string, any>).involvedObject.name} ${(e as Record<string, any>).reason}`,
+      )
+      .sort();
 
   await h.post('/resync', ping());
   assert.is((await h.cluster.get('Job', 'db', 'pg-0'))!.metadata.labels!['restoreguard.dev/state'], 'exhausted');
@@ -139,7 +264,10 @@ test('a converged sweep repeats nothing: no write, no Event once they expired, e
   // Again at once: nothing new, the Events exist already.
   let n = h.cluster.writes.length;
   await h.post('/resync', ping());
-  assert.equal(h.cluster.writes.slice(n).filter((w) => w.changed), []);
+  assert.equal(
+    h.cluster.writes.slice(n).filter((w) => w.changed),
+    [],
+  );
   assert.is(await metric(), 1, 'exhausted is counted once');
 
   // The Events expired (TTL) and the records are older than 10 minutes: a sweep tells no one again.
@@ -147,7 +275,13 @@ test('a converged sweep repeats nothing: no write, no Event once they expired, e
   h.advance(11 * 60_000);
   n = h.cluster.writes.length;
   await h.post('/resync', ping());
-  assert.equal(h.cluster.writes.slice(n).filter((w) => w.changed).map((w) => `${w.verb} ${w.kind}/${w.name}`), []);
+  assert.equal(
+    h.cluster.writes
+      .slice(n)
+      .filter((w) => w.changed)
+      .map((w) => `${w.verb} ${w.kind}/${w.name}`),
+    [],
+  );
   assert.equal(events(), []);
   assert.is(await metric(), 1, 'still once');
 });

@@ -8,22 +8,57 @@ import { pvc, restoreJob, restorePod } from '../support/objects.ts';
 type H = ReturnType<typeof harness>;
 
 /** A generic Job that failed for good, whose last pod failed with `reason` on node-1. */
-async function failedJob(h: H, opts: { podReason: string; podRetryable?: boolean; exitCode?: number | null; attempt?: number; labels?: Record<string, string>; name?: string; annotations?: Record<string, string> }) {
+async function failedJob(
+  h: H,
+  opts: {
+    podReason: string;
+    podRetryable?: boolean;
+    exitCode?: number | null;
+    attempt?: number;
+    labels?: Record<string, string>;
+    name?: string;
+    annotations?: Record<string, string>;
+  },
+) {
   const name = opts.name ?? 'pg-0';
   const outcome = {
-    namespace: 'db', group: 'pg', job: name, pod: `${name}-x`, uid: `uid-${name}-x`, node: 'node-1', scope: 'pod', state: 'failed',
-    reason: opts.podReason, retryable: opts.podRetryable ?? true, exitCode: opts.exitCode ?? null, containers: [], message: null,
-    attempt: opts.attempt ?? 1, startedAt: null, finishedAt: '2026-11-29T10:00:05Z',
+    namespace: 'db',
+    group: 'pg',
+    job: name,
+    pod: `${name}-x`,
+    uid: `uid-${name}-x`,
+    node: 'node-1',
+    scope: 'pod',
+    state: 'failed',
+    reason: opts.podReason,
+    retryable: opts.podRetryable ?? true,
+    exitCode: opts.exitCode ?? null,
+    containers: [],
+    message: null,
+    attempt: opts.attempt ?? 1,
+    startedAt: null,
+    finishedAt: '2026-11-29T10:00:05Z',
   };
   const job = restoreJob({
-    profile: 'generic', group: 'pg', name, condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
+    profile: 'generic',
+    group: 'pg',
+    name,
+    condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
     labels: { 'restoreguard.dev/retry': 'true', ...opts.labels },
-    annotations: { 'restoreguard.dev/outcome': JSON.stringify(outcome), ...(opts.attempt ? { 'restoreguard.dev/attempt': String(opts.attempt) } : {}), ...opts.annotations },
+    annotations: {
+      'restoreguard.dev/outcome': JSON.stringify(outcome),
+      ...(opts.attempt ? { 'restoreguard.dev/attempt': String(opts.attempt) } : {}),
+      ...opts.annotations,
+    },
   });
   await h.seed(job, pvc('data-mysql-0'));
   const c = await h.post('/completion', apiEvent(job));
   assert.is(c.reply?.type, EventType.failed, c.text);
-  return { job, failed: c.reply!.data, retry: await h.post('/retry', restoreEvent(EventType.failed, c.reply!.data, c.reply!.id!)) };
+  return {
+    job,
+    failed: c.reply!.data,
+    retry: await h.post('/retry', restoreEvent(EventType.failed, c.reply!.data, c.reply!.id!)),
+  };
 }
 
 test('an evicted restore: a replacement Job at once, deterministic name, avoiding the failed node', async () => {
@@ -45,7 +80,10 @@ test('an evicted restore: a replacement Job at once, deterministic name, avoidin
   assert.is(tl['restoreguard.dev/group'], 'pg', 'stays in its group');
   assert.is(r.spec.template.metadata.annotations['restoreguard.dev/attempt'], '2');
   assert.equal(r.spec.template.spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution, [
-    { weight: 100, preference: { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'NotIn', values: ['node-1'] }] } },
+    {
+      weight: 100,
+      preference: { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'NotIn', values: ['node-1'] }] },
+    },
   ]);
   assert.ok(r.spec.template.spec.affinity.podAntiAffinity, 'the original rules stay');
   assert.is((await h.cluster.get('Job', 'db', 'pg-0'))!.metadata.labels!['restoreguard.dev/state'], 'retried');
@@ -78,9 +116,11 @@ test('required avoidance when configured; none when the volume is bound to a nod
   const h = harness({ RG_RETRY_AVOID: 'required' });
   await failedJob(h, { podReason: 'NodeLost' });
   const r = (await h.cluster.get('Job', 'db', 'pg-0-retry-1')) as KubeObject & { spec: Record<string, any> };
-  assert.equal(r.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions, [
-    { key: 'kubernetes.io/hostname', operator: 'NotIn', values: ['node-1'] },
-  ]);
+  assert.equal(
+    r.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]
+      .matchExpressions,
+    [{ key: 'kubernetes.io/hostname', operator: 'NotIn', values: ['node-1'] }],
+  );
   const h2 = harness();
   await h2.seed(pvc('data-mysql-0', 'db', { 'volume.kubernetes.io/selected-node': 'node-1' }));
   await failedJob(h2, { podReason: 'Evicted' });
@@ -109,7 +149,9 @@ test('not retryable, not opted in, attempts used up: skipped or exhausted, and n
 test('a retry of a retry: named from the root Job, avoiding every node that failed', async () => {
   const h = harness();
   const { retry } = await failedJob(h, {
-    name: 'pg-0-retry-1', podReason: 'Evicted', attempt: 2,
+    name: 'pg-0-retry-1',
+    podReason: 'Evicted',
+    attempt: 2,
     annotations: { 'restoreguard.dev/root-job': 'pg-0', 'restoreguard.dev/failed-nodes': 'node-0' },
   });
   assert.is(retry.reply!.data.retryJob, 'pg-0-retry-2');
@@ -117,9 +159,11 @@ test('a retry of a retry: named from the root Job, avoiding every node that fail
 });
 
 const anchorOf = (podUid: string): KubeObject => ({
-  apiVersion: 'v1', kind: 'Pod',
+  apiVersion: 'v1',
+  kind: 'Pod',
   metadata: {
-    name: 'restore-0-abcde-anchor', namespace: 'db',
+    name: 'restore-0-abcde-anchor',
+    namespace: 'db',
     labels: { 'restoreguard.dev/anchor-for': 'restore-0-abcde', 'restoreguard.dev/group': 'mysql-restore' },
     annotations: { 'restoreguard.dev/anchor-for-uid': podUid },
   },
@@ -133,11 +177,16 @@ test('pod-level failure: the failed pod is let go (stop annotation) and its anch
   const c = await h.post('/completion', apiEvent(pod));
   const r = await h.post('/retry', restoreEvent(EventType.failed, c.reply!.data));
   assert.is(r.status, 202);
-  assert.is((await h.cluster.get('Pod', 'db', pod.metadata.name))!.metadata.annotations!['dataprotection.kubeblocks.io/stop-restore-manager'], 'true');
+  assert.is(
+    (await h.cluster.get('Pod', 'db', pod.metadata.name))!.metadata.annotations![
+      'dataprotection.kubeblocks.io/stop-restore-manager'
+    ],
+    'true',
+  );
   assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
 });
 
-test("a late failure of a predecessor pod never removes the anchor of its successor with the same name", async () => {
+test('a late failure of a predecessor pod never removes the anchor of its successor with the same name', async () => {
   const h = harness();
   const predecessor = restorePod({ restore: { exit: 1 }, uid: 'uid-predecessor' });
   const successor = restorePod({ restore: 'running', uid: 'uid-successor' });
@@ -147,16 +196,39 @@ test("a late failure of a predecessor pod never removes the anchor of its succes
   const r = await h.post('/retry', restoreEvent(EventType.failed, c.reply!.data));
   assert.is(r.status, 202);
   const anchor = await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor');
-  assert.is(anchor?.metadata.annotations?.['restoreguard.dev/anchor-for-uid'], 'uid-successor', 'the successor keeps its anchor');
-  assert.is((await h.cluster.get('Pod', 'db', successor.metadata.name))!.metadata.annotations!['dataprotection.kubeblocks.io/stop-restore-manager'], undefined, 'and is not stopped');
+  assert.is(
+    anchor?.metadata.annotations?.['restoreguard.dev/anchor-for-uid'],
+    'uid-successor',
+    'the successor keeps its anchor',
+  );
+  assert.is(
+    (await h.cluster.get('Pod', 'db', successor.metadata.name))!.metadata.annotations![
+      'dataprotection.kubeblocks.io/stop-restore-manager'
+    ],
+    undefined,
+    'and is not stopped',
+  );
 });
 
 test("the Job's failure arrives before its pod's is recorded: the live pod still steers the retry", async () => {
   const h = harness();
-  const job = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', condition: { type: 'Failed', reason: 'BackoffLimitExceeded' }, labels: { 'restoreguard.dev/retry': 'true' } });
+  const job = restoreJob({
+    profile: 'generic',
+    group: 'pg',
+    name: 'pg-0',
+    condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
+    labels: { 'restoreguard.dev/retry': 'true' },
+  });
   const evicted = restorePod({
-    profile: 'generic', group: 'pg', name: 'pg-0-x', job: 'pg-0', node: 'node-3', phase: 'Failed', restore: { exit: 137 },
-    labels: { 'batch.kubernetes.io/controller-uid': 'uid-pg-0' }, status: { reason: 'Evicted', message: 'low on memory' },
+    profile: 'generic',
+    group: 'pg',
+    name: 'pg-0-x',
+    job: 'pg-0',
+    node: 'node-3',
+    phase: 'Failed',
+    restore: { exit: 137 },
+    labels: { 'batch.kubernetes.io/controller-uid': 'uid-pg-0' },
+    status: { reason: 'Evicted', message: 'low on memory' },
   });
   await h.seed(job, evicted);
   const c = await h.post('/completion', apiEvent(job));
@@ -168,9 +240,21 @@ test("the Job's failure arrives before its pod's is recorded: the live pod still
 
 test("a non-retryable exit is not retried even when the Job's failure is judged before the pod's record lands", async () => {
   const h = harness();
-  const job = restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', condition: { type: 'Failed', reason: 'BackoffLimitExceeded' }, labels: { 'restoreguard.dev/retry': 'true' } });
+  const job = restoreJob({
+    profile: 'generic',
+    group: 'pg',
+    name: 'pg-0',
+    condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
+    labels: { 'restoreguard.dev/retry': 'true' },
+  });
   const broken = restorePod({
-    profile: 'generic', group: 'pg', name: 'pg-0-x', job: 'pg-0', node: 'node-3', phase: 'Failed', restore: { exit: 127 },
+    profile: 'generic',
+    group: 'pg',
+    name: 'pg-0-x',
+    job: 'pg-0',
+    node: 'node-3',
+    phase: 'Failed',
+    restore: { exit: 127 },
     labels: { 'batch.kubernetes.io/controller-uid': 'uid-pg-0' },
   });
   await h.seed(job, broken);
@@ -184,11 +268,37 @@ test("a non-retryable exit is not retried even when the Job's failure is judged 
 
 test("the Job's history decides retryability, whichever record the Job carries last", async () => {
   const h = harness();
-  const history = JSON.stringify([{ pod: 'pg-0-x', uid: 'u', scope: 'pod', state: 'failed', reason: 'Error', exitCode: 127, retryable: false, node: 'node-1', attempt: 1, finishedAt: null }]);
-  const jobRecord = JSON.stringify({ scope: 'job', state: 'failed', reason: 'BackoffLimitExceeded', retryable: true, exitCode: null, node: null, pod: null, containers: [] });
+  const history = JSON.stringify([
+    {
+      pod: 'pg-0-x',
+      uid: 'u',
+      scope: 'pod',
+      state: 'failed',
+      reason: 'Error',
+      exitCode: 127,
+      retryable: false,
+      node: 'node-1',
+      attempt: 1,
+      finishedAt: null,
+    },
+  ]);
+  const jobRecord = JSON.stringify({
+    scope: 'job',
+    state: 'failed',
+    reason: 'BackoffLimitExceeded',
+    retryable: true,
+    exitCode: null,
+    node: null,
+    pod: null,
+    containers: [],
+  });
   const job = restoreJob({
-    profile: 'generic', group: 'pg', name: 'pg-0', condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
-    labels: { 'restoreguard.dev/retry': 'true' }, annotations: { 'restoreguard.dev/history': history, 'restoreguard.dev/outcome': jobRecord },
+    profile: 'generic',
+    group: 'pg',
+    name: 'pg-0',
+    condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
+    labels: { 'restoreguard.dev/retry': 'true' },
+    annotations: { 'restoreguard.dev/history': history, 'restoreguard.dev/outcome': jobRecord },
   });
   await h.seed(job);
   const c = await h.post('/completion', apiEvent(job));

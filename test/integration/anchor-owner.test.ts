@@ -24,7 +24,9 @@ const anchorsOf = async (group: string) => (await guard.pods(`${L.group}=${group
 
 test('owned by the restore Job: the Job neither releases nor counts it; it goes with the Job', async () => {
   const g = await guard.createRestoreGroup({ name: 'own-job', replicas: 1 }); // runs until ended
-  const [anchor] = await waitFor('anchor', async () => ((await anchorsOf(g.name)).length ? anchorsOf(g.name) : undefined));
+  const [anchor] = await waitFor('anchor', async () =>
+    (await anchorsOf(g.name)).length ? anchorsOf(g.name) : undefined,
+  );
   await sleep(2000); // let the Job controller sync a few times
   const again = await guard.kube.get(`/api/v1/namespaces/${guard.ns}/pods/${anchor.metadata.name}`);
   assert.equal(again.metadata.ownerReferences, anchor.metadata.ownerReferences, 'owner references untouched');
@@ -36,19 +38,37 @@ test('owned by the restore Job: the Job neither releases nor counts it; it goes 
   assert.is(job.status.active, 1, 'the Job counts its own pod only');
 
   await guard.stopAdapter();
-  await guard.kube.must('DELETE', `/apis/batch/v1/namespaces/${guard.ns}/jobs/${g.jobNames[0]}`, { propagationPolicy: 'Background' });
-  await waitFor('garbage collector removes the anchor', async () => ((await anchorsOf(g.name)).length === 0 ? true : undefined), 30_000);
+  await guard.kube.must('DELETE', `/apis/batch/v1/namespaces/${guard.ns}/jobs/${g.jobNames[0]}`, {
+    propagationPolicy: 'Background',
+  });
+  await waitFor(
+    'garbage collector removes the anchor',
+    async () => ((await anchorsOf(g.name)).length === 0 ? true : undefined),
+    30_000,
+  );
   await guard.restartAdapter();
 });
 
 test("owned by the group's owner as controller: survives the Job's deletion, goes with the owner", async () => {
-  const owner = await guard.kube.post(`/api/v1/namespaces/${guard.ns}/configmaps`, { metadata: { name: 'operator-restore' }, data: {} });
+  const owner = await guard.kube.post(`/api/v1/namespaces/${guard.ns}/configmaps`, {
+    metadata: { name: 'operator-restore' },
+    data: {},
+  });
   const group = 'own-operator';
   const job = await guard.kube.post(`/apis/batch/v1/namespaces/${guard.ns}/jobs`, {
     metadata: {
       name: 'restore-x',
       labels: { [L.group]: group },
-      ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: owner.metadata.name, uid: owner.metadata.uid, controller: true, blockOwnerDeletion: false }],
+      ownerReferences: [
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          name: owner.metadata.name,
+          uid: owner.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: false,
+        },
+      ],
     },
     spec: {
       backoffLimit: 0,
@@ -57,22 +77,41 @@ test("owned by the group's owner as controller: survives the Job's deletion, goe
         spec: {
           restartPolicy: 'Never',
           affinity: antiAffinityFor(group),
-          containers: [{ name: 'restore', image: 'restore:1', resources: { requests: { cpu: '100m', memory: '64Mi' } } }],
+          containers: [
+            { name: 'restore', image: 'restore:1', resources: { requests: { cpu: '100m', memory: '64Mi' } } },
+          ],
         },
       },
     },
   });
-  const [anchor] = await waitFor('anchor', async () => ((await anchorsOf(group)).length ? anchorsOf(group) : undefined));
-  assert.equal(anchor.metadata.ownerReferences.map((r: any) => [r.kind, r.name, r.controller]), [['ConfigMap', 'operator-restore', true]]);
+  const [anchor] = await waitFor('anchor', async () =>
+    (await anchorsOf(group)).length ? anchorsOf(group) : undefined,
+  );
+  assert.equal(
+    anchor.metadata.ownerReferences.map((r: any) => [r.kind, r.name, r.controller]),
+    [['ConfigMap', 'operator-restore', true]],
+  );
 
   await guard.stopAdapter();
-  await guard.kube.must('DELETE', `/apis/batch/v1/namespaces/${guard.ns}/jobs/${job.metadata.name}`, { propagationPolicy: 'Background' });
-  await waitFor('the restore pod is gone with its Job', async () => ((await guard.pods(`${L.group}=${group},!${L.anchorFor}`)).length === 0 ? true : undefined), 30_000);
+  await guard.kube.must('DELETE', `/apis/batch/v1/namespaces/${guard.ns}/jobs/${job.metadata.name}`, {
+    propagationPolicy: 'Background',
+  });
+  await waitFor(
+    'the restore pod is gone with its Job',
+    async () => ((await guard.pods(`${L.group}=${group},!${L.anchorFor}`)).length === 0 ? true : undefined),
+    30_000,
+  );
   await sleep(1500);
   assert.is((await anchorsOf(group)).length, 1, 'the anchor outlives the Job (Serial policy)');
 
-  await guard.kube.must('DELETE', `/api/v1/namespaces/${guard.ns}/configmaps/${owner.metadata.name}`, { propagationPolicy: 'Background' });
-  await waitFor('garbage collector removes the anchor with its owner', async () => ((await anchorsOf(group)).length === 0 ? true : undefined), 30_000);
+  await guard.kube.must('DELETE', `/api/v1/namespaces/${guard.ns}/configmaps/${owner.metadata.name}`, {
+    propagationPolicy: 'Background',
+  });
+  await waitFor(
+    'garbage collector removes the anchor with its owner',
+    async () => ((await anchorsOf(group)).length === 0 ? true : undefined),
+    30_000,
+  );
   await guard.restartAdapter();
 });
 

@@ -5,7 +5,17 @@
 // the footprint, so the third replica waits Pending (unschedulable), never misplaced.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { L, condition, last, placement, recordingDir, startChain, waitFor, type Chain, type RestoreGroup } from '../support/chain.ts';
+import {
+  L,
+  condition,
+  last,
+  placement,
+  recordingDir,
+  startChain,
+  waitFor,
+  type Chain,
+  type RestoreGroup,
+} from '../support/chain.ts';
 
 let plain: Chain;
 let guard: Chain;
@@ -20,7 +30,10 @@ async function jobsComplete(c: Chain, g: RestoreGroup, n = g.replicas): Promise<
 }
 
 function nodesOf(c: Chain, g: RestoreGroup): string[] {
-  return c.observer.groupPods(g.name).map((h) => placement(h)?.node).filter((n): n is string => !!n);
+  return c.observer
+    .groupPods(g.name)
+    .map((h) => placement(h)?.node)
+    .filter((n): n is string => !!n);
 }
 
 test.before(async () => {
@@ -36,7 +49,13 @@ test.after(async () => {
 });
 
 test('baseline (plain Jobs): 3 sequential replicas on 2 nodes, two of them on one node', async () => {
-  const g = await plain.createRestoreGroup({ name: 'seq-two-nodes', replicas: 3, runMs: 0, sequential: true, nodes: TWO });
+  const g = await plain.createRestoreGroup({
+    name: 'seq-two-nodes',
+    replicas: 3,
+    runMs: 0,
+    sequential: true,
+    nodes: TWO,
+  });
   await g.allCreated;
   await jobsComplete(plain, g);
   const nodes = nodesOf(plain, g);
@@ -46,7 +65,13 @@ test('baseline (plain Jobs): 3 sequential replicas on 2 nodes, two of them on on
 });
 
 test('restore-guard: 3 sequential replicas on 2 nodes, the third waits unschedulable, never misplaced', async () => {
-  const g = await guard.createRestoreGroup({ name: 'seq-two-nodes', replicas: 3, runMs: 0, sequential: true, nodes: TWO });
+  const g = await guard.createRestoreGroup({
+    name: 'seq-two-nodes',
+    replicas: 3,
+    runMs: 0,
+    sequential: true,
+    nodes: TWO,
+  });
   await jobsComplete(guard, g, 2);
   await g.allCreated;
   const third = await waitFor('third replica unschedulable', async () => {
@@ -74,13 +99,22 @@ test('restore-guard: 3 sequential replicas on 2 nodes, the third waits unschedul
 });
 
 test('restore-guard: 3 sequential replicas on 3 nodes land on 3 distinct nodes, anchors released after', async () => {
-  const g = await guard.createRestoreGroup({ name: 'seq-three-nodes', replicas: 3, runMs: 0, sequential: true, nodes: THREE });
+  const g = await guard.createRestoreGroup({
+    name: 'seq-three-nodes',
+    replicas: 3,
+    runMs: 0,
+    sequential: true,
+    nodes: THREE,
+  });
   await g.allCreated;
   await jobsComplete(guard, g);
   const nodes = nodesOf(guard, g);
   assert.is(nodes.length, 3);
   assert.is(new Set(nodes).size, 3, `distinct nodes (${nodes.join(', ')})`);
-  await waitFor(`anchors of ${g.name} released`, async () => (await guard.pods(`${L.group}=${g.name},${L.anchorFor}`)).length === 0);
+  await waitFor(
+    `anchors of ${g.name} released`,
+    async () => (await guard.pods(`${L.group}=${g.name},${L.anchorFor}`)).length === 0,
+  );
   console.log(`  restore-guard placements: ${nodes.join(', ')}`);
 });
 

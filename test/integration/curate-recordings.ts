@@ -26,7 +26,10 @@ export const CURATED: Record<string, [string, string]> = {
 
 function groupOf(body: string): string | undefined {
   try {
-    const o = JSON.parse(body) as { metadata?: { labels?: Record<string, string> }; spec?: { template?: { metadata?: { labels?: Record<string, string> } } } };
+    const o = JSON.parse(body) as {
+      metadata?: { labels?: Record<string, string> };
+      spec?: { template?: { metadata?: { labels?: Record<string, string> } } };
+    };
     const labels = { ...o.spec?.template?.metadata?.labels, ...o.metadata?.labels };
     return labels[L.group] ?? labels[L.kbRestore];
   } catch {
@@ -38,10 +41,16 @@ if (import.meta.main) {
   for (const [name, [scenario, group]] of Object.entries(CURATED)) {
     const src = path.join(FROM, scenario);
     if (!fs.existsSync(src)) throw new Error(`${src} missing: run the integration tests first`);
-    const files = fs.readdirSync(src).filter((f) => f.endsWith('.capture.json')).sort()
-      .filter((f) => groupOf((JSON.parse(fs.readFileSync(path.join(src, f), 'utf8')) as { body: string }).body) === group);
+    const files = fs
+      .readdirSync(src)
+      .filter((f) => f.endsWith('.capture.json'))
+      .sort()
+      .filter(
+        (f) => groupOf((JSON.parse(fs.readFileSync(path.join(src, f), 'utf8')) as { body: string }).body) === group,
+      );
     const dst = path.join(TO, name);
-    for (const f of fs.existsSync(dst) ? fs.readdirSync(dst) : []) if (f.endsWith('.capture.json')) fs.rmSync(path.join(dst, f));
+    for (const f of fs.existsSync(dst) ? fs.readdirSync(dst) : [])
+      if (f.endsWith('.capture.json')) fs.rmSync(path.join(dst, f));
     fs.mkdirSync(dst, { recursive: true });
     for (const f of files) fs.copyFileSync(path.join(src, f), path.join(dst, f));
     console.log(`${name}: ${files.length} captures of group ${group} from ${scenario}`);

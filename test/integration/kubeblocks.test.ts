@@ -6,7 +6,20 @@
 // and its anchor exists, well before the slowest sibling ends, and the group finishes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { L, Observer, condition, containerTerminatedAt, phaseAt, placement, recordingDir, startChain, waitFor, type Chain, type Change, type RestoreGroup } from '../support/chain.ts';
+import {
+  L,
+  Observer,
+  condition,
+  containerTerminatedAt,
+  phaseAt,
+  placement,
+  recordingDir,
+  startChain,
+  waitFor,
+  type Chain,
+  type Change,
+  type RestoreGroup,
+} from '../support/chain.ts';
 
 let plain: Chain;
 let guard: Chain;
@@ -30,7 +43,9 @@ test.after(async () => {
 
 test('baseline (plain): with no stop signal the pods stay Running after their restore ended, no Job completes', async () => {
   const g = await plain.createRestoreGroup({ name: 'mysql-restore', profile: 'kubeblocks', replicas: 3, runMs: 200 });
-  await waitFor('every restore container terminated', async () => byJob(plain, g).every((h) => h.length && containerTerminatedAt(h, 'restore')));
+  await waitFor('every restore container terminated', async () =>
+    byJob(plain, g).every((h) => h.length && containerTerminatedAt(h, 'restore')),
+  );
   await new Promise((r) => setTimeout(r, 3000));
   for (const name of g.jobNames) {
     const pods = await plain.pods(`job-name=${name}`);
@@ -40,7 +55,12 @@ test('baseline (plain): with no stop signal the pods stay Running after their re
 });
 
 test('restore-guard: each pod stops once its restore ended and its anchor exists, before the group finishes', async () => {
-  const g = await guard.createRestoreGroup({ name: 'mysql-restore', profile: 'kubeblocks', replicas: 3, runMs: RUN_MS });
+  const g = await guard.createRestoreGroup({
+    name: 'mysql-restore',
+    profile: 'kubeblocks',
+    replicas: 3,
+    runMs: RUN_MS,
+  });
   await waitFor('all Jobs Complete', async () => {
     const jobs = await Promise.all(g.jobNames.map((j) => guard.job(j)));
     return jobs.every((j) => condition(j, 'Complete'));
@@ -62,12 +82,17 @@ test('restore-guard: each pod stops once its restore ended and its anchor exists
     assert.ok(anchor![0]!.rv < stopped!.rv, `${name}: anchor created before the stop signal`);
     assert.is(placement(anchor!)!.node, placement(h)!.node, `${name}: anchor on the pod's node`);
     if (i < 2) assert.ok(succeeded! < slowestEnd, `${name} Succeeded before the slowest restore ended`);
-    lines.push(`${name}: restore ended +${restoreEnd - hs[0]![0]!.at} ms, Succeeded ${succeeded! - restoreEnd} ms later`);
+    lines.push(
+      `${name}: restore ended +${restoreEnd - hs[0]![0]!.at} ms, Succeeded ${succeeded! - restoreEnd} ms later`,
+    );
   }
   console.log(`  ${lines.join('\n  ')}`);
   const nodes = hs.map((h) => placement(h)!.node);
   assert.is(new Set(nodes).size, 3, 'replicas on distinct nodes');
-  await waitFor(`anchors of ${g.name} released`, async () => (await guard.pods(`${L.group}=${g.name},${L.anchorFor}`)).length === 0);
+  await waitFor(
+    `anchors of ${g.name} released`,
+    async () => (await guard.pods(`${L.group}=${g.name},${L.anchorFor}`)).length === 0,
+  );
 });
 
 test.run();

@@ -51,7 +51,11 @@ test('rig-anti-affinity-sequential: three replicas one after another, each ancho
     const next = pods[i + 1];
     if (next) assert.ok(a.createdAt! < next.placedAt!, `anchor of ${p.name} before ${next.name} is placed`);
   }
-  assert.equal(g.anchors.filter((a) => a.present), [], 'anchors released');
+  assert.equal(
+    g.anchors.filter((a) => a.present),
+    [],
+    'anchors released',
+  );
   assert.ok(g.jobs.every((j) => j.state === 'succeeded'));
 });
 
@@ -66,7 +70,10 @@ test('rig-kubeblocks-sidecar: restore-guard stops each pod as its restore ends; 
   const ends = g.pods.map((p) => p.restoreDoneAt!).sort((a, b) => a - b);
   const firstStop = Math.min(...g.pods.map((p) => p.stopAt!));
   assert.ok(firstStop < ends[2]!, 'the first pod is stopped before the slowest restore ends');
-  assert.equal(g.anchors.filter((a) => a.present), []);
+  assert.equal(
+    g.anchors.filter((a) => a.present),
+    [],
+  );
   assert.ok(g.jobs.every((j) => j.state === 'succeeded'));
 });
 
@@ -82,7 +89,10 @@ test('rig-evicted-retried: the evicted restore is retried once, elsewhere, and s
   assert.ok(retried && retried.node !== evicted!.node, 'the replacement ran elsewhere');
   assert.is(g.jobs.find((j) => j.name === 'evicted-0')?.state, 'retried');
   assert.is(g.jobs.find((j) => j.name === 'evicted-0-retry-1')?.state, 'succeeded');
-  assert.equal(g.anchors.filter((a) => a.present), []);
+  assert.equal(
+    g.anchors.filter((a) => a.present),
+    [],
+  );
 });
 
 test('rig-not-retryable: exit code 127 is recorded and not retried', async () => {
@@ -91,21 +101,40 @@ test('rig-not-retryable: exit code 127 is recorded and not retried', async () =>
   const job = g.jobs.find((j) => j.name === 'notfound-0')!;
   assert.is(job.state, 'failed');
   assert.is(job.outcome?.state, 'failed');
-  assert.ok(g.failures.every((f) => !f.retryable), 'no failure judged retryable');
+  assert.ok(
+    g.failures.every((f) => !f.retryable),
+    'no failure judged retryable',
+  );
 });
 
 test('rig-attempt-bound: with RG_RETRY_MAX_ATTEMPTS=2 (as recorded), one retry, then exhausted', async () => {
   const { g } = await run('rig-attempt-bound', { RG_RETRY_MAX_ATTEMPTS: '2' });
-  assert.equal(g.retries.map((x) => `${x.job} attempt ${x.attempt}`), ['flaky-0-retry-1 attempt 2']);
+  assert.equal(
+    g.retries.map((x) => `${x.job} attempt ${x.attempt}`),
+    ['flaky-0-retry-1 attempt 2'],
+  );
   assert.is(g.jobs.find((j) => j.name === 'flaky-0-retry-1')?.state, 'exhausted');
-  assert.equal(g.anchors.filter((a) => a.present), []);
+  assert.equal(
+    g.anchors.filter((a) => a.present),
+    [],
+  );
 });
 
 test('rig-release-workload: records on every PVC, finished pods deleted, anchors released', async () => {
   const { g } = await run('rig-release-workload');
-  assert.equal(g.pvcs.map((p) => `${p.name}:${p.outcome?.state}`).sort(), ['data-pg-restore-0:succeeded', 'data-pg-restore-1:succeeded', 'data-pg-restore-2:succeeded']);
-  assert.ok(g.pods.every((p) => !p.present), 'restore pods deleted');
-  assert.equal(g.anchors.filter((a) => a.present), []);
+  assert.equal(g.pvcs.map((p) => `${p.name}:${p.outcome?.state}`).sort(), [
+    'data-pg-restore-0:succeeded',
+    'data-pg-restore-1:succeeded',
+    'data-pg-restore-2:succeeded',
+  ]);
+  assert.ok(
+    g.pods.every((p) => !p.present),
+    'restore pods deleted',
+  );
+  assert.equal(
+    g.anchors.filter((a) => a.present),
+    [],
+  );
 });
 
 test.run();

@@ -19,7 +19,9 @@ test('a group that finishes while the adapter is down converges on the next ping
   await waitFor('three anchors', async () => (await guard.pods(`${L.group}=${g.name},${L.anchorFor}`)).length === 3);
   await guard.stopAdapter();
   await guard.settle(300);
-  await waitFor('all Jobs Complete', async () => (await Promise.all(g.jobNames.map((j) => guard.job(j)))).every((j) => condition(j, 'Complete')));
+  await waitFor('all Jobs Complete', async () =>
+    (await Promise.all(g.jobNames.map((j) => guard.job(j)))).every((j) => condition(j, 'Complete')),
+  );
   // nothing heard: no records, pods kept, anchors held
   for (const j of g.jobNames) assert.not.ok((await guard.job(j)).metadata.labels[L.state], `${j} not recorded yet`);
   assert.is((await guard.pods(`${L.group}=${g.name},!${L.anchorFor}`)).length, 3, 'finished pods kept');
@@ -34,14 +36,21 @@ test('a group that finishes while the adapter is down converges on the next ping
     assert.ok(job.metadata.annotations[L.outcome], `${j} outcome`);
     assert.ok((await guard.pvc(g.claimNames[i]!)).metadata.annotations[L.outcome], `PVC ${g.claimNames[i]} outcome`);
   }
-  await waitFor('finished pods released', async () => (await guard.pods(`${L.group}=${g.name},!${L.anchorFor}`)).length === 0, 10_000);
+  await waitFor(
+    'finished pods released',
+    async () => (await guard.pods(`${L.group}=${g.name},!${L.anchorFor}`)).length === 0,
+    10_000,
+  );
   assert.is((await guard.pods(`${L.group}=${g.name},${L.anchorFor}`)).length, 0, 'anchors gone');
   console.log(`  one ping converged the group in ${ms} ms`);
 });
 
 test('pods placed while the adapter is down get their anchors on the next ping', async () => {
   const g = await guard.createRestoreGroup({ name: 'unanchored', replicas: 2, nodes: ['rig-node-1', 'rig-node-2'] });
-  await waitFor('both running', async () => (await guard.pods(`${L.group}=${g.name}`)).filter((p) => p.status.phase === 'Running').length === 2);
+  await waitFor(
+    'both running',
+    async () => (await guard.pods(`${L.group}=${g.name}`)).filter((p) => p.status.phase === 'Running').length === 2,
+  );
   assert.is((await guard.pods(`${L.group}=${g.name},${L.anchorFor}`)).length, 0, 'no anchors yet');
   await guard.ping();
   const anchors = await guard.pods(`${L.group}=${g.name},${L.anchorFor}`);

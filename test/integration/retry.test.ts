@@ -10,11 +10,17 @@ import { L, condition, placement, recordingDir, startChain, waitFor, type Chain 
 let guard: Chain;
 
 async function running(c: Chain, job: string): Promise<any> {
-  return waitFor(`a Running pod of ${job}`, async () => (await c.pods(`job-name=${job}`)).find((p) => p.status.phase === 'Running'));
+  return waitFor(`a Running pod of ${job}`, async () =>
+    (await c.pods(`job-name=${job}`)).find((p) => p.status.phase === 'Running'),
+  );
 }
 
 test.before(async () => {
-  guard = await startChain({ mode: 'guard', env: { RG_RETRY_MAX_ATTEMPTS: '2', RG_RETRY_BASE_MS: '200' }, recordDir: recordingDir('retry') });
+  guard = await startChain({
+    mode: 'guard',
+    env: { RG_RETRY_MAX_ATTEMPTS: '2', RG_RETRY_BASE_MS: '200' },
+    recordDir: recordingDir('retry'),
+  });
 });
 
 test.after(async () => {
@@ -29,8 +35,9 @@ test('an evicted restore gets a replacement Job <job>-retry-1 whose pod runs on 
   const node = pod.spec.nodeName as string;
   // the kubelet under memory pressure evicts this one pod (not its template: the retry must not inherit it)
   const evictedAt = Date.now();
-  await guard.kube.patch(`/api/v1/namespaces/${guard.ns}/pods/${pod.metadata.name}`,
-    { metadata: { annotations: { [ANNOTATIONS.evict]: 'true', [ANNOTATIONS.finishAt]: new Date().toISOString() } } });
+  await guard.kube.patch(`/api/v1/namespaces/${guard.ns}/pods/${pod.metadata.name}`, {
+    metadata: { annotations: { [ANNOTATIONS.evict]: 'true', [ANNOTATIONS.finishAt]: new Date().toISOString() } },
+  });
   const replacement = await running(guard, `${job}-retry-1`);
   const runningAfter = Date.now() - evictedAt;
   assert.is.not(replacement.spec.nodeName, node, `replacement on another node than ${node}`);
@@ -48,13 +55,23 @@ test('an evicted restore gets a replacement Job <job>-retry-1 whose pod runs on 
   assert.is(outcome.retryable, true);
   assert.ok(!(await guard.pod(`${pod.metadata.name}-anchor`)), 'the failed attempt left no anchor');
   await waitFor('replacement Complete', async () => condition(await guard.job(`${job}-retry-1`), 'Complete'));
-  await waitFor('group released: no anchor left', async () => (await guard.pods(`${L.group}=${g.name},${L.anchorFor}`)).length === 0);
+  await waitFor(
+    'group released: no anchor left',
+    async () => (await guard.pods(`${L.group}=${g.name},${L.anchorFor}`)).length === 0,
+  );
   assert.is((await guard.job(`${job}-retry-1`)).metadata.labels[L.state], 'succeeded');
   console.log(`  evicted on ${node} → ${job}-retry-1 Running on ${replacement.spec.nodeName} after ${runningAfter} ms`);
 });
 
 test('a non-retryable failure (exit code 127) is recorded on the Job and not retried', async () => {
-  const g = await guard.createRestoreGroup({ name: 'notfound', replicas: 1, retry: true, backoffLimit: 0, runMs: 0, exitCode: 127 });
+  const g = await guard.createRestoreGroup({
+    name: 'notfound',
+    replicas: 1,
+    retry: true,
+    backoffLimit: 0,
+    runMs: 0,
+    exitCode: 127,
+  });
   const job = g.jobNames[0]!;
   const j = await waitFor('Job failure recorded', async () => {
     const x = await guard.job(job);
@@ -67,14 +84,24 @@ test('a non-retryable failure (exit code 127) is recorded on the Job and not ret
   assert.is(outcome.retryable, false, 'not retryable');
   assert.is(outcome.exitCode, 127);
   const history = JSON.parse(j.metadata.annotations[L.history]);
-  assert.ok(history.some((e: any) => e.scope === 'pod' && e.state === 'failed' && e.reason === 'Error'), 'the pod\'s failure is in the history');
+  assert.ok(
+    history.some((e: any) => e.scope === 'pod' && e.state === 'failed' && e.reason === 'Error'),
+    "the pod's failure is in the history",
+  );
   assert.is((await guard.job(job)).metadata.labels[L.state], 'failed');
   const names = (await guard.jobs()).map((x) => x.metadata.name);
   assert.not.ok(names.includes(`${job}-retry-1`), 'no retry Job');
 });
 
 test('the attempt bound holds: RG_RETRY_MAX_ATTEMPTS=2 and a pod that always fails → one retry, then exhausted', async () => {
-  const g = await guard.createRestoreGroup({ name: 'flaky', replicas: 1, retry: true, backoffLimit: 0, runMs: 0, exitCode: 1 });
+  const g = await guard.createRestoreGroup({
+    name: 'flaky',
+    replicas: 1,
+    retry: true,
+    backoffLimit: 0,
+    runMs: 0,
+    exitCode: 1,
+  });
   const job = g.jobNames[0]!;
   const retryJob = await waitFor('retry Job exhausted', async () => {
     const x = (await guard.jobs()).find((y) => y.metadata.name === `${job}-retry-1`);

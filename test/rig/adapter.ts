@@ -72,7 +72,11 @@ function installExitHook(): void {
   exitHookInstalled = true;
   process.on('exit', () => {
     for (const c of running) {
-      try { c.kill('SIGKILL'); } catch { /* gone */ }
+      try {
+        c.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
   });
 }
@@ -106,8 +110,8 @@ export function startAdapter(opts: AdapterOptions): AdapterHandle {
   const child = spawn(bin, [`--kubeconfig=${opts.kubeconfig ?? state.adminKubeconfig}`, '--disable-ha'], {
     stdio: ['ignore', fd, fd],
     env: {
-      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-      HOME: process.env['HOME'] ?? '/tmp',
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
       K_SINK: opts.sink,
       K_SOURCE_CONFIG: JSON.stringify(config),
       NAME: name,
@@ -121,11 +125,13 @@ export function startAdapter(opts: AdapterOptions): AdapterHandle {
   if (!child.pid) throw new Error('could not start apiserver_receive_adapter');
   running.add(child);
   let exited = false;
-  const exitedP = new Promise<void>((resolve) => child.on('exit', () => {
-    exited = true;
-    running.delete(child);
-    resolve();
-  }));
+  const exitedP = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      exited = true;
+      running.delete(child);
+      resolve();
+    }),
+  );
   const ready = (async () => {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
@@ -136,7 +142,9 @@ export function startAdapter(opts: AdapterOptions): AdapterHandle {
     }
     throw new Error(`adapter not ready after 30 s; see ${logFile}`);
   })();
-  ready.catch(() => { /* surfaced to whoever awaits it */ });
+  ready.catch(() => {
+    /* surfaced to whoever awaits it */
+  });
   return {
     pid: child.pid,
     logFile,
@@ -145,7 +153,9 @@ export function startAdapter(opts: AdapterOptions): AdapterHandle {
     async stop() {
       if (exited) return;
       child.kill('SIGTERM');
-      const t = setTimeout(() => { if (!exited) child.kill('SIGKILL'); }, 5000);
+      const t = setTimeout(() => {
+        if (!exited) child.kill('SIGKILL');
+      }, 5000);
       await exitedP;
       clearTimeout(t);
     },

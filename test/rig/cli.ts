@@ -35,8 +35,10 @@ async function main(): Promise<number> {
       let allOk = true;
       for (const c of COMPONENTS) {
         allOk &&= h[c];
-        const port = c === 'etcd' ? state.ports['etcd'] : state.ports[c];
-        console.log(`${h[c] ? 'ok  ' : 'DOWN'} ${c.padEnd(24)} pid ${String(state.pids[c] ?? '-').padEnd(8)} 127.0.0.1:${port}`);
+        const port = c === 'etcd' ? state.ports.etcd : state.ports[c];
+        console.log(
+          `${h[c] ? 'ok  ' : 'DOWN'} ${c.padEnd(24)} pid ${String(state.pids[c] ?? '-').padEnd(8)} 127.0.0.1:${port}`,
+        );
       }
       console.log(`server: ${state.server}`);
       console.log(`admin kubeconfig: ${state.adminKubeconfig}`);
@@ -50,7 +52,10 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code), (e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  },
+);

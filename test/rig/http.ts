@@ -18,19 +18,30 @@ export interface Reply {
   json: any;
 }
 
-export function request(url: string, creds: Credentials, method = 'GET', body?: unknown,
-  contentType = 'application/json', timeoutMs = 10_000): Promise<Reply> {
+export function request(
+  url: string,
+  creds: Credentials,
+  method = 'GET',
+  body?: unknown,
+  contentType = 'application/json',
+  timeoutMs = 10_000,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
-    const data = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
+    const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (data !== undefined) {
       headers['Content-Type'] = contentType;
       headers['Content-Length'] = String(Buffer.byteLength(data));
     }
-    if (creds.token) headers['Authorization'] = `Bearer ${creds.token}`;
+    if (creds.token) headers.Authorization = `Bearer ${creds.token}`;
     const opts: https.RequestOptions = {
-      method, headers, hostname: u.hostname, port: u.port, path: u.pathname + u.search, timeout: timeoutMs,
+      method,
+      headers,
+      hostname: u.hostname,
+      port: u.port,
+      path: u.pathname + u.search,
+      timeout: timeoutMs,
     };
     const onRes = (res: http.IncomingMessage): void => {
       const chunks: Buffer[] = [];
@@ -38,17 +49,28 @@ export function request(url: string, creds: Credentials, method = 'GET', body?: 
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         let json: any;
-        try { json = JSON.parse(text); } catch { json = undefined; }
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
         resolve({ status: res.statusCode ?? 0, text, json });
       });
       res.on('error', reject);
     };
     let req: http.ClientRequest;
     if (u.protocol === 'https:') {
-      req = https.request({
-        ...opts, ca: creds.ca, cert: creds.cert, key: creds.key,
-        rejectUnauthorized: !creds.insecure, agent: false,
-      }, onRes);
+      req = https.request(
+        {
+          ...opts,
+          ca: creds.ca,
+          cert: creds.cert,
+          key: creds.key,
+          rejectUnauthorized: !creds.insecure,
+          agent: false,
+        },
+        onRes,
+      );
     } else {
       req = http.request({ ...opts, agent: false }, onRes);
     }
@@ -82,7 +104,9 @@ export class Kube {
     return r.json;
   }
 
-  get(path: string): Promise<any> { return this.must('GET', path); }
+  get(path: string): Promise<any> {
+    return this.must('GET', path);
+  }
   /** GET that answers undefined on 404. */
   async find(path: string): Promise<any> {
     const r = await this.call('GET', path);
@@ -90,10 +114,16 @@ export class Kube {
     if (r.status < 200 || r.status > 299) throw new Error(`GET ${path}: HTTP ${r.status}: ${r.text.slice(0, 500)}`);
     return r.json;
   }
-  post(path: string, body: unknown): Promise<any> { return this.must('POST', path, body); }
+  post(path: string, body: unknown): Promise<any> {
+    return this.must('POST', path, body);
+  }
   /** POST that tolerates 409 AlreadyExists. */
-  create(path: string, body: unknown): Promise<any> { return this.must('POST', path, body, [409]); }
-  del(path: string): Promise<any> { return this.must('DELETE', path, undefined, [404]); }
+  create(path: string, body: unknown): Promise<any> {
+    return this.must('POST', path, body, [409]);
+  }
+  del(path: string): Promise<any> {
+    return this.must('DELETE', path, undefined, [404]);
+  }
   /** JSON merge patch. */
   patch(path: string, body: unknown): Promise<any> {
     return this.must('PATCH', path, body, [], 'application/merge-patch+json');
@@ -105,8 +135,12 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls fn until it returns a value other than undefined/false, or throws after timeoutMs. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000,
-  intervalMs = 200): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  intervalMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   for (;;) {
@@ -117,8 +151,10 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
       lastErr = e;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}` +
-        (lastErr ? `; last error: ${String((lastErr as Error).message ?? lastErr)}` : ''));
+      throw new Error(
+        `timed out after ${timeoutMs}ms waiting for ${what}` +
+          (lastErr ? `; last error: ${String((lastErr as Error).message ?? lastErr)}` : ''),
+      );
     }
     await sleep(intervalMs);
   }

@@ -56,7 +56,12 @@ export async function createNamespace(name?: string, labels: Record<string, stri
   const kube = adminKube();
   const ns = name ?? `rig-${randomBytes(4).toString('hex')}`;
   await kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels } });
-  await waitFor(`ServiceAccount ${ns}/default`, () => kube.find(`/api/v1/namespaces/${ns}/serviceaccounts/default`), 30_000, 100);
+  await waitFor(
+    `ServiceAccount ${ns}/default`,
+    () => kube.find(`/api/v1/namespaces/${ns}/serviceaccounts/default`),
+    30_000,
+    100,
+  );
   return ns;
 }
 
@@ -83,7 +88,9 @@ export async function saKubeconfig(ns: string, sa: string, opts: SaKubeconfigOpt
   if (!state) throw new Error('rig is not up');
   if (opts.create ?? true) {
     await kube.create(`/api/v1/namespaces/${ns}/serviceaccounts`, {
-      apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: ns },
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: sa, namespace: ns },
     });
   }
   const tr = await kube.post(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
@@ -95,12 +102,18 @@ export async function saKubeconfig(ns: string, sa: string, opts: SaKubeconfigOpt
   if (!token) throw new Error(`TokenRequest for ${ns}/${sa} returned no token`);
   fs.mkdirSync(KUBECONFIG_DIR, { recursive: true });
   const file = path.join(KUBECONFIG_DIR, `sa-${ns}-${sa}.yaml`);
-  fs.writeFileSync(file, tokenKubeconfig(state.server, ensurePki(), `system:serviceaccount:${ns}:${sa}`, token), { mode: 0o600 });
+  fs.writeFileSync(file, tokenKubeconfig(state.server, ensurePki(), `system:serviceaccount:${ns}:${sa}`, token), {
+    mode: 0o600,
+  });
   return file;
 }
 
 /** A REST client authenticating with the given ServiceAccount's token (see saKubeconfig). */
-export async function saKube(ns: string, sa: string, opts: SaKubeconfigOptions = {}): Promise<{ kube: Kube; kubeconfig: string }> {
+export async function saKube(
+  ns: string,
+  sa: string,
+  opts: SaKubeconfigOptions = {},
+): Promise<{ kube: Kube; kubeconfig: string }> {
   const kubeconfig = await saKubeconfig(ns, sa, opts);
   const token = /token: (\S+)/.exec(fs.readFileSync(kubeconfig, 'utf8'))?.[1];
   const state = readState();

@@ -32,8 +32,24 @@ function signed(name: string, subject: string, ext: string): void {
   fs.writeFileSync(extFile, ext);
   openssl(['genrsa', '-out', key, '2048']);
   openssl(['req', '-new', '-key', key, '-subj', subject, '-out', csr]);
-  openssl(['x509', '-req', '-in', csr, '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
-    '-days', '3650', '-sha256', '-extfile', extFile, '-out', crt]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    file('ca.crt'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '3650',
+    '-sha256',
+    '-extfile',
+    extFile,
+    '-out',
+    crt,
+  ]);
   fs.rmSync(csr, { force: true });
 }
 
@@ -53,19 +69,46 @@ export function ensurePki(): Pki {
       'controller-manager': { cert: file('controller-manager.crt'), key: file('controller-manager.key') },
     },
   };
-  const all = [pki.caCert, pki.caKey, pki.servingCert, pki.servingKey, pki.saKey, pki.saPub,
-    ...Object.values(pki.clients).flatMap((c) => [c.cert, c.key])];
+  const all = [
+    pki.caCert,
+    pki.caKey,
+    pki.servingCert,
+    pki.servingKey,
+    pki.saKey,
+    pki.saPub,
+    ...Object.values(pki.clients).flatMap((c) => [c.cert, c.key]),
+  ];
   if (all.every((f) => fs.existsSync(f))) return pki;
 
   fs.rmSync(PKI_DIR, { recursive: true, force: true });
   fs.mkdirSync(PKI_DIR, { recursive: true });
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', pki.caKey, '-out', pki.caCert,
-    '-days', '3650', '-subj', '/CN=restore-guard-rig-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature']);
-  signed('apiserver', '/CN=kube-apiserver',
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    pki.caKey,
+    '-out',
+    pki.caCert,
+    '-days',
+    '3650',
+    '-subj',
+    '/CN=restore-guard-rig-ca',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+  ]);
+  signed(
+    'apiserver',
+    '/CN=kube-apiserver',
     'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' +
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n');
-  const clientExt = 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n';
+      'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n',
+  );
+  const clientExt =
+    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n';
   signed('admin', '/O=system:masters/CN=rig-admin', clientExt);
   signed('scheduler', '/CN=system:kube-scheduler', clientExt);
   signed('controller-manager', '/CN=system:kube-controller-manager', clientExt);
@@ -80,7 +123,12 @@ function b64(f: string): string {
 
 /** Kubeconfig text for a client certificate. */
 export function certKubeconfig(server: string, pki: Pki, user: string, cert: string, key: string): string {
-  return kubeconfigText(server, pki, user, `    client-certificate-data: ${b64(cert)}\n    client-key-data: ${b64(key)}\n`);
+  return kubeconfigText(
+    server,
+    pki,
+    user,
+    `    client-certificate-data: ${b64(cert)}\n    client-key-data: ${b64(key)}\n`,
+  );
 }
 
 /** Kubeconfig text for a bearer token. */

@@ -4,7 +4,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { BIN_DIR, BUILD_SCRIPT, KUBECONFIG_DIR, LOG_DIR, RIG_DIR, RUN_DIR, STAGES_DIR, STATE_FILE, binPath } from './paths.ts';
+import {
+  BIN_DIR,
+  BUILD_SCRIPT,
+  KUBECONFIG_DIR,
+  LOG_DIR,
+  RIG_DIR,
+  RUN_DIR,
+  STAGES_DIR,
+  STATE_FILE,
+  binPath,
+} from './paths.ts';
 import { certKubeconfig, ensurePki, type Pki } from './pki.ts';
 import { Kube, request, sleep, waitFor } from './http.ts';
 
@@ -138,7 +148,11 @@ export async function health(state: RigState | undefined = readState()): Promise
   const ok = async (url: string, insecure = false, admin = false): Promise<boolean> => {
     try {
       const creds = admin
-        ? { ca: fs.readFileSync(pki.caCert), cert: fs.readFileSync(pki.clients.admin.cert), key: fs.readFileSync(pki.clients.admin.key) }
+        ? {
+            ca: fs.readFileSync(pki.caCert),
+            cert: fs.readFileSync(pki.clients.admin.cert),
+            key: fs.readFileSync(pki.clients.admin.key),
+          }
         : { insecure };
       const r = await request(url, creds, 'GET', undefined, undefined, 3000);
       return r.status === 200;
@@ -148,15 +162,19 @@ export async function health(state: RigState | undefined = readState()): Promise
   };
   const p = state.ports;
   const checks: Record<Component, () => Promise<boolean>> = {
-    etcd: () => ok(`http://127.0.0.1:${p['etcd']}/health`),
+    etcd: () => ok(`http://127.0.0.1:${p.etcd}/health`),
     'kube-apiserver': () => ok(`${state.server}/readyz`, false, true),
     'kube-controller-manager': () => ok(`https://127.0.0.1:${p['kube-controller-manager']}/healthz`, true),
     'kube-scheduler': () => ok(`https://127.0.0.1:${p['kube-scheduler']}/healthz`, true),
-    kwok: () => ok(`http://127.0.0.1:${p['kwok']}/healthz`),
+    kwok: () => ok(`http://127.0.0.1:${p.kwok}/healthz`),
   };
-  await Promise.all(COMPONENTS.map(async (c) => {
-    out[c] = alive(state.pids[c], c === 'kube-apiserver' || c === 'etcd' ? path.basename(binPath(c)) : c) && await checks[c]();
-  }));
+  await Promise.all(
+    COMPONENTS.map(async (c) => {
+      out[c] =
+        alive(state.pids[c], c === 'kube-apiserver' || c === 'etcd' ? path.basename(binPath(c)) : c) &&
+        (await checks[c]());
+    }),
+  );
   return out;
 }
 
@@ -167,8 +185,11 @@ export async function isUp(): Promise<boolean> {
 
 /** Concatenates test/rig/stages/*.yaml into one kwok config file. */
 function writeStages(): string {
-  const files = fs.readdirSync(STAGES_DIR).filter((f) => f.endsWith('.yaml')).sort();
-  const text = files.map((f) => fs.readFileSync(path.join(STAGES_DIR, f), 'utf8').trim()).join('\n---\n') + '\n';
+  const files = fs
+    .readdirSync(STAGES_DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
+  const text = `${files.map((f) => fs.readFileSync(path.join(STAGES_DIR, f), 'utf8').trim()).join('\n---\n')}\n`;
   const out = path.join(RUN_DIR, 'kwok-stages.yaml');
   fs.writeFileSync(out, text);
   return out;
@@ -186,11 +207,27 @@ export async function down(quiet = false): Promise<void> {
     const pid = state.pids[c];
     const name = c === 'kube-apiserver' || c === 'etcd' ? path.basename(binPath(c)) : c;
     if (!alive(pid, name) || !pid) continue;
-    try { process.kill(-pid, 'SIGTERM'); } catch { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }
     const deadline = Date.now() + 10_000;
     while (alive(pid, name) && Date.now() < deadline) await sleep(100);
     if (alive(pid, name)) {
-      try { process.kill(-pid, 'SIGKILL'); } catch { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
     }
     if (!quiet) log(`stopped ${c} (pid ${pid})`);
   }
@@ -213,7 +250,11 @@ export async function up(): Promise<{ state: RigState; already: boolean }> {
       break;
     } catch {
       let stale = false;
-      try { stale = Date.now() - fs.statSync(lock).mtimeMs > 180_000; } catch { /* gone */ }
+      try {
+        stale = Date.now() - fs.statSync(lock).mtimeMs > 180_000;
+      } catch {
+        /* gone */
+      }
       if (stale) fs.rmSync(lock, { recursive: true, force: true });
       if (Date.now() > lockDeadline) throw new Error(`${lock} held for too long`);
       await sleep(250);
@@ -252,39 +293,68 @@ async function upLocked(): Promise<{ state: RigState; already: boolean }> {
   }
   const server = `https://127.0.0.1:${ports['kube-apiserver']}`;
   const adminKubeconfig = path.join(KUBECONFIG_DIR, 'admin.yaml');
-  fs.writeFileSync(adminKubeconfig, certKubeconfig(server, pki, 'rig-admin', pki.clients.admin.cert, pki.clients.admin.key));
+  fs.writeFileSync(
+    adminKubeconfig,
+    certKubeconfig(server, pki, 'rig-admin', pki.clients.admin.cert, pki.clients.admin.key),
+  );
   const kcmKubeconfig = path.join(KUBECONFIG_DIR, 'controller-manager.yaml');
-  fs.writeFileSync(kcmKubeconfig, certKubeconfig(server, pki, 'system:kube-controller-manager',
-    pki.clients['controller-manager'].cert, pki.clients['controller-manager'].key));
+  fs.writeFileSync(
+    kcmKubeconfig,
+    certKubeconfig(
+      server,
+      pki,
+      'system:kube-controller-manager',
+      pki.clients['controller-manager'].cert,
+      pki.clients['controller-manager'].key,
+    ),
+  );
   const schedKubeconfig = path.join(KUBECONFIG_DIR, 'scheduler.yaml');
-  fs.writeFileSync(schedKubeconfig, certKubeconfig(server, pki, 'system:kube-scheduler',
-    pki.clients.scheduler.cert, pki.clients.scheduler.key));
+  fs.writeFileSync(
+    schedKubeconfig,
+    certKubeconfig(server, pki, 'system:kube-scheduler', pki.clients.scheduler.cert, pki.clients.scheduler.key),
+  );
 
   const state: RigState = {
-    server, ports, pids: {}, adminKubeconfig, caFile: pki.caCert,
-    startedAt: new Date().toISOString(), startMs: 0,
+    server,
+    ports,
+    pids: {},
+    adminKubeconfig,
+    caFile: pki.caCert,
+    startedAt: new Date().toISOString(),
+    startMs: 0,
   };
-  const save = (): void => fs.writeFileSync(STATE_FILE, JSON.stringify(state, null, 2) + '\n');
+  const save = (): void => fs.writeFileSync(STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
 
   try {
     // etcd, with fresh data every start
     const etcdData = path.join(RUN_DIR, 'etcd-data');
     fs.rmSync(etcdData, { recursive: true, force: true });
-    const etcdUrl = `http://127.0.0.1:${ports['etcd']}`;
+    const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
     const peerUrl = `http://127.0.0.1:${ports['etcd-peer']}`;
     state.pids.etcd = startProcess('etcd', [
-      '--name=rig', `--data-dir=${etcdData}`,
-      `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=rig=${peerUrl}`, '--initial-cluster-state=new',
-      '--unsafe-no-fsync', '--log-level=warn', '--quota-backend-bytes=4294967296',
+      '--name=rig',
+      `--data-dir=${etcdData}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=rig=${peerUrl}`,
+      '--initial-cluster-state=new',
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+      '--quota-backend-bytes=4294967296',
     ]);
     save();
     log(`etcd starting (pid ${state.pids.etcd}, ${etcdUrl})`);
-    await waitFor('etcd /health', async () => {
-      const r = await request(`${etcdUrl}/health`, {}, 'GET', undefined, undefined, 2000);
-      return r.status === 200;
-    }, 30_000, 100);
+    await waitFor(
+      'etcd /health',
+      async () => {
+        const r = await request(`${etcdUrl}/health`, {}, 'GET', undefined, undefined, 2000);
+        return r.status === 200;
+      },
+      30_000,
+      100,
+    );
     log(`etcd healthy (${Date.now() - t0} ms)`);
 
     const certDir = (c: string): string => {
@@ -294,11 +364,15 @@ async function upLocked(): Promise<{ state: RigState; already: boolean }> {
     };
     state.pids['kube-apiserver'] = startProcess('kube-apiserver', [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${ports['kube-apiserver']}`,
-      `--tls-cert-file=${pki.servingCert}`, `--tls-private-key-file=${pki.servingKey}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${ports['kube-apiserver']}`,
+      `--tls-cert-file=${pki.servingCert}`,
+      `--tls-private-key-file=${pki.servingKey}`,
       `--client-ca-file=${pki.caCert}`,
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,
+      `--service-account-key-file=${pki.saPub}`,
+      `--service-account-signing-key-file=${pki.saKey}`,
       '--service-cluster-ip-range=10.0.0.0/24',
       '--authorization-mode=RBAC',
       // nodes created through the API would get node.kubernetes.io/not-ready:NoSchedule, which
@@ -313,10 +387,15 @@ async function upLocked(): Promise<{ state: RigState; already: boolean }> {
     save();
     log(`kube-apiserver starting (pid ${state.pids['kube-apiserver']}, ${server})`);
     const kube = adminKube(state, pki);
-    await waitFor('kube-apiserver /readyz', async () => {
-      const r = await kube.call('GET', '/readyz');
-      return r.status === 200;
-    }, 90_000, 200);
+    await waitFor(
+      'kube-apiserver /readyz',
+      async () => {
+        const r = await kube.call('GET', '/readyz');
+        return r.status === 200;
+      },
+      90_000,
+      200,
+    );
     log(`kube-apiserver ready (${Date.now() - t0} ms)`);
 
     state.pids['kube-controller-manager'] = startProcess('kube-controller-manager', [
@@ -328,16 +407,19 @@ async function upLocked(): Promise<{ state: RigState; already: boolean }> {
       `--controllers=${CONTROLLERS.join(',')}`,
       `--service-account-private-key-file=${pki.saKey}`,
       `--root-ca-file=${pki.caCert}`,
-      '--bind-address=127.0.0.1', `--secure-port=${ports['kube-controller-manager']}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${ports['kube-controller-manager']}`,
       `--cert-dir=${certDir('kube-controller-manager')}`,
-      '--kube-api-qps=200', '--kube-api-burst=400',
+      '--kube-api-qps=200',
+      '--kube-api-burst=400',
       '--concurrent-job-syncs=10',
       '--v=1',
     ]);
     state.pids['kube-scheduler'] = startProcess('kube-scheduler', [
       `--kubeconfig=${schedKubeconfig}`,
       '--leader-elect=false',
-      '--bind-address=127.0.0.1', `--secure-port=${ports['kube-scheduler']}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${ports['kube-scheduler']}`,
       `--cert-dir=${certDir('kube-scheduler')}`,
       '--v=1',
     ]);
@@ -349,31 +431,50 @@ async function upLocked(): Promise<{ state: RigState; already: boolean }> {
       '--cidr=10.244.0.0/16',
       '--node-ip=10.240.0.1',
       '--node-lease-duration-seconds=0',
-      `--server-address=127.0.0.1:${ports['kwok']}`,
+      `--server-address=127.0.0.1:${ports.kwok}`,
     ]);
     save();
-    log(`kube-controller-manager, kube-scheduler, kwok starting (pids ${state.pids['kube-controller-manager']}, ` +
-      `${state.pids['kube-scheduler']}, ${state.pids.kwok})`);
+    log(
+      `kube-controller-manager, kube-scheduler, kwok starting (pids ${state.pids['kube-controller-manager']}, ` +
+        `${state.pids['kube-scheduler']}, ${state.pids.kwok})`,
+    );
 
     for (const [i, name] of NODE_NAMES.entries()) {
       await kube.create('/api/v1/nodes', nodeObject(name, i));
       const node = await kube.get(`/api/v1/nodes/${name}`);
       if (node.spec?.taints?.length) await kube.patch(`/api/v1/nodes/${name}`, { spec: { taints: null } });
     }
-    await waitFor('kwok nodes Ready', async () => {
-      const list = await kube.get('/api/v1/nodes');
-      const ready = (list.items as any[]).filter((n) => NODE_NAMES.includes(n.metadata.name) &&
-        (n.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'));
-      return ready.length === NODE_NAMES.length;
-    }, 60_000, 200);
+    await waitFor(
+      'kwok nodes Ready',
+      async () => {
+        const list = await kube.get('/api/v1/nodes');
+        const ready = (list.items as any[]).filter(
+          (n) =>
+            NODE_NAMES.includes(n.metadata.name) &&
+            (n.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'),
+        );
+        return ready.length === NODE_NAMES.length;
+      },
+      60_000,
+      200,
+    );
     log(`${NODE_COUNT} kwok nodes Ready (${Date.now() - t0} ms)`);
-    await waitFor('all components healthy', async () => {
-      const h = await health(state);
-      const bad = COMPONENTS.filter((c) => !h[c]);
-      return bad.length === 0;
-    }, 60_000, 250);
-    await waitFor('default ServiceAccount in namespace default', () => kube.find('/api/v1/namespaces/default/serviceaccounts/default'),
-      60_000, 200);
+    await waitFor(
+      'all components healthy',
+      async () => {
+        const h = await health(state);
+        const bad = COMPONENTS.filter((c) => !h[c]);
+        return bad.length === 0;
+      },
+      60_000,
+      250,
+    );
+    await waitFor(
+      'default ServiceAccount in namespace default',
+      () => kube.find('/api/v1/namespaces/default/serviceaccounts/default'),
+      60_000,
+      200,
+    );
     state.startMs = Date.now() - t0;
     save();
     log(`rig up in ${state.startMs} ms: ${server} (admin kubeconfig ${adminKubeconfig})`);

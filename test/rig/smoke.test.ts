@@ -5,7 +5,18 @@ import * as assert from 'uvu/assert';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
-import { ANNOTATIONS, NODE_NAMES, createNamespace, deleteNamespace, ensureRig, saKube, startAdapter, waitFor, type AdapterHandle, type RigInfo } from './index.ts';
+import {
+  ANNOTATIONS,
+  NODE_NAMES,
+  createNamespace,
+  deleteNamespace,
+  ensureRig,
+  saKube,
+  startAdapter,
+  waitFor,
+  type AdapterHandle,
+  type RigInfo,
+} from './index.ts';
 
 interface ReceivedEvent {
   type: string;
@@ -28,12 +39,28 @@ function startReceiver(): Promise<string> {
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         let parsed: any;
-        try { parsed = JSON.parse(body); } catch { parsed = undefined; }
+        try {
+          parsed = JSON.parse(body);
+        } catch {
+          parsed = undefined;
+        }
         const h = req.headers;
-        if (typeof h['ce-type'] === 'string') { // binary content mode
-          events.push({ type: h['ce-type'], subject: String(h['ce-subject'] ?? ''), source: String(h['ce-source'] ?? ''), data: parsed });
-        } else if (parsed?.type) { // structured content mode
-          events.push({ type: parsed.type, subject: parsed.subject ?? '', source: parsed.source ?? '', data: parsed.data });
+        if (typeof h['ce-type'] === 'string') {
+          // binary content mode
+          events.push({
+            type: h['ce-type'],
+            subject: String(h['ce-subject'] ?? ''),
+            source: String(h['ce-source'] ?? ''),
+            data: parsed,
+          });
+        } else if (parsed?.type) {
+          // structured content mode
+          events.push({
+            type: parsed.type,
+            subject: parsed.subject ?? '',
+            source: parsed.source ?? '',
+            data: parsed.data,
+          });
         }
         res.writeHead(202).end();
       });
@@ -53,7 +80,11 @@ function job(name: string, annotations: Record<string, string>, containers: stri
         metadata: { annotations, labels: { app: 'rig-smoke' } },
         spec: {
           restartPolicy: 'Never',
-          containers: containers.map((c) => ({ name: c, image: 'registry.invalid/rig:1', resources: { requests: { cpu: '100m', memory: '64Mi' } } })),
+          containers: containers.map((c) => ({
+            name: c,
+            image: 'registry.invalid/rig:1',
+            resources: { requests: { cpu: '100m', memory: '64Mi' } },
+          })),
         },
       },
     },
@@ -117,22 +148,36 @@ test('the adapter starts with a loopback sink', async () => {
 
 test('a Job with run-ms 0 is scheduled on a kwok node and completes', async () => {
   await rig.kube.post(`/apis/batch/v1/namespaces/${ns}/jobs`, job('quick', { [ANNOTATIONS.runMs]: '0' }, ['restore']));
-  const pod = await waitFor('pod of job quick to succeed', async () => {
-    const p = await jobPod('quick');
-    return p?.status?.phase === 'Succeeded' ? p : undefined;
-  }, 30_000);
+  const pod = await waitFor(
+    'pod of job quick to succeed',
+    async () => {
+      const p = await jobPod('quick');
+      return p?.status?.phase === 'Succeeded' ? p : undefined;
+    },
+    30_000,
+  );
   assert.ok(NODE_NAMES.includes(pod.spec.nodeName), `scheduled on a kwok node (got ${pod.spec.nodeName})`);
   assert.is(containerState(pod, 'restore')?.terminated?.exitCode, 0);
-  await waitFor('job quick Complete', async () => hasCondition(await rig.kube.get(`/apis/batch/v1/namespaces/${ns}/jobs/quick`), 'Complete'), 30_000);
+  await waitFor(
+    'job quick Complete',
+    async () => hasCondition(await rig.kube.get(`/apis/batch/v1/namespaces/${ns}/jobs/quick`), 'Complete'),
+    30_000,
+  );
 });
 
 test('sidecar pod: restore terminates, restore-manager holds the pod until stop-restore-manager', async () => {
-  await rig.kube.post(`/apis/batch/v1/namespaces/${ns}/jobs`,
-    job('sidecar', { [ANNOTATIONS.sidecar]: 'true', [ANNOTATIONS.runMs]: '300' }, ['restore', 'restore-manager']));
-  const pod = await waitFor('restore container of job sidecar to terminate', async () => {
-    const p = await jobPod('sidecar');
-    return containerState(p, 'restore')?.terminated ? p : undefined;
-  }, 30_000);
+  await rig.kube.post(
+    `/apis/batch/v1/namespaces/${ns}/jobs`,
+    job('sidecar', { [ANNOTATIONS.sidecar]: 'true', [ANNOTATIONS.runMs]: '300' }, ['restore', 'restore-manager']),
+  );
+  const pod = await waitFor(
+    'restore container of job sidecar to terminate',
+    async () => {
+      const p = await jobPod('sidecar');
+      return containerState(p, 'restore')?.terminated ? p : undefined;
+    },
+    30_000,
+  );
   assert.is(pod.status.phase, 'Running');
   assert.is(containerState(pod, 'restore').terminated.exitCode, 0);
   assert.ok(containerState(pod, 'restore-manager')?.running, 'restore-manager still running');
@@ -142,61 +187,110 @@ test('sidecar pod: restore terminates, restore-manager holds the pod until stop-
   assert.is(still.status.phase, 'Running');
   assert.not.ok(hasCondition(await rig.kube.get(`/apis/batch/v1/namespaces/${ns}/jobs/sidecar`), 'Complete'));
 
-  await rig.kube.patch(`/api/v1/namespaces/${ns}/pods/${pod.metadata.name}`,
-    { metadata: { annotations: { [ANNOTATIONS.stopRestoreManager]: 'true' } } });
-  const done = await waitFor('sidecar pod Succeeded', async () => {
-    const p = await rig.kube.get(`/api/v1/namespaces/${ns}/pods/${pod.metadata.name}`);
-    return p.status.phase === 'Succeeded' ? p : undefined;
-  }, 15_000);
+  await rig.kube.patch(`/api/v1/namespaces/${ns}/pods/${pod.metadata.name}`, {
+    metadata: { annotations: { [ANNOTATIONS.stopRestoreManager]: 'true' } },
+  });
+  const done = await waitFor(
+    'sidecar pod Succeeded',
+    async () => {
+      const p = await rig.kube.get(`/api/v1/namespaces/${ns}/pods/${pod.metadata.name}`);
+      return p.status.phase === 'Succeeded' ? p : undefined;
+    },
+    15_000,
+  );
   assert.is(containerState(done, 'restore-manager')?.terminated?.exitCode, 0);
-  await waitFor('job sidecar Complete', async () => hasCondition(await rig.kube.get(`/apis/batch/v1/namespaces/${ns}/jobs/sidecar`), 'Complete'), 30_000);
+  await waitFor(
+    'job sidecar Complete',
+    async () => hasCondition(await rig.kube.get(`/apis/batch/v1/namespaces/${ns}/jobs/sidecar`), 'Complete'),
+    30_000,
+  );
 });
 
 test('a pod with exit-code 3 fails with that code in its restore container', async () => {
-  await rig.kube.post(`/apis/batch/v1/namespaces/${ns}/jobs`, job('broken', { [ANNOTATIONS.exitCode]: '3' }, ['restore']));
-  const pod = await waitFor('pod of job broken to fail', async () => {
-    const p = await jobPod('broken');
-    return p?.status?.phase === 'Failed' ? p : undefined;
-  }, 30_000);
+  await rig.kube.post(
+    `/apis/batch/v1/namespaces/${ns}/jobs`,
+    job('broken', { [ANNOTATIONS.exitCode]: '3' }, ['restore']),
+  );
+  const pod = await waitFor(
+    'pod of job broken to fail',
+    async () => {
+      const p = await jobPod('broken');
+      return p?.status?.phase === 'Failed' ? p : undefined;
+    },
+    30_000,
+  );
   assert.is(containerState(pod, 'restore')?.terminated?.exitCode, 3);
-  await waitFor('job broken Failed', async () => hasCondition(await rig.kube.get(`/apis/batch/v1/namespaces/${ns}/jobs/broken`), 'Failed'), 30_000);
+  await waitFor(
+    'job broken Failed',
+    async () => hasCondition(await rig.kube.get(`/apis/batch/v1/namespaces/${ns}/jobs/broken`), 'Failed'),
+    30_000,
+  );
 });
 
 test('evict, activeDeadlineSeconds and delete stages', async () => {
   const pod = (name: string, annotations: Record<string, string>, extra: Record<string, unknown> = {}): unknown => ({
-    apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, annotations },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns, annotations },
     spec: { restartPolicy: 'Never', containers: [{ name: 'restore', image: 'registry.invalid/rig:1' }], ...extra },
   });
   await rig.kube.post(`/api/v1/namespaces/${ns}/pods`, pod('evicted', { [ANNOTATIONS.evict]: 'true' }));
   await rig.kube.post(`/api/v1/namespaces/${ns}/pods`, pod('deadline', {}, { activeDeadlineSeconds: 1 }));
   await rig.kube.post(`/api/v1/namespaces/${ns}/pods`, pod('doomed', {}));
   const get = (n: string): Promise<any> => rig.kube.get(`/api/v1/namespaces/${ns}/pods/${n}`);
-  const evicted = await waitFor('pod evicted', async () => { const p = await get('evicted'); return p.status.phase === 'Failed' ? p : undefined; }, 20_000);
+  const evicted = await waitFor(
+    'pod evicted',
+    async () => {
+      const p = await get('evicted');
+      return p.status.phase === 'Failed' ? p : undefined;
+    },
+    20_000,
+  );
   assert.is(evicted.status.reason, 'Evicted');
-  const deadline = await waitFor('pod deadline', async () => { const p = await get('deadline'); return p.status.phase === 'Failed' ? p : undefined; }, 20_000);
+  const deadline = await waitFor(
+    'pod deadline',
+    async () => {
+      const p = await get('deadline');
+      return p.status.phase === 'Failed' ? p : undefined;
+    },
+    20_000,
+  );
   assert.is(deadline.status.reason, 'DeadlineExceeded');
   await waitFor('pod doomed Running', async () => (await get('doomed')).status.phase === 'Running', 20_000);
   await rig.kube.del(`/api/v1/namespaces/${ns}/pods/doomed`);
-  await waitFor('pod doomed gone', async () => (await rig.kube.find(`/api/v1/namespaces/${ns}/pods/doomed`)) === undefined, 20_000);
+  await waitFor(
+    'pod doomed gone',
+    async () => (await rig.kube.find(`/api/v1/namespaces/${ns}/pods/doomed`)) === undefined,
+    20_000,
+  );
 });
 
 test('the adapter delivered CloudEvents for the pods and Jobs', async () => {
   const pod = await jobPod('quick');
-  const forPod = await waitFor('an event for the quick pod', async () => {
-    const e = events.filter((x) => x.data?.kind === 'Pod' && x.data?.metadata?.name === pod.metadata.name);
-    return e.some((x) => x.data?.status?.phase === 'Succeeded') ? e : undefined;
-  }, 20_000);
+  const forPod = await waitFor(
+    'an event for the quick pod',
+    async () => {
+      const e = events.filter((x) => x.data?.kind === 'Pod' && x.data?.metadata?.name === pod.metadata.name);
+      return e.some((x) => x.data?.status?.phase === 'Succeeded') ? e : undefined;
+    },
+    20_000,
+  );
   for (const e of forPod) {
     assert.match(e.type, /^dev\.knative\.apiserver\.resource\.(add|update|delete)$/);
     assert.ok(e.subject.includes(pod.metadata.name), `subject ${e.subject} names the pod`);
   }
-  await waitFor('an event for job quick', async () => events.some((x) => x.data?.kind === 'Job' && x.data?.metadata?.name === 'quick'), 20_000);
+  await waitFor(
+    'an event for job quick',
+    async () => events.some((x) => x.data?.kind === 'Job' && x.data?.metadata?.name === 'quick'),
+    20_000,
+  );
 });
 
 test('saKubeconfig authenticates as the ServiceAccount, not admin', async () => {
   const { kube, kubeconfig } = await saKube(ns, 'rig-smoke-fn');
   const review = await kube.post('/apis/authentication.k8s.io/v1/selfsubjectreviews', {
-    apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview',
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'SelfSubjectReview',
   });
   assert.is(review.status.userInfo.username, `system:serviceaccount:${ns}:rig-smoke-fn`);
   const denied = await kube.call('GET', `/api/v1/namespaces/${ns}/pods`);

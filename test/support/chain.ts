@@ -25,7 +25,19 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
 import { serve } from '@hono/node-server';
 import type { ServerType } from '@hono/node-server';
-import { ANNOTATIONS, createNamespace, ensureRig, saKubeconfig, sleep, startAdapter, waitFor as rigWaitFor, type AdapterHandle, type AdapterResource, type Kube, type RigInfo } from '../rig/index.ts';
+import {
+  ANNOTATIONS,
+  createNamespace,
+  ensureRig,
+  saKubeconfig,
+  sleep,
+  startAdapter,
+  waitFor as rigWaitFor,
+  type AdapterHandle,
+  type AdapterResource,
+  type Kube,
+  type RigInfo,
+} from '../rig/index.ts';
 import { loadConfig } from '../../functions/core/config.ts';
 import { createLogger } from '../../functions/core/log.ts';
 import type { Logger } from '../../functions/core/log.ts';
@@ -60,7 +72,12 @@ export const L = {
 /** Default wait bound for one condition (generous, bounded). */
 export const WAIT_MS = 60_000;
 
-export function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = WAIT_MS, intervalMs = 100): Promise<T> {
+export function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = WAIT_MS,
+  intervalMs = 100,
+): Promise<T> {
   return rigWaitFor(what, fn, timeoutMs, intervalMs);
 }
 
@@ -68,7 +85,12 @@ export function waitFor<T>(what: string, fn: () => Promise<T | undefined | false
 // RBAC and the adapter's resources, from eventing/
 // ---------------------------------------------------------------------------------------------
 
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
+type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  [k: string]: unknown;
+};
 
 export function readManifests(file: string): Manifest[] {
   return parseAllDocuments(fs.readFileSync(path.join(EVENTING_DIR, file), 'utf8'))
@@ -79,12 +101,18 @@ export function readManifests(file: string): Manifest[] {
 function collection(m: Manifest): string {
   const ns = m.metadata.namespace;
   switch (m.kind) {
-    case 'ServiceAccount': return `/api/v1/namespaces/${ns}/serviceaccounts`;
-    case 'ClusterRole': return '/apis/rbac.authorization.k8s.io/v1/clusterroles';
-    case 'ClusterRoleBinding': return '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings';
-    case 'Role': return `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`;
-    case 'RoleBinding': return `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`;
-    default: throw new Error(`chain: no collection for ${m.kind} in eventing/rbac.yaml`);
+    case 'ServiceAccount':
+      return `/api/v1/namespaces/${ns}/serviceaccounts`;
+    case 'ClusterRole':
+      return '/apis/rbac.authorization.k8s.io/v1/clusterroles';
+    case 'ClusterRoleBinding':
+      return '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings';
+    case 'Role':
+      return `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`;
+    case 'RoleBinding':
+      return `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`;
+    default:
+      throw new Error(`chain: no collection for ${m.kind} in eventing/rbac.yaml`);
   }
 }
 
@@ -99,7 +127,8 @@ export async function applyRbac(kube: Kube): Promise<Manifest[]> {
       const live = await kube.get(`${coll}/${m.metadata.name}`);
       const body = { ...m, metadata: { ...m.metadata, resourceVersion: live.metadata.resourceVersion } };
       const u = await kube.call('PUT', `${coll}/${m.metadata.name}`, body);
-      if (u.status !== 200 && u.status !== 409) throw new Error(`PUT ${m.kind} ${m.metadata.name}: HTTP ${u.status}: ${u.text.slice(0, 300)}`);
+      if (u.status !== 200 && u.status !== 409)
+        throw new Error(`PUT ${m.kind} ${m.metadata.name}: HTTP ${u.status}: ${u.text.slice(0, 300)}`);
     } else if (r.status !== 201 && r.status !== 409) {
       throw new Error(`POST ${m.kind} ${m.metadata.name}: HTTP ${r.status}: ${r.text.slice(0, 300)}`);
     }
@@ -110,7 +139,9 @@ export async function applyRbac(kube: Kube): Promise<Manifest[]> {
 type Expr = { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] };
 
 /** A LabelSelector ({matchLabels, matchExpressions}) as the string form the adapter takes. */
-export function selectorString(s: { matchLabels?: Record<string, string>; matchExpressions?: Expr[] } | undefined): string {
+export function selectorString(
+  s: { matchLabels?: Record<string, string>; matchExpressions?: Expr[] } | undefined,
+): string {
   const terms: string[] = Object.entries(s?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
   for (const e of s?.matchExpressions ?? []) {
     if (e.operator === 'Exists') terms.push(e.key);
@@ -124,10 +155,15 @@ export function selectorString(s: { matchLabels?: Record<string, string>; matchE
 export function sourceResources(): { resources: AdapterResource[]; mode: 'Resource' | 'Reference' } {
   const src = readManifests('apiserversource.yaml').find((m) => m.kind === 'ApiServerSource');
   if (!src) throw new Error('eventing/apiserversource.yaml has no ApiServerSource');
-  const spec = src['spec'] as { mode?: 'Resource' | 'Reference'; resources: { apiVersion: string; kind: string; selector?: Parameters<typeof selectorString>[0] }[] };
+  const spec = src.spec as {
+    mode?: 'Resource' | 'Reference';
+    resources: { apiVersion: string; kind: string; selector?: Parameters<typeof selectorString>[0] }[];
+  };
   const plural: Record<string, string> = { Pod: 'pods', Job: 'jobs' };
   const resources = spec.resources.map((r) => {
-    const [group, version] = r.apiVersion.includes('/') ? r.apiVersion.split('/') as [string, string] : ['', r.apiVersion];
+    const [group, version] = r.apiVersion.includes('/')
+      ? (r.apiVersion.split('/') as [string, string])
+      : ['', r.apiVersion];
     const resource = plural[r.kind];
     if (!resource) throw new Error(`chain: unexpected kind ${r.kind} in the ApiServerSource`);
     const selector = selectorString(r.selector);
@@ -177,8 +213,15 @@ export class Observer {
   /** Resolves at the next change (or after ms). */
   next(ms = 1000): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => { this.listeners.delete(f); resolve(); }, ms);
-      const f = () => { clearTimeout(t); this.listeners.delete(f); resolve(); };
+      const t = setTimeout(() => {
+        this.listeners.delete(f);
+        resolve();
+      }, ms);
+      const f = () => {
+        clearTimeout(t);
+        this.listeners.delete(f);
+        resolve();
+      };
       this.listeners.add(f);
     });
   }
@@ -190,31 +233,48 @@ export class Observer {
     const open = (): void => {
       if (this.stopped) return;
       const u = new URL(`${this.kube.server}${url}?watch=1&resourceVersion=${rv}&allowWatchBookmarks=true`);
-      const req = https.request({
-        hostname: u.hostname, port: u.port, path: u.pathname + u.search, method: 'GET',
-        ca: this.kube.creds.ca, cert: this.kube.creds.cert, key: this.kube.creds.key, agent: false,
-        headers: { Accept: 'application/json' },
-      }, (res) => {
-        let buf = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buf += chunk;
-          let i: number;
-          while ((i = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, i);
-            buf = buf.slice(i + 1);
-            if (!line.trim()) continue;
-            const ev = JSON.parse(line) as { type: string; object: any };
-            if (ev.type === 'ERROR') { rv = '0'; continue; } // too old: relist below
-            rv = ev.object?.metadata?.resourceVersion ?? rv;
-            if (ev.type === 'BOOKMARK') continue;
-            this.add(kind, ev.type as Change['type'], { ...ev.object, kind });
-          }
-        });
-        res.on('end', () => { if (!this.stopped) setTimeout(open, 50); });
-        res.on('error', () => { if (!this.stopped) setTimeout(open, 200); });
+      const req = https.request(
+        {
+          hostname: u.hostname,
+          port: u.port,
+          path: u.pathname + u.search,
+          method: 'GET',
+          ca: this.kube.creds.ca,
+          cert: this.kube.creds.cert,
+          key: this.kube.creds.key,
+          agent: false,
+          headers: { Accept: 'application/json' },
+        },
+        (res) => {
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buf += chunk;
+            for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+              const line = buf.slice(0, i);
+              buf = buf.slice(i + 1);
+              if (!line.trim()) continue;
+              const ev = JSON.parse(line) as { type: string; object: any };
+              if (ev.type === 'ERROR') {
+                rv = '0';
+                continue;
+              } // too old: relist below
+              rv = ev.object?.metadata?.resourceVersion ?? rv;
+              if (ev.type === 'BOOKMARK') continue;
+              this.add(kind, ev.type as Change['type'], { ...ev.object, kind });
+            }
+          });
+          res.on('end', () => {
+            if (!this.stopped) setTimeout(open, 50);
+          });
+          res.on('error', () => {
+            if (!this.stopped) setTimeout(open, 200);
+          });
+        },
+      );
+      req.on('error', () => {
+        if (!this.stopped) setTimeout(open, 200);
       });
-      req.on('error', () => { if (!this.stopped) setTimeout(open, 200); });
       req.end();
       this.reqs.push(req);
     };
@@ -224,14 +284,19 @@ export class Observer {
   private add(kind: string, type: Change['type'], obj: any): void {
     const key = `${kind}/${obj.metadata.name}/${obj.metadata.uid}`;
     let list = this.changes.get(key);
-    if (!list) this.changes.set(key, (list = []));
+    if (!list) {
+      list = [];
+      this.changes.set(key, list);
+    }
     list.push({ at: Date.now(), type, rv: Number(obj.metadata.resourceVersion), obj });
     for (const f of [...this.listeners]) f();
   }
 
   /** Every object of a kind ever seen: its history, oldest first. */
   histories(kind: string, filter: (o: any) => boolean = () => true): Change[][] {
-    return [...this.changes.entries()].filter(([k, v]) => k.startsWith(`${kind}/`) && filter(v[v.length - 1]!.obj)).map(([, v]) => v);
+    return [...this.changes.entries()]
+      .filter(([k, v]) => k.startsWith(`${kind}/`) && filter(v[v.length - 1]!.obj))
+      .map(([, v]) => v);
   }
 
   /** The first change of an object's history that satisfies a predicate. */
@@ -241,12 +306,19 @@ export class Observer {
 
   /** Restore pods (not anchors) of a group label value, any profile. */
   groupPods(group: string): Change[][] {
-    return this.histories('Pod', (o) => !o.metadata.labels?.[L.anchorFor] &&
-      (o.metadata.labels?.[L.group] === group || o.metadata.labels?.[L.kbRestore] === group));
+    return this.histories(
+      'Pod',
+      (o) =>
+        !o.metadata.labels?.[L.anchorFor] &&
+        (o.metadata.labels?.[L.group] === group || o.metadata.labels?.[L.kbRestore] === group),
+    );
   }
 
   anchors(group?: string): Change[][] {
-    return this.histories('Pod', (o) => !!o.metadata.labels?.[L.anchorFor] && (!group || o.metadata.labels?.[L.group] === group));
+    return this.histories(
+      'Pod',
+      (o) => !!o.metadata.labels?.[L.anchorFor] && (!group || o.metadata.labels?.[L.group] === group),
+    );
   }
 }
 
@@ -259,7 +331,9 @@ export function phaseAt(h: Change[], phase: string): number | undefined {
   return Observer.first(h, (o) => o.status?.phase === phase)?.at;
 }
 export function containerTerminatedAt(h: Change[], name: string): number | undefined {
-  return Observer.first(h, (o) => (o.status?.containerStatuses ?? []).some((c: any) => c.name === name && c.state?.terminated))?.at;
+  return Observer.first(h, (o) =>
+    (o.status?.containerStatuses ?? []).some((c: any) => c.name === name && c.state?.terminated),
+  )?.at;
 }
 export function last(h: Change[]): any {
   return h[h.length - 1]!.obj;
@@ -398,7 +472,15 @@ export interface Chain {
   metricsText(): Promise<string>;
   createRestoreGroup(opts?: RestoreGroupOptions): Promise<RestoreGroup>;
   /** A plain pod (e.g. the workload after a restore); returns its name. */
-  createPod(name: string, spec: { labels?: Record<string, string>; annotations?: Record<string, string>; affinity?: unknown; claims?: string[] }): Promise<string>;
+  createPod(
+    name: string,
+    spec: {
+      labels?: Record<string, string>;
+      annotations?: Record<string, string>;
+      affinity?: unknown;
+      claims?: string[];
+    },
+  ): Promise<string>;
   job(name: string): Promise<any>;
   jobs(): Promise<any[]>;
   pod(name: string): Promise<any>;
@@ -433,7 +515,7 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
     level: opts.logLevel ?? 'debug',
     sink: (line) => {
       logs.push(JSON.parse(line) as Record<string, any>);
-      fs.writeSync(logFd, line + '\n');
+      fs.writeSync(logFd, `${line}\n`);
     },
   });
 
@@ -451,7 +533,8 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
   if (mode === 'guard') {
     await applyRbac(kube);
     saConfig = await saKubeconfig(RG_NAMESPACE, FUNCTIONS_SA);
-    const sourceConfig = (opts.adapterAs ?? 'source') === 'source' ? await saKubeconfig(RG_NAMESPACE, SOURCE_SA) : rig.adminKubeconfig;
+    const sourceConfig =
+      (opts.adapterAs ?? 'source') === 'source' ? await saKubeconfig(RG_NAMESPACE, SOURCE_SA) : rig.adminKubeconfig;
     const config = loadConfig({
       RG_LOCAL_BROKER: 'true',
       RG_NAMESPACES: ns,
@@ -465,8 +548,13 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
       port = await freePort();
       const env: Record<string, string> = {
         ...(process.env as Record<string, string>),
-        PORT: String(port), HOST: '127.0.0.1', KUBECONFIG: kubeconfig,
-        RG_LOCAL_BROKER: 'true', RG_NAMESPACES: ns, RG_EVENTING_DIR: EVENTING_DIR, LOG_LEVEL: opts.logLevel ?? 'debug',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        KUBECONFIG: kubeconfig,
+        RG_LOCAL_BROKER: 'true',
+        RG_NAMESPACES: ns,
+        RG_EVENTING_DIR: EVENTING_DIR,
+        LOG_LEVEL: opts.logLevel ?? 'debug',
         ...(opts.recordDir ? { RG_RECORD_DIR: opts.recordDir } : {}),
         ...opts.env,
       };
@@ -477,8 +565,7 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
       let buf = '';
       child.stdout!.on('data', (d: Buffer) => {
         buf += d.toString();
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
           const line = buf.slice(0, i);
           buf = buf.slice(i + 1);
           try {
@@ -486,21 +573,34 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
           } catch {
             logs.push({ level: 'info', msg: line });
           }
-          fs.writeSync(logFd, line + '\n');
+          fs.writeSync(logFd, `${line}\n`);
         }
       });
       child.stderr!.on('data', (d: Buffer) => fs.writeSync(logFd, d.toString()));
-      const exited = new Promise<never>((_, reject) => child!.once('exit', (code) => reject(new Error(`restore-guard exited with ${code}; see ${logFile}`))));
+      const exited = new Promise<never>((_, reject) =>
+        child!.once('exit', (code) => reject(new Error(`restore-guard exited with ${code}; see ${logFile}`))),
+      );
       exited.catch(() => undefined); // an exit after start-up is teardown's business
       await Promise.race([
-        rigWaitFor('isolated restore-guard ready', async () => (await fetch(`http://127.0.0.1:${port}/health/readiness`).catch(() => null))?.ok || undefined, 20_000, 20),
+        rigWaitFor(
+          'isolated restore-guard ready',
+          async () => (await fetch(`http://127.0.0.1:${port}/health/readiness`).catch(() => null))?.ok || undefined,
+          20_000,
+          20,
+        ),
         exited,
       ]);
       // Warm, as a pod that has served before: the first event would otherwise also pay for
       // loading the Kubernetes client (cold start is figure 6's business, not the chain's).
       await fetch(`http://127.0.0.1:${port}/resync`, {
         method: 'POST',
-        headers: { 'ce-specversion': '1.0', 'ce-id': randomUUID(), 'ce-type': 'dev.knative.sources.ping', 'ce-source': PING_SOURCE, 'content-type': 'application/json' },
+        headers: {
+          'ce-specversion': '1.0',
+          'ce-id': randomUUID(),
+          'ce-type': 'dev.knative.sources.ping',
+          'ce-source': PING_SOURCE,
+          'content-type': 'application/json',
+        },
         body: '{}',
       });
     } else {
@@ -520,7 +620,14 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
     if (port === 8080) throw new Error('chain: got port 8080, which the adapter binds');
     ingress = `http://127.0.0.1:${port}/`;
     const src = sourceResources();
-    adapterOpts = { sink: ingress, namespaces: [ns], resources: src.resources, mode: src.mode, kubeconfig: sourceConfig, name: 'restore-guard' };
+    adapterOpts = {
+      sink: ingress,
+      namespaces: [ns],
+      resources: src.resources,
+      mode: src.mode,
+      kubeconfig: sourceConfig,
+      name: 'restore-guard',
+    };
     adapter = startAdapter(adapterOpts);
     await adapter.ready;
   }
@@ -533,25 +640,46 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
     const pv = `${ns}-${claim}`;
     pvs.push(pv);
     await kube.create('/api/v1/persistentvolumes', {
-      apiVersion: 'v1', kind: 'PersistentVolume',
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
       metadata: { name: pv, labels: { 'rig.restoreguard.dev/namespace': ns } },
       spec: {
-        capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], persistentVolumeReclaimPolicy: 'Retain',
-        storageClassName: '', hostPath: { path: `/tmp/rig/${pv}` },
+        capacity: { storage: '1Gi' },
+        accessModes: ['ReadWriteOnce'],
+        persistentVolumeReclaimPolicy: 'Retain',
+        storageClassName: '',
+        hostPath: { path: `/tmp/rig/${pv}` },
         claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: claim },
       },
     });
     // Pre-bound: the rig runs no PV controller, and the scheduler's VolumeBinding plugin takes a
     // claim as bound when it names its volume and carries bind-completed.
     await kube.create(`/api/v1/namespaces/${ns}/persistentvolumeclaims`, {
-      apiVersion: 'v1', kind: 'PersistentVolumeClaim',
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
       metadata: { name: claim, annotations: { 'pv.kubernetes.io/bind-completed': 'yes' } },
-      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, storageClassName: '', volumeName: pv },
+      spec: {
+        accessModes: ['ReadWriteOnce'],
+        resources: { requests: { storage: '1Gi' } },
+        storageClassName: '',
+        volumeName: pv,
+      },
     });
   };
 
   const chain: Chain = {
-    mode, rig, kube, ns, observer, server, port, ingress, adapter, saKubeconfig: saConfig, logs, logFile,
+    mode,
+    rig,
+    kube,
+    ns,
+    observer,
+    server,
+    port,
+    ingress,
+    adapter,
+    saKubeconfig: saConfig,
+    logs,
+    logFile,
     timings: { rigMs, chainMs },
     received: () => (child ? -1 : received),
 
@@ -565,9 +693,10 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
       const jobNames = Array.from({ length: replicas }, (_, i) => `${name}-${i}`);
       const claimNames = o.claims ? Array.from({ length: replicas }, (_, i) => `data-${name}-${i}`) : [];
       for (const c of claimNames) await createClaim(c);
-      const groupLabels: Record<string, string> = profile === 'kubeblocks'
-        ? { [L.kbRestore]: name, [L.kbManagedBy]: 'kubeblocks-dataprotection' }
-        : { [L.group]: name };
+      const groupLabels: Record<string, string> =
+        profile === 'kubeblocks'
+          ? { [L.kbRestore]: name, [L.kbManagedBy]: 'kubeblocks-dataprotection' }
+          : { [L.group]: name };
       const sizeAnn: Record<string, string> = declareSize ? { [L.groupSize]: String(replicas) } : {};
       const jobObject = (i: number): unknown => {
         const ann: Record<string, string> = { ...sizeAnn, ...o.podAnnotations };
@@ -581,12 +710,19 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
         if (o.antiAffinity ?? true) Object.assign(affinity, antiAffinityFor(instance));
         if (o.nodes) Object.assign(affinity, nodeAffinityFor(o.nodes));
         const containers = [{ name: 'restore', image: 'registry.invalid/restore:1', resources: RESOURCES }];
-        if (sidecar) containers.push({ name: 'restore-manager', image: 'registry.invalid/kb-tools:1', resources: { requests: { cpu: '10m', memory: '16Mi' } } });
+        if (sidecar)
+          containers.push({
+            name: 'restore-manager',
+            image: 'registry.invalid/kb-tools:1',
+            resources: { requests: { cpu: '10m', memory: '16Mi' } },
+          });
         const claim = claimNames[i];
         return {
-          apiVersion: 'batch/v1', kind: 'Job',
+          apiVersion: 'batch/v1',
+          kind: 'Job',
           metadata: {
-            name: jobNames[i], namespace: ns,
+            name: jobNames[i],
+            namespace: ns,
             labels: { ...groupLabels, [L.instance]: instance, ...(o.retry ? { [L.retry]: 'true' } : {}) },
             annotations: sizeAnn,
           },
@@ -597,7 +733,11 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
               spec: {
                 restartPolicy: 'Never',
                 terminationGracePeriodSeconds: 0,
-                containers: claim ? containers.map((c) => c.name === 'restore' ? { ...c, volumeMounts: [{ name: 'data', mountPath: '/data' }] } : c) : containers,
+                containers: claim
+                  ? containers.map((c) =>
+                      c.name === 'restore' ? { ...c, volumeMounts: [{ name: 'data', mountPath: '/data' }] } : c,
+                    )
+                  : containers,
                 ...(claim ? { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: claim } }] } : {}),
                 ...(Object.keys(affinity).length ? { affinity } : {}),
               },
@@ -634,21 +774,35 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
         allCreated = Promise.resolve();
       }
       return {
-        name, instance, profile, replicas, jobNames, claimNames, created, allCreated,
-        stop: () => { driver.stopped = true; },
+        name,
+        instance,
+        profile,
+        replicas,
+        jobNames,
+        claimNames,
+        created,
+        allCreated,
+        stop: () => {
+          driver.stopped = true;
+        },
       };
     },
 
     async createPod(name, spec) {
-      if (spec.claims) for (const c of spec.claims) if (!(await kube.find(`/api/v1/namespaces/${ns}/persistentvolumeclaims/${c}`))) await createClaim(c);
+      if (spec.claims)
+        for (const c of spec.claims)
+          if (!(await kube.find(`/api/v1/namespaces/${ns}/persistentvolumeclaims/${c}`))) await createClaim(c);
       await kube.post(`/api/v1/namespaces/${ns}/pods`, {
-        apiVersion: 'v1', kind: 'Pod',
+        apiVersion: 'v1',
+        kind: 'Pod',
         metadata: { name, labels: spec.labels ?? {}, annotations: spec.annotations ?? {} },
         spec: {
           terminationGracePeriodSeconds: 0,
           containers: [{ name: 'main', image: 'registry.invalid/db:1', resources: RESOURCES }],
           ...(spec.affinity ? { affinity: spec.affinity } : {}),
-          ...(spec.claims?.length ? { volumes: spec.claims.map((c, i) => ({ name: `v${i}`, persistentVolumeClaim: { claimName: c } })) } : {}),
+          ...(spec.claims?.length
+            ? { volumes: spec.claims.map((c, i) => ({ name: `v${i}`, persistentVolumeClaim: { claimName: c } })) }
+            : {}),
         },
       });
       return name;
@@ -657,7 +811,8 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
     job: (name) => kube.get(`/apis/batch/v1/namespaces/${ns}/jobs/${name}`),
     jobs: async () => (await kube.get(`/apis/batch/v1/namespaces/${ns}/jobs`)).items,
     pod: (name) => kube.find(`/api/v1/namespaces/${ns}/pods/${name}`),
-    pods: async (selector = '') => (await kube.get(`/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`)).items,
+    pods: async (selector = '') =>
+      (await kube.get(`/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`)).items,
     pvc: (name) => kube.get(`/api/v1/namespaces/${ns}/persistentvolumeclaims/${name}`),
 
     async ping() {
@@ -665,8 +820,12 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
       const r = await fetch(ingress, {
         method: 'POST',
         headers: {
-          'ce-specversion': '1.0', 'ce-id': randomUUID(), 'ce-type': 'dev.knative.sources.ping',
-          'ce-source': PING_SOURCE, 'ce-time': new Date().toISOString(), 'content-type': 'application/json',
+          'ce-specversion': '1.0',
+          'ce-id': randomUUID(),
+          'ce-type': 'dev.knative.sources.ping',
+          'ce-source': PING_SOURCE,
+          'ce-time': new Date().toISOString(),
+          'content-type': 'application/json',
         },
         body: JSON.stringify({ reason: 'resync' }),
       });
@@ -723,7 +882,11 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
       // PVCs and PVs carry protection finalizers whose controller the rig does not run.
       const pvcs = (await kube.get(`/api/v1/namespaces/${ns}/persistentvolumeclaims`)).items as any[];
       for (const c of pvcs) {
-        await kube.patch(`/api/v1/namespaces/${ns}/persistentvolumeclaims/${c.metadata.name}`, { metadata: { finalizers: null } }).catch(() => undefined);
+        await kube
+          .patch(`/api/v1/namespaces/${ns}/persistentvolumeclaims/${c.metadata.name}`, {
+            metadata: { finalizers: null },
+          })
+          .catch(() => undefined);
       }
       await kube.del(`/api/v1/namespaces/${ns}`).catch(() => undefined);
       for (const pv of pvs) {

@@ -32,7 +32,10 @@ export function harness(env: Record<string, string> = {}, now = new Date('2026-1
     const { headers, body } = toBinary(ev);
     const res = await server.app.request(path, { method: 'POST', headers, body });
     const text = await res.text();
-    const reply = res.status === 200 ? { type: res.headers.get('ce-type'), id: res.headers.get('ce-id'), data: JSON.parse(text) } : null;
+    const reply =
+      res.status === 200
+        ? { type: res.headers.get('ce-type'), id: res.headers.get('ce-id'), data: JSON.parse(text) }
+        : null;
     return { status: res.status, text, reply };
   };
   return { server, cluster, log, clock, slept, seed, post, advance: (ms: number) => (time += ms) };
@@ -53,5 +56,14 @@ export function apiEvent(obj: KubeObject, verb: 'add' | 'update' | 'delete' = 'u
 }
 
 export function restoreEvent(type: string, data: unknown, id = `rg-${++n}`): CloudEvent {
-  return { specversion: '1.0', id, source: 'restore-guard/test', type, subject: 'db/x', time: '2026-11-29T10:00:06Z', datacontenttype: 'application/json', data };
+  return {
+    specversion: '1.0',
+    id,
+    source: 'restore-guard/test',
+    type,
+    subject: 'db/x',
+    time: '2026-11-29T10:00:06Z',
+    datacontenttype: 'application/json',
+    data,
+  };
 }

@@ -39,12 +39,25 @@ export function restorePod(o: PodOpts = {}): Pod {
       ? { running: { startedAt: T0 } }
       : restore === 'waiting'
         ? { waiting: { reason: 'ContainerCreating' } }
-        : { terminated: { exitCode: restore.exit, reason: restore.reason ?? (restore.exit === 0 ? 'Completed' : 'Error'), startedAt: T0, finishedAt: T1 } };
+        : {
+            terminated: {
+              exitCode: restore.exit,
+              reason: restore.reason ?? (restore.exit === 0 ? 'Completed' : 'Error'),
+              startedAt: T0,
+              finishedAt: T1,
+            },
+          };
   const containers = [{ name: profile === 'kubeblocks' ? 'restore' : 'main', image: 'restore:1' }];
   const statuses: Record<string, unknown>[] = [{ name: containers[0]!.name, state }];
   if (profile === 'kubeblocks') {
     containers.push({ name: 'restore-manager', image: 'kb-tools:1' });
-    statuses.push({ name: 'restore-manager', state: o.helperRunning === false ? { terminated: { exitCode: 0, startedAt: T0, finishedAt: T1 } } : { running: { startedAt: T0 } } });
+    statuses.push({
+      name: 'restore-manager',
+      state:
+        o.helperRunning === false
+          ? { terminated: { exitCode: 0, startedAt: T0, finishedAt: T1 } }
+          : { running: { startedAt: T0 } },
+    });
   }
   return {
     apiVersion: 'v1',
@@ -54,9 +67,25 @@ export function restorePod(o: PodOpts = {}): Pod {
       namespace: o.namespace ?? 'db',
       uid: o.uid ?? `uid-${name}`,
       creationTimestamp: T0,
-      labels: { 'app.kubernetes.io/instance': 'mysql', 'batch.kubernetes.io/job-name': job, 'job-name': job, 'controller-uid': `uid-${job}`, ...groupLabels, ...o.labels },
+      labels: {
+        'app.kubernetes.io/instance': 'mysql',
+        'batch.kubernetes.io/job-name': job,
+        'job-name': job,
+        'controller-uid': `uid-${job}`,
+        ...groupLabels,
+        ...o.labels,
+      },
       annotations: o.annotations ?? {},
-      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job, uid: `uid-${job}`, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: 'batch/v1',
+          kind: 'Job',
+          name: job,
+          uid: `uid-${job}`,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
       ...(o.deletionTimestamp ? { deletionTimestamp: o.deletionTimestamp } : {}),
     },
     spec: {
@@ -72,7 +101,13 @@ export function restorePod(o: PodOpts = {}): Pod {
             affinity: {
               podAntiAffinity: {
                 requiredDuringSchedulingIgnoredDuringExecution: [
-                  { labelSelector: { matchLabels: { 'app.kubernetes.io/instance': 'mysql' }, matchExpressions: [{ key: 'dataprotection.kubeblocks.io/restore', operator: 'Exists' }] }, topologyKey: 'kubernetes.io/hostname' },
+                  {
+                    labelSelector: {
+                      matchLabels: { 'app.kubernetes.io/instance': 'mysql' },
+                      matchExpressions: [{ key: 'dataprotection.kubeblocks.io/restore', operator: 'Exists' }],
+                    },
+                    topologyKey: 'kubernetes.io/hostname',
+                  },
                 ],
               },
             },
@@ -97,7 +132,8 @@ export function restoreJob(o: JobOpts = {}): Job {
   const name = o.name ?? 'restore-0';
   const profile = o.profile ?? 'kubeblocks';
   const group = o.group ?? 'mysql-restore';
-  const groupLabels: Record<string, string> = profile === 'kubeblocks' ? { 'dataprotection.kubeblocks.io/restore': group } : { 'restoreguard.dev/group': group };
+  const groupLabels: Record<string, string> =
+    profile === 'kubeblocks' ? { 'dataprotection.kubeblocks.io/restore': group } : { 'restoreguard.dev/group': group };
   const pod = restorePod({ profile, group, job: name });
   return {
     apiVersion: 'batch/v1',
@@ -114,18 +150,40 @@ export function restoreJob(o: JobOpts = {}): Job {
       backoffLimit: 0,
       selector: { matchLabels: { 'batch.kubernetes.io/controller-uid': `uid-${name}` } },
       template: {
-        metadata: { labels: { 'app.kubernetes.io/instance': 'mysql', ...groupLabels, 'batch.kubernetes.io/controller-uid': `uid-${name}`, 'controller-uid': `uid-${name}`, 'job-name': name } },
-        spec: { ...pod.spec, nodeName: undefined, volumes: (o.claims ?? ['data-mysql-0']).map((c) => ({ name: c, persistentVolumeClaim: { claimName: c } })) },
+        metadata: {
+          labels: {
+            'app.kubernetes.io/instance': 'mysql',
+            ...groupLabels,
+            'batch.kubernetes.io/controller-uid': `uid-${name}`,
+            'controller-uid': `uid-${name}`,
+            'job-name': name,
+          },
+        },
+        spec: {
+          ...pod.spec,
+          nodeName: undefined,
+          volumes: (o.claims ?? ['data-mysql-0']).map((c) => ({ name: c, persistentVolumeClaim: { claimName: c } })),
+        },
       },
     },
     status: o.condition
-      ? { startTime: T0, conditions: [{ type: o.condition.type, status: 'True', reason: o.condition.reason ?? null, lastTransitionTime: T1 }] }
+      ? {
+          startTime: T0,
+          conditions: [
+            { type: o.condition.type, status: 'True', reason: o.condition.reason ?? null, lastTransitionTime: T1 },
+          ],
+        }
       : { startTime: T0, active: 1 },
   } as unknown as Job;
 }
 
 export function pvc(name: string, namespace = 'db', annotations: Record<string, string> = {}): KubeObject {
-  return { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace, uid: `uid-${name}`, annotations }, spec: {} };
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name, namespace, uid: `uid-${name}`, annotations },
+    spec: {},
+  };
 }
 
 export const TIMES = { T0, T1 };

@@ -1,6 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { anchorLabels, anchorName, anchorOwner, buildAnchor, selectorKeys } from '../../functions/core/restore/anchors.ts';
+import {
+  anchorLabels,
+  anchorName,
+  anchorOwner,
+  buildAnchor,
+  selectorKeys,
+} from '../../functions/core/restore/anchors.ts';
 import { loadConfig } from '../../functions/core/config.ts';
 import { createSelector } from '../../functions/core/restore/selection.ts';
 import type { KubeObject, Pod } from '../../functions/core/kube/objects.ts';
@@ -12,20 +18,40 @@ const sel = (p: Pod) => createSelector(cfg).selectPod(p)!;
 test('selector keys: required and preferred (anti-)affinity, matchLabelKeys, topology spread', () => {
   const pod = restorePod();
   pod.spec.affinity = {
-    podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 1, podAffinityTerm: { labelSelector: { matchLabels: { zoneish: 'x' } }, topologyKey: 'z' } }] },
+    podAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        { weight: 1, podAffinityTerm: { labelSelector: { matchLabels: { zoneish: 'x' } }, topologyKey: 'z' } },
+      ],
+    },
     podAntiAffinity: {
       requiredDuringSchedulingIgnoredDuringExecution: [
-        { labelSelector: { matchExpressions: [{ key: 'app.kubernetes.io/instance', operator: 'In', values: ['mysql'] }] }, topologyKey: 'kubernetes.io/hostname', matchLabelKeys: ['apps.kubeblocks.io/component-name'] },
+        {
+          labelSelector: {
+            matchExpressions: [{ key: 'app.kubernetes.io/instance', operator: 'In', values: ['mysql'] }],
+          },
+          topologyKey: 'kubernetes.io/hostname',
+          matchLabelKeys: ['apps.kubeblocks.io/component-name'],
+        },
       ],
     },
   };
-  pod.spec.topologySpreadConstraints = [{ labelSelector: { matchLabels: { tier: 'db' } }, matchLabelKeys: ['pod-template-hash'], topologyKey: 'zone' }];
-  assert.equal(selectorKeys(pod.spec), ['app.kubernetes.io/instance', 'apps.kubeblocks.io/component-name', 'pod-template-hash', 'tier', 'zoneish']);
+  pod.spec.topologySpreadConstraints = [
+    { labelSelector: { matchLabels: { tier: 'db' } }, matchLabelKeys: ['pod-template-hash'], topologyKey: 'zone' },
+  ];
+  assert.equal(selectorKeys(pod.spec), [
+    'app.kubernetes.io/instance',
+    'apps.kubeblocks.io/component-name',
+    'pod-template-hash',
+    'tier',
+    'zoneish',
+  ]);
 });
 
 test("anchor labels: exactly the pod's labels the selectors use, never the Job controller's, plus ours", () => {
   const pod = restorePod();
-  pod.spec.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!.labelSelector!.matchLabels!['job-name'] = 'restore-0';
+  pod.spec.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!.labelSelector!.matchLabels![
+    'job-name'
+  ] = 'restore-0';
   assert.equal(anchorLabels(pod, sel(pod), 'restoreguard.dev'), {
     'app.kubernetes.io/instance': 'mysql',
     'dataprotection.kubeblocks.io/restore': 'mysql-restore',
@@ -40,7 +66,9 @@ test('no anchor without inter-pod rules, without a node, or when the pod lacks e
   const unbound = restorePod({ node: null });
   assert.is(buildAnchor(unbound, sel(unbound), cfg, []), null);
   const other = restorePod();
-  other.spec.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!.labelSelector = { matchLabels: { absent: 'x' } };
+  other.spec.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!.labelSelector = {
+    matchLabels: { absent: 'x' },
+  };
   assert.is(buildAnchor(other, sel(other), cfg, []), null);
 });
 
@@ -55,9 +83,19 @@ test('anchor names are deterministic and valid even for long pod names', () => {
 
 test("owner: the group's owner as controller, else the Job as a plain owner", () => {
   const job: KubeObject = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j', uid: 'uj' } };
-  const restore: KubeObject = { apiVersion: 'dataprotection.kubeblocks.io/v1alpha1', kind: 'Restore', metadata: { name: 'r', uid: 'ur' } };
-  assert.equal(anchorOwner(restore, job).map((r) => [r.kind, r.controller, r.blockOwnerDeletion]), [['Restore', true, false]]);
-  assert.equal(anchorOwner(null, job).map((r) => [r.kind, r.controller]), [['Job', false]]);
+  const restore: KubeObject = {
+    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
+    kind: 'Restore',
+    metadata: { name: 'r', uid: 'ur' },
+  };
+  assert.equal(
+    anchorOwner(restore, job).map((r) => [r.kind, r.controller, r.blockOwnerDeletion]),
+    [['Restore', true, false]],
+  );
+  assert.equal(
+    anchorOwner(null, job).map((r) => [r.kind, r.controller]),
+    [['Job', false]],
+  );
   assert.equal(anchorOwner(null, null), []);
   // A Job the TTL controller deletes once finished would take its anchor along: no owner then.
   assert.equal(anchorOwner(null, { ...job, spec: { ttlSecondsAfterFinished: 0 } }), []);

@@ -1,7 +1,27 @@
 // The benchmark's pure parts: percentiles, quantities, verdicts and the markdown table.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { all, atLeast, atMost, compactMembers, expandMembers, fmtMs, fmtPct, fmtRatio, headlineTable, markdownTable, mean, percentile, podRequests, quantity, ratioAtMost, share, summarize, tally, type Row } from '../bench/table.ts';
+import {
+  all,
+  atLeast,
+  atMost,
+  compactMembers,
+  expandMembers,
+  fmtMs,
+  fmtPct,
+  fmtRatio,
+  headlineTable,
+  markdownTable,
+  mean,
+  percentile,
+  podRequests,
+  quantity,
+  ratioAtMost,
+  share,
+  summarize,
+  tally,
+  type Row,
+} from '../bench/table.ts';
 
 test('percentile is nearest-rank over the finite samples', () => {
   const xs = Array.from({ length: 100 }, (_, i) => 100 - i); // 1..100, unsorted
@@ -30,7 +50,11 @@ test('quantities and pod requests', () => {
   assert.is(quantity('1G'), 1e9);
   assert.ok(Number.isNaN(quantity('lots')));
   const r = podRequests({
-    containers: [{ resources: { requests: { cpu: '500m', memory: '512Mi' } } }, { resources: { requests: { cpu: '10m', memory: '16Mi' } } }, {}],
+    containers: [
+      { resources: { requests: { cpu: '500m', memory: '512Mi' } } },
+      { resources: { requests: { cpu: '10m', memory: '16Mi' } } },
+      {},
+    ],
     initContainers: [{ resources: { requests: { cpu: '2', memory: '1Mi' } } }],
   });
   assert.is(r.cpu, 2, 'an init container asking more than all regular ones together sets the reservation');
@@ -77,13 +101,34 @@ test('markdown table: escaped pipes, checked widths', () => {
 
 test('the headline table shows a missed target as MISSED, and tally counts it', () => {
   const rows: Row[] = [
-    { figure: '1', title: 'accuracy', cell: '3 nodes', value: '0%', baseline: 'plain 78%', ratio: '—', target: '0', verdict: 'met' },
-    { figure: '4', title: 'latency', cell: 'bound → anchor', value: 'p99 300 ms', baseline: '—', ratio: '—', target: 'p99 < 250 ms', verdict: 'MISSED' },
+    {
+      figure: '1',
+      title: 'accuracy',
+      cell: '3 nodes',
+      value: '0%',
+      baseline: 'plain 78%',
+      ratio: '—',
+      target: '0',
+      verdict: 'met',
+    },
+    {
+      figure: '4',
+      title: 'latency',
+      cell: 'bound → anchor',
+      value: 'p99 300 ms',
+      baseline: '—',
+      ratio: '—',
+      target: 'p99 < 250 ms',
+      verdict: 'MISSED',
+    },
   ];
   const t = headlineTable(rows);
   const lines = t.split('\n');
   assert.is(lines.length, 4);
-  assert.match(lines[0]!, /^\| # \| figure \| cell \| restore-guard \| baseline \(same run\) \| ratio \| target \| verdict \|$/);
+  assert.match(
+    lines[0]!,
+    /^\| # \| figure \| cell \| restore-guard \| baseline \(same run\) \| ratio \| target \| verdict \|$/,
+  );
   assert.ok(lines[3]!.endsWith('| **MISSED** |'), lines[3]);
   assert.ok(lines[2]!.endsWith('| met |'));
   assert.equal(tally(rows), { met: 1, missed: 1, na: 0 });
@@ -91,8 +136,26 @@ test('the headline table shows a missed target as MISSED, and tally counts it', 
 
 test('members compact to one row each, times after t0, and expand back unchanged', () => {
   const members = [
-    { job: 'g-0', pod: 'g-0-a', node: 'n1', boundAt: 1_000_100, anchorAt: 1_000_180, recordedAt: null, stopReactionMs: 12, cpu: 0.5 },
-    { job: 'g-1', pod: null, node: null, boundAt: 1_000_000, anchorAt: null, recordedAt: 1_000_900, stopReactionMs: null, cpu: 0.5 },
+    {
+      job: 'g-0',
+      pod: 'g-0-a',
+      node: 'n1',
+      boundAt: 1_000_100,
+      anchorAt: 1_000_180,
+      recordedAt: null,
+      stopReactionMs: 12,
+      cpu: 0.5,
+    },
+    {
+      job: 'g-1',
+      pod: null,
+      node: null,
+      boundAt: 1_000_000,
+      anchorAt: null,
+      recordedAt: 1_000_900,
+      stopReactionMs: null,
+      cpu: 0.5,
+    },
   ];
   const c = compactMembers(members);
   assert.is(c.t0, 1_000_000);

@@ -36,7 +36,9 @@ export function specifiers(text: string): string[] {
 function sourceGraph(): Graph {
   const g: Graph = new Map();
   for (const f of [...tsFiles('functions'), ...tsFiles('cli')]) {
-    const deps = new Set(specifiers(readFileSync(join(ROOT, f), 'utf8')).map((s) => relative(ROOT, resolve(ROOT, dirname(f), s))));
+    const deps = new Set(
+      specifiers(readFileSync(join(ROOT, f), 'utf8')).map((s) => relative(ROOT, resolve(ROOT, dirname(f), s))),
+    );
     g.set(f, deps);
   }
   return g;
@@ -52,7 +54,11 @@ function reach(g: Graph, from: string): Set<string> {
   const seen = new Set<string>();
   const todo = [from];
   while (todo.length) {
-    for (const d of g.get(todo.pop()!) ?? []) if (!seen.has(d)) (seen.add(d), todo.push(d));
+    for (const d of g.get(todo.pop()!) ?? []) {
+      if (seen.has(d)) continue;
+      seen.add(d);
+      todo.push(d);
+    }
   }
   return seen;
 }
@@ -65,7 +71,8 @@ export function violations(g: Graph): string[] {
     for (const d of deps) {
       if (!g.has(d)) out.push(`${f} imports ${d}, which does not exist`);
       // A function imports only its own folder and the shared core.
-      if (fn && fnOf(d) !== fn && !inCore(d)) out.push(`function ${fn}: ${f} imports ${d} (only its own folder and functions/core/)`);
+      if (fn && fnOf(d) !== fn && !inCore(d))
+        out.push(`function ${fn}: ${f} imports ${d} (only its own folder and functions/core/)`);
       // The core never imports a function, the composition root, the process entry or the CLIs.
       if (inCore(f) && !inCore(d)) out.push(`core: ${f} imports ${d} (the core depends on nothing above it)`);
       // Nothing that ships imports the CLIs (they are never bundled).
@@ -77,8 +84,11 @@ export function violations(g: Graph): string[] {
     }
   }
   // Exactly one file wires every function: the composition root.
-  const roots = [...g].filter(([, deps]) => FUNCTIONS.every((fn) => [...deps].some((d) => fnOf(d) === fn))).map(([f]) => f);
-  if (roots.length !== 1 || roots[0] !== 'functions/server.ts') out.push(`composition roots: ${roots.join(', ') || 'none'} (want functions/server.ts alone)`);
+  const roots = [...g]
+    .filter(([, deps]) => FUNCTIONS.every((fn) => [...deps].some((d) => fnOf(d) === fn)))
+    .map(([f]) => f);
+  if (roots.length !== 1 || roots[0] !== 'functions/server.ts')
+    out.push(`composition roots: ${roots.join(', ') || 'none'} (want functions/server.ts alone)`);
   // Outside the functions themselves, only the root imports a function's files.
   for (const [f, deps] of g) {
     if (fnOf(f) || f === 'functions/server.ts') continue;
@@ -99,7 +109,11 @@ test('the sources keep every layout rule', () => {
 test('the tree shows the parts: four functions and resync, the core in three parts, the root, the CLI', () => {
   const g = sourceGraph();
   for (const fn of FUNCTIONS) assert.ok(g.has(`functions/${fn}/index.ts`), `functions/${fn}/index.ts`);
-  for (const part of ['http', 'kube', 'restore']) assert.ok([...g.keys()].some((f) => inCore(f, `${part}/`)), `functions/core/${part}/`);
+  for (const part of ['http', 'kube', 'restore'])
+    assert.ok(
+      [...g.keys()].some((f) => inCore(f, `${part}/`)),
+      `functions/core/${part}/`,
+    );
   assert.ok(g.has('functions/server.ts') && g.has('functions/index.ts'));
   assert.ok(g.has('cli/replay/main.ts'));
 });
@@ -127,7 +141,9 @@ test('each rule fails on a forbidden edge', () => {
   const good = (): Graph =>
     new Map<string, Set<string>>([
       ['functions/server.ts', new Set(FUNCTIONS.map((f) => `functions/${f}/index.ts`))],
-      ...FUNCTIONS.map((f) => [`functions/${f}/index.ts`, new Set(['functions/core/restore/x.ts'])] as [string, Set<string>]),
+      ...FUNCTIONS.map(
+        (f) => [`functions/${f}/index.ts`, new Set(['functions/core/restore/x.ts'])] as [string, Set<string>],
+      ),
       ['functions/core/restore/x.ts', new Set(['functions/core/kube/y.ts'])],
       ['functions/core/kube/y.ts', new Set<string>()],
       ['functions/core/http/z.ts', new Set<string>()],
@@ -136,19 +152,44 @@ test('each rule fails on a forbidden edge', () => {
   assert.equal(violations(good()), []);
   const broken: [string, (g: Graph) => void, RegExp][] = [
     ['sibling import', (g) => g.get('functions/retry/index.ts')!.add('functions/labeling/index.ts'), /function retry/],
-    ['core imports a function', (g) => g.get('functions/core/kube/y.ts')!.add('functions/release/index.ts'), /core: .* depends on nothing/],
+    [
+      'core imports a function',
+      (g) => g.get('functions/core/kube/y.ts')!.add('functions/release/index.ts'),
+      /core: .* depends on nothing/,
+    ],
     ['core imports the root', (g) => g.get('functions/core/http/z.ts')!.add('functions/server.ts'), /core: /],
-    ['kube reaches restore', (g) => g.get('functions/core/kube/y.ts')!.add('functions/core/http/z.ts') && g.get('functions/core/http/z.ts')!.add('functions/core/restore/x.ts'), /reaches the restore domain/],
-    ['a second root', (g) => g.set('functions/other.ts', new Set(FUNCTIONS.map((f) => `functions/${f}/index.ts`))), /composition roots/],
-    ['the CLI imports a function', (g) => g.get('cli/replay/main.ts')!.add('functions/completion/index.ts'), /only functions\/server.ts wires/],
-    ['shipped code imports the CLI', (g) => g.get('functions/completion/index.ts')!.add('cli/replay/main.ts'), /imports the CLI file/],
+    [
+      'kube reaches restore',
+      (g) =>
+        g.get('functions/core/kube/y.ts')!.add('functions/core/http/z.ts') &&
+        g.get('functions/core/http/z.ts')!.add('functions/core/restore/x.ts'),
+      /reaches the restore domain/,
+    ],
+    [
+      'a second root',
+      (g) => g.set('functions/other.ts', new Set(FUNCTIONS.map((f) => `functions/${f}/index.ts`))),
+      /composition roots/,
+    ],
+    [
+      'the CLI imports a function',
+      (g) => g.get('cli/replay/main.ts')!.add('functions/completion/index.ts'),
+      /only functions\/server.ts wires/,
+    ],
+    [
+      'shipped code imports the CLI',
+      (g) => g.get('functions/completion/index.ts')!.add('cli/replay/main.ts'),
+      /imports the CLI file/,
+    ],
     ['a type-only cycle', (g) => g.get('functions/core/kube/y.ts')!.add('functions/core/kube/y.ts'), /cycle through/],
   ];
   for (const [name, breakIt, want] of broken) {
     const g = good();
     breakIt(g);
     const v = violations(g);
-    assert.ok(v.some((line) => want.test(line)), `${name}: ${JSON.stringify(v)}`);
+    assert.ok(
+      v.some((line) => want.test(line)),
+      `${name}: ${JSON.stringify(v)}`,
+    );
   }
 });
 

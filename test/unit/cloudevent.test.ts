@@ -5,7 +5,12 @@ import { parseCloudEvent, toBinary } from '../../functions/core/http/cloudevent.
 import { InvalidEventError } from '../../functions/core/errors.ts';
 
 const data = { kind: 'Pod', metadata: { name: 'p' } };
-const sdk = new SdkEvent({ id: 'e1', source: '/apis/v1/namespaces/ns/pods/p', type: 'dev.knative.apiserver.resource.update', data });
+const sdk = new SdkEvent({
+  id: 'e1',
+  source: '/apis/v1/namespaces/ns/pods/p',
+  type: 'dev.knative.apiserver.resource.update',
+  data,
+});
 
 function asRecord(h: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, String(v)]));
@@ -27,7 +32,14 @@ test('structured mode from the SDK parses to the same attributes and data', () =
 });
 
 test('our binary reply round-trips through the SDK', () => {
-  const { headers, body } = toBinary({ specversion: '1.0', id: 'r', source: 'restore-guard/x', type: 't', subject: 'ns/pod-1', data: { a: 1 } });
+  const { headers, body } = toBinary({
+    specversion: '1.0',
+    id: 'r',
+    source: 'restore-guard/x',
+    type: 't',
+    subject: 'ns/pod-1',
+    data: { a: 1 },
+  });
   const back = HTTP.toEvent({ headers, body }) as SdkEvent;
   assert.is(back.id, 'r');
   assert.is(back.subject, 'ns/pod-1');
@@ -42,10 +54,35 @@ test('non-ASCII header values are percent-encoded and decoded (HTTP binding 3.1.
 
 for (const [name, msg, pattern] of [
   ['no ce headers', { headers: { 'content-type': 'application/json' }, body: '{}' }, /not a CloudEvent/],
-  ['missing id', { headers: { 'ce-specversion': '1.0', 'ce-source': 's', 'ce-type': 't' }, body: '' }, /id is required/],
-  ['wrong specversion', { headers: { 'ce-specversion': '0.3', 'ce-id': '1', 'ce-source': 's', 'ce-type': 't' }, body: '' }, /specversion/],
-  ['invalid JSON data', { headers: { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': 's', 'ce-type': 't', 'content-type': 'application/json' }, body: '{oops' }, /not valid JSON/],
-  ['structured but not an object', { headers: { 'content-type': 'application/cloudevents+json' }, body: '[1]' }, /JSON object/],
+  [
+    'missing id',
+    { headers: { 'ce-specversion': '1.0', 'ce-source': 's', 'ce-type': 't' }, body: '' },
+    /id is required/,
+  ],
+  [
+    'wrong specversion',
+    { headers: { 'ce-specversion': '0.3', 'ce-id': '1', 'ce-source': 's', 'ce-type': 't' }, body: '' },
+    /specversion/,
+  ],
+  [
+    'invalid JSON data',
+    {
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': '1',
+        'ce-source': 's',
+        'ce-type': 't',
+        'content-type': 'application/json',
+      },
+      body: '{oops',
+    },
+    /not valid JSON/,
+  ],
+  [
+    'structured but not an object',
+    { headers: { 'content-type': 'application/cloudevents+json' }, body: '[1]' },
+    /JSON object/,
+  ],
   ['batch mode', { headers: { 'content-type': 'application/cloudevents-batch+json' }, body: '[]' }, /batched/],
 ] as const) {
   test(`rejects: ${name}`, () => {

@@ -17,7 +17,15 @@ test('defaults: an empty environment is a valid configuration', () => {
 });
 
 test('values are parsed: numbers, booleans, lists; empty strings mean the default', () => {
-  const c = loadConfig({ PORT: '9090', HOST: '127.0.0.1', RG_RETRY_JOBS: 'yes', RG_PROFILES: ' generic ', RG_NAMESPACES: 'a, b,,c', RG_RETRY_JITTER: '0', RG_DOMAIN: '' });
+  const c = loadConfig({
+    PORT: '9090',
+    HOST: '127.0.0.1',
+    RG_RETRY_JOBS: 'yes',
+    RG_PROFILES: ' generic ',
+    RG_NAMESPACES: 'a, b,,c',
+    RG_RETRY_JITTER: '0',
+    RG_DOMAIN: '',
+  });
   assert.is(c.PORT, 9090);
   assert.is(c.HOST, '127.0.0.1');
   assert.is(c.RG_RETRY_JOBS, true);
@@ -29,12 +37,31 @@ test('values are parsed: numbers, booleans, lists; empty strings mean the defaul
 
 test('bad values: one error naming every bad variable, its value and what is allowed', () => {
   try {
-    loadConfig({ PORT: 'eighty', RG_RETRY_AVOID: 'sometimes', RG_PROFILES: 'kubeblocks,argo', RG_ANCHOR_CPU: 'lots', RG_NON_RETRYABLE_EXIT_CODES: '1,x', RG_DRY_RUN: 'maybe' });
+    loadConfig({
+      PORT: 'eighty',
+      RG_RETRY_AVOID: 'sometimes',
+      RG_PROFILES: 'kubeblocks,argo',
+      RG_ANCHOR_CPU: 'lots',
+      RG_NON_RETRYABLE_EXIT_CODES: '1,x',
+      RG_DRY_RUN: 'maybe',
+    });
     assert.unreachable('should throw');
   } catch (e) {
     assert.instance(e, ConfigError);
     const m = (e as Error).message;
-    for (const part of ['PORT="eighty"', 'whole number', 'RG_RETRY_AVOID="sometimes"', 'preferred, required or off', 'RG_PROFILES', 'kubeblocks and generic', 'RG_ANCHOR_CPU="lots"', 'quantity', 'RG_NON_RETRYABLE_EXIT_CODES', 'RG_DRY_RUN="maybe"', 'true or false']) {
+    for (const part of [
+      'PORT="eighty"',
+      'whole number',
+      'RG_RETRY_AVOID="sometimes"',
+      'preferred, required or off',
+      'RG_PROFILES',
+      'kubeblocks and generic',
+      'RG_ANCHOR_CPU="lots"',
+      'quantity',
+      'RG_NON_RETRYABLE_EXIT_CODES',
+      'RG_DRY_RUN="maybe"',
+      'true or false',
+    ]) {
       assert.ok(m.includes(part), `message names ${part}: ${m}`);
     }
     assert.match((e as ConfigError).hint ?? '', /README/);

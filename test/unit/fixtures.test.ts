@@ -43,7 +43,10 @@ for (const f of valid) {
     assert.ok(!Number.isNaN(Date.parse(ev.time ?? '')), 'time');
     assert.is(ev.datacontenttype, 'application/json');
     const plural = obj.kind === 'Pod' ? 'pods' : 'jobs';
-    assert.is(ev.subject, `/apis/${obj.apiVersion}/namespaces/${obj.metadata.namespace}/${plural}/${obj.metadata.name}`);
+    assert.is(
+      ev.subject,
+      `/apis/${obj.apiVersion}/namespaces/${obj.metadata.namespace}/${plural}/${obj.metadata.name}`,
+    );
     assert.is(ev.kind, obj.kind);
     assert.is(ev.apiversion, obj.apiVersion);
     assert.is(ev.name, obj.metadata.name);
@@ -61,7 +64,10 @@ test('event ids are unique; object uids are stable across the events of one obje
   const ids = new Set<string>();
   const uidByName = new Map<string, string>();
   for (const f of valid) {
-    const ev = JSON.parse(read('events', f)) as { id: string; data: { kind: string; metadata: { name: string; uid: string } } };
+    const ev = JSON.parse(read('events', f)) as {
+      id: string;
+      data: { kind: string; metadata: { name: string; uid: string } };
+    };
     assert.not.ok(ids.has(ev.id), `duplicate id in ${f}`);
     ids.add(ev.id);
     const key = `${ev.data.kind}/${ev.data.metadata.name}`;
@@ -73,7 +79,7 @@ test('event ids are unique; object uids are stable across the events of one obje
 
 for (const f of invalid) {
   test(`invalid: ${f} fails to validate`, () => {
-    let ev;
+    let ev: ReturnType<typeof parseCloudEvent>;
     try {
       ev = parseCloudEvent(structured(read('invalid', f)));
     } catch (e) {

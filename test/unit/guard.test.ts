@@ -18,7 +18,8 @@ async function setup() {
   const g = guarded(inner, createSelector(loadConfig({})), 'restoreguard.dev', log, metrics);
   const stranger = restorePod({ name: 'web-1' });
   stranger.metadata.labels = { app: 'web' };
-  for (const o of [restorePod(), restoreJob(), pvc('data-mysql-0'), stranger] as KubeObject[]) await inner.create(o.kind as 'Pod', 'db', o);
+  for (const o of [restorePod(), restoreJob(), pvc('data-mysql-0'), stranger] as KubeObject[])
+    await inner.create(o.kind as 'Pod', 'db', o);
   inner.writes.length = 0;
   return { inner, g, metrics, log };
 }
@@ -35,28 +36,66 @@ const refused = async (p: Promise<unknown>, why: RegExp) => {
 
 test('patches may touch only our labels and annotations (and the KubeBlocks stop annotation on pods)', async () => {
   const { g, inner, metrics } = await setup();
-  await g.patch('Pod', 'db', 'restore-0-abcde', { metadata: { labels: { 'restoreguard.dev/state': 'succeeded' }, annotations: { 'dataprotection.kubeblocks.io/stop-restore-manager': 'true' } } });
+  await g.patch('Pod', 'db', 'restore-0-abcde', {
+    metadata: {
+      labels: { 'restoreguard.dev/state': 'succeeded' },
+      annotations: { 'dataprotection.kubeblocks.io/stop-restore-manager': 'true' },
+    },
+  });
   await refused(g.patch('Pod', 'db', 'restore-0-abcde', { spec: { nodeName: 'x' } }), /patch touches spec/);
   await refused(g.patch('Pod', 'db', 'restore-0-abcde', { metadata: { labels: { app: 'x' } } }), /labels app/);
-  await refused(g.patch('Pod', 'db', 'restore-0-abcde', { metadata: { ownerReferences: null } }), /metadata.ownerReferences/);
-  await refused(g.patch('Job', 'db', 'restore-0', { metadata: { annotations: { 'dataprotection.kubeblocks.io/stop-restore-manager': 'true' } } }), /annotations/);
-  await refused(g.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', { metadata: { labels: { app: 'x' } } }), /labels app/);
+  await refused(
+    g.patch('Pod', 'db', 'restore-0-abcde', { metadata: { ownerReferences: null } }),
+    /metadata.ownerReferences/,
+  );
+  await refused(
+    g.patch('Job', 'db', 'restore-0', {
+      metadata: { annotations: { 'dataprotection.kubeblocks.io/stop-restore-manager': 'true' } },
+    }),
+    /annotations/,
+  );
+  await refused(
+    g.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', { metadata: { labels: { app: 'x' } } }),
+    /labels app/,
+  );
   assert.is(inner.writes.filter((w) => w.changed).length, 1, 'only the allowed patch was made');
   assert.is(metrics.refused.get({ verb: 'patch', kind: 'Pod' }), 3);
 });
 
 test('writes to objects that are not restore objects or our anchors are refused', async () => {
   const { g, inner } = await setup();
-  await refused(g.patch('Pod', 'db', 'web-1', { metadata: { labels: { 'restoreguard.dev/state': 'x' } } }), /not a selected restore object/);
+  await refused(
+    g.patch('Pod', 'db', 'web-1', { metadata: { labels: { 'restoreguard.dev/state': 'x' } } }),
+    /not a selected restore object/,
+  );
   await refused(g.delete('Pod', 'db', 'web-1'), /not a selected restore object or anchor/);
   await refused(g.delete('PersistentVolumeClaim', 'db', 'data-mysql-0'), /never deleted/);
-  await refused(g.create('Pod', 'db', { kind: 'Pod', metadata: { name: 'x', labels: { app: 'x' } } }), /only anchor pods/);
   await refused(
-    g.create('Pod', 'db', { kind: 'Pod', metadata: { name: 'web-1-anchor', labels: { 'restoreguard.dev/anchor-for': 'web-1', 'restoreguard.dev/group': 'g' } } }),
+    g.create('Pod', 'db', { kind: 'Pod', metadata: { name: 'x', labels: { app: 'x' } } }),
+    /only anchor pods/,
+  );
+  await refused(
+    g.create('Pod', 'db', {
+      kind: 'Pod',
+      metadata: {
+        name: 'web-1-anchor',
+        labels: { 'restoreguard.dev/anchor-for': 'web-1', 'restoreguard.dev/group': 'g' },
+      },
+    }),
     /not a selected restore pod/,
   );
-  await refused(g.create('Job', 'db', { kind: 'Job', metadata: { name: 'evil' }, spec: { template: { spec: { containers: [] } } } }), /only retries/);
-  await refused(g.create('Event', 'db', { kind: 'Event', metadata: { name: 'e' }, involvedObject: { kind: 'Pod', name: 'web-1' } }), /not a restore object/);
+  await refused(
+    g.create('Job', 'db', {
+      kind: 'Job',
+      metadata: { name: 'evil' },
+      spec: { template: { spec: { containers: [] } } },
+    }),
+    /only retries/,
+  );
+  await refused(
+    g.create('Event', 'db', { kind: 'Event', metadata: { name: 'e' }, involvedObject: { kind: 'Pod', name: 'web-1' } }),
+    /not a restore object/,
+  );
   assert.equal(inner.writes, []);
 });
 
@@ -74,9 +113,15 @@ test('dry-run: writes are reported, never made; reads pass through', async () =>
   inner.writes.length = 0;
   const seen: string[] = [];
   const d = dryRun(inner, memoryLogger(), (w) => seen.push(`${w.verb} ${w.kind} ${w.name}`));
-  const patched = await d.patch('Pod', 'db', 'restore-0-abcde', { metadata: { labels: { 'restoreguard.dev/state': 'succeeded' } } });
+  const patched = await d.patch('Pod', 'db', 'restore-0-abcde', {
+    metadata: { labels: { 'restoreguard.dev/state': 'succeeded' } },
+  });
   assert.is(patched!.metadata.labels!['restoreguard.dev/state'], 'succeeded', 'answers as if written');
-  assert.is((await inner.get('Pod', 'db', 'restore-0-abcde'))!.metadata.labels!['restoreguard.dev/state'], undefined, 'but nothing changed');
+  assert.is(
+    (await inner.get('Pod', 'db', 'restore-0-abcde'))!.metadata.labels!['restoreguard.dev/state'],
+    undefined,
+    'but nothing changed',
+  );
   await d.create('Pod', 'db', { kind: 'Pod', metadata: { name: 'a' } });
   assert.is(await d.delete('Pod', 'db', 'restore-0-abcde'), true);
   assert.ok(await inner.get('Pod', 'db', 'restore-0-abcde'));

@@ -54,7 +54,13 @@ const at = (s: number) => new Date(Date.parse('2025-11-04T09:12:30Z') + s * 1000
 const KB = { namespace: 'demo', group: 'pg-cluster-postgresql-9e2b1a7c-preparedata', profile: 'kubeblocks' } as const;
 const GEN = { namespace: 'demo', group: 'orders-db-restore-20251104', profile: 'generic' } as const;
 const kbJob = (i: number) => `restore-preparedata-9e2b1a7c-pg-cluster-postgresql-${i}`;
-const c = (name: string, exitCode: number | null, reason: string | null, startedAt: string | null, finishedAt: string | null) => ({
+const c = (
+  name: string,
+  exitCode: number | null,
+  reason: string | null,
+  startedAt: string | null,
+  finishedAt: string | null,
+) => ({
   name,
   exitCode,
   reason,
@@ -67,7 +73,9 @@ type Expected = Omit<RestoreData, 'uid' | 'claims' | 'phase'>;
 /** The PVCs an object mounts, as the answer must carry them (checked on its own below). */
 function claimsIn(data: { kind: string; spec: Record<string, any> }): string[] {
   const spec = data.kind === 'Job' ? data.spec.template.spec : data.spec;
-  return (spec.volumes ?? []).flatMap((v: { persistentVolumeClaim?: { claimName: string } }) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : []));
+  return (spec.volumes ?? []).flatMap((v: { persistentVolumeClaim?: { claimName: string } }) =>
+    v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : [],
+  );
 }
 
 /** Asserts the whole answer (uid taken from the fixture's object), and that it is valid event data. */
@@ -90,7 +98,14 @@ test('kubeblocks: a pending pod not yet bound to a node has nothing to say', () 
   expectAnswer('kb-restore-pod-pending.add', null);
 });
 
-const kbPod0 = { ...KB, job: kbJob(0), pod: `${kbJob(0)}-x2k9q`, node: 'kwok-node-0', scope: 'pod', attempt: 1 } as const;
+const kbPod0 = {
+  ...KB,
+  job: kbJob(0),
+  pod: `${kbJob(0)}-x2k9q`,
+  node: 'kwok-node-0',
+  scope: 'pod',
+  attempt: 1,
+} as const;
 
 test('kubeblocks: bound to a node, containers still being created → placed', () => {
   expectAnswer('kb-restore-pod-bound.update', {
@@ -212,7 +227,15 @@ test('kubeblocks: restore exit 127 → failed Error, not retryable (127 is in RG
 
 // ---------------------------------------------------------------- KubeBlocks Jobs
 
-const kbJobScope = { ...KB, pod: null, node: null, scope: 'job' as const, containers: [] as RestoreData['containers'], attempt: 1, startedAt: at(1) };
+const kbJobScope = {
+  ...KB,
+  pod: null,
+  node: null,
+  scope: 'job' as const,
+  containers: [] as RestoreData['containers'],
+  attempt: 1,
+  startedAt: at(1),
+};
 
 test('kubeblocks Job: still active → nothing to say', () => {
   expectAnswer('kb-restore-job-active.update', null);
@@ -251,11 +274,32 @@ test('Job: the outcome recorded for its last pod supplies pod, node, containers 
   const got = judgeEvent(ev);
   assert.ok(got && got !== 'unselected');
   assert.equal(
-    { pod: got.pod, node: got.node, containers: got.containers, exitCode: got.exitCode, reason: got.reason, retryable: got.retryable, scope: got.scope },
-    { pod: kbOom.pod, node: 'kwok-node-2', containers: kbOom.containers, exitCode: 137, reason: 'BackoffLimitExceeded', retryable: false, scope: 'job' },
+    {
+      pod: got.pod,
+      node: got.node,
+      containers: got.containers,
+      exitCode: got.exitCode,
+      reason: got.reason,
+      retryable: got.retryable,
+      scope: got.scope,
+    },
+    {
+      pod: kbOom.pod,
+      node: 'kwok-node-2',
+      containers: kbOom.containers,
+      exitCode: 137,
+      reason: 'BackoffLimitExceeded',
+      retryable: false,
+      scope: 'job',
+    },
   );
   // The same Job whose last pod failed with a retryable Error is retryable.
-  ev.data.metadata.annotations['restoreguard.dev/outcome'] = JSON.stringify({ ...record, reason: 'Error', exitCode: 1, retryable: true });
+  ev.data.metadata.annotations['restoreguard.dev/outcome'] = JSON.stringify({
+    ...record,
+    reason: 'Error',
+    exitCode: 1,
+    retryable: true,
+  });
   const again = judgeEvent(ev);
   assert.ok(again && again !== 'unselected' && again.retryable === true);
   // An unreadable record is ignored, not fatal.
@@ -268,7 +312,8 @@ test('Job: the outcome recorded for its last pod supplies pod, node, containers 
 
 // ---------------------------------------------------------------- generic restore pods
 
-const gen = (job: string, suffix: string, node: string) => ({ ...GEN, job, pod: `${job}-${suffix}`, node, scope: 'pod', attempt: 1 }) as const;
+const gen = (job: string, suffix: string, node: string) =>
+  ({ ...GEN, job, pod: `${job}-${suffix}`, node, scope: 'pod', attempt: 1 }) as const;
 
 test('generic: single container exited 0 → succeeded', () => {
   expectAnswer('generic-restore-succeeded.update', {
@@ -320,11 +365,17 @@ test('generic: without the annotation every regular container counts, unless it 
   assert.is(got.state, 'failed');
   assert.is(got.reason, 'Error');
   assert.is(got.exitCode, 1);
-  assert.equal(got.containers.map((x) => x.name), ['restore', 'metrics']);
+  assert.equal(
+    got.containers.map((x) => x.name),
+    ['restore', 'metrics'],
+  );
   const helpers = judgeEvent(ev, loadConfig({ RG_HELPER_CONTAINERS: 'restore-manager,metrics' }));
   assert.ok(helpers && helpers !== 'unselected');
   assert.is(helpers.state, 'succeeded');
-  assert.equal(helpers.containers.map((x) => x.name), ['restore']);
+  assert.equal(
+    helpers.containers.map((x) => x.name),
+    ['restore'],
+  );
   const named = judgeEvent(ev, loadConfig({ RG_GENERIC_RESTORE_CONTAINERS: 'restore' }));
   assert.ok(named && named !== 'unselected' && named.state === 'succeeded');
 });
@@ -444,11 +495,17 @@ test('generic: a pod stuck on its image and then deleted stays ImagePullFailed (
 });
 
 test('generic: the grace period is configuration', () => {
-  const short = judgeFixture('generic-image-pull-within-grace.update', loadConfig({ RG_IMAGE_PULL_GRACE_SECONDS: '30' }));
+  const short = judgeFixture(
+    'generic-image-pull-within-grace.update',
+    loadConfig({ RG_IMAGE_PULL_GRACE_SECONDS: '30' }),
+  );
   assert.ok(short && short !== 'unselected');
   assert.is(short.state, 'failed');
   assert.is(short.reason, 'ImagePullFailed');
-  const long = judgeFixture('generic-image-pull-beyond-grace.update', loadConfig({ RG_IMAGE_PULL_GRACE_SECONDS: '3600' }));
+  const long = judgeFixture(
+    'generic-image-pull-beyond-grace.update',
+    loadConfig({ RG_IMAGE_PULL_GRACE_SECONDS: '3600' }),
+  );
   assert.ok(long && long !== 'unselected');
   assert.is(long.state, 'placed');
 });
@@ -515,7 +572,9 @@ test('generic: a native sidecar (init, restartPolicy Always) still running does 
 
 test('generic: a native sidecar that failed does not count either', () => {
   const ev = fixture('generic-native-sidecar-succeeded.update');
-  ev.data.status.initContainerStatuses[0].state = { terminated: { exitCode: 1, reason: 'Error', startedAt: at(3), finishedAt: at(20) } };
+  ev.data.status.initContainerStatuses[0].state = {
+    terminated: { exitCode: 1, reason: 'Error', startedAt: at(3), finishedAt: at(20) },
+  };
   const got = judgeEvent(ev);
   assert.ok(got && got !== 'unselected');
   assert.is(got.state, 'succeeded');
@@ -576,7 +635,15 @@ test('generic: the same delete event without deletionTimestamp cannot be timed �
 
 // ---------------------------------------------------------------- generic Jobs
 
-const genJobScope = { ...GEN, pod: null, node: null, scope: 'job' as const, containers: [] as RestoreData['containers'], attempt: 1, startedAt: at(1) };
+const genJobScope = {
+  ...GEN,
+  pod: null,
+  node: null,
+  scope: 'job' as const,
+  containers: [] as RestoreData['containers'],
+  attempt: 1,
+  startedAt: at(1),
+};
 
 test('generic Job: Complete (label only on the pod template) → succeeded, scope job', () => {
   const ev = fixture('generic-job-complete.update');
@@ -627,7 +694,8 @@ test('generic Job: Failed PodFailurePolicy → failed, never retryable', () => {
     reason: 'PodFailurePolicy',
     retryable: false,
     exitCode: null,
-    message: 'Container restore for pod demo/orders-db-restore-2-l0k9j failed with exit code 42 matching FailJob rule at index 0',
+    message:
+      'Container restore for pod demo/orders-db-restore-2-l0k9j failed with exit code 42 matching FailJob rule at index 0',
     finishedAt: at(13),
   });
   const all = loadConfig({ RG_RETRYABLE_REASONS: 'Error,PodFailurePolicy,BackoffLimitExceeded' });
@@ -685,7 +753,8 @@ test('the label domain is configuration: restoreguard.dev labels are not ours un
 test('policy defaults: OOMKilled, ImagePullFailed, ConfigError not retryable; infrastructure retryable; Error unless 126/127', () => {
   const p = DEFAULTS;
   assert.equal(p.RG_NON_RETRYABLE_EXIT_CODES, [126, 127]);
-  for (const r of ['OOMKilled', 'ImagePullFailed', 'ConfigError', 'PodFailurePolicy'] as const) assert.is(isRetryable(p, r, null), false, r);
+  for (const r of ['OOMKilled', 'ImagePullFailed', 'ConfigError', 'PodFailurePolicy'] as const)
+    assert.is(isRetryable(p, r, null), false, r);
   for (const r of ['Evicted', 'Preempted', 'NodeLost', 'Deleted'] as const) assert.is(isRetryable(p, r, 137), true, r);
   assert.is(isRetryable(p, 'Error', 1), true);
   assert.is(isRetryable(p, 'Error', 137), true);
@@ -729,7 +798,11 @@ test('a bad policy is refused at load, naming the variable', () => {
 // ---------------------------------------------------------------- purity
 
 test('judging is pure: same input, same answer, and the object is not changed', () => {
-  for (const name of ['kb-restore-succeeded-manager-running.update', 'generic-preempted.update', 'kb-restore-job-backofflimit.update']) {
+  for (const name of [
+    'kb-restore-succeeded-manager-running.update',
+    'generic-preempted.update',
+    'kb-restore-job-backofflimit.update',
+  ]) {
     const ev = fixture(name);
     const before = JSON.stringify(ev);
     const a = judgeEvent(ev);

@@ -57,15 +57,51 @@ const K8S = join(ROOT, 'node_modules/kubernetes-models');
 const MODELS: Record<string, { model: ModelCtor; dts: string; namespaced: boolean }> = {
   'v1/Namespace': { model: Namespace as never, dts: join(K8S, 'v1/Namespace.d.ts'), namespaced: false },
   'v1/ServiceAccount': { model: ServiceAccount as never, dts: join(K8S, 'v1/ServiceAccount.d.ts'), namespaced: true },
-  'rbac.authorization.k8s.io/v1/ClusterRole': { model: ClusterRole as never, dts: join(K8S, 'rbac.authorization.k8s.io/v1/ClusterRole.d.ts'), namespaced: false },
-  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': { model: ClusterRoleBinding as never, dts: join(K8S, 'rbac.authorization.k8s.io/v1/ClusterRoleBinding.d.ts'), namespaced: false },
-  'rbac.authorization.k8s.io/v1/Role': { model: Role as never, dts: join(K8S, 'rbac.authorization.k8s.io/v1/Role.d.ts'), namespaced: true },
-  'rbac.authorization.k8s.io/v1/RoleBinding': { model: RoleBinding as never, dts: join(K8S, 'rbac.authorization.k8s.io/v1/RoleBinding.d.ts'), namespaced: true },
-  'eventing.knative.dev/v1/Broker': { model: Broker as never, dts: join(KNATIVE, 'eventing.knative.dev/v1/Broker.d.ts'), namespaced: true },
-  'eventing.knative.dev/v1/Trigger': { model: Trigger as never, dts: join(KNATIVE, 'eventing.knative.dev/v1/Trigger.d.ts'), namespaced: true },
-  'sources.knative.dev/v1/ApiServerSource': { model: ApiServerSource as never, dts: join(KNATIVE, 'sources.knative.dev/v1/ApiServerSource.d.ts'), namespaced: true },
-  'sources.knative.dev/v1/PingSource': { model: PingSource as never, dts: join(KNATIVE, 'sources.knative.dev/v1/PingSource.d.ts'), namespaced: true },
-  'serving.knative.dev/v1/Service': { model: Service as never, dts: join(KNATIVE, 'serving.knative.dev/v1/Service.d.ts'), namespaced: true },
+  'rbac.authorization.k8s.io/v1/ClusterRole': {
+    model: ClusterRole as never,
+    dts: join(K8S, 'rbac.authorization.k8s.io/v1/ClusterRole.d.ts'),
+    namespaced: false,
+  },
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': {
+    model: ClusterRoleBinding as never,
+    dts: join(K8S, 'rbac.authorization.k8s.io/v1/ClusterRoleBinding.d.ts'),
+    namespaced: false,
+  },
+  'rbac.authorization.k8s.io/v1/Role': {
+    model: Role as never,
+    dts: join(K8S, 'rbac.authorization.k8s.io/v1/Role.d.ts'),
+    namespaced: true,
+  },
+  'rbac.authorization.k8s.io/v1/RoleBinding': {
+    model: RoleBinding as never,
+    dts: join(K8S, 'rbac.authorization.k8s.io/v1/RoleBinding.d.ts'),
+    namespaced: true,
+  },
+  'eventing.knative.dev/v1/Broker': {
+    model: Broker as never,
+    dts: join(KNATIVE, 'eventing.knative.dev/v1/Broker.d.ts'),
+    namespaced: true,
+  },
+  'eventing.knative.dev/v1/Trigger': {
+    model: Trigger as never,
+    dts: join(KNATIVE, 'eventing.knative.dev/v1/Trigger.d.ts'),
+    namespaced: true,
+  },
+  'sources.knative.dev/v1/ApiServerSource': {
+    model: ApiServerSource as never,
+    dts: join(KNATIVE, 'sources.knative.dev/v1/ApiServerSource.d.ts'),
+    namespaced: true,
+  },
+  'sources.knative.dev/v1/PingSource': {
+    model: PingSource as never,
+    dts: join(KNATIVE, 'sources.knative.dev/v1/PingSource.d.ts'),
+    namespaced: true,
+  },
+  'serving.knative.dev/v1/Service': {
+    model: Service as never,
+    dts: join(KNATIVE, 'serving.knative.dev/v1/Service.d.ts'),
+    namespaced: true,
+  },
 };
 
 /** The fields a kubernetes-models .d.ts declares for its model, with their type text. */
@@ -132,10 +168,13 @@ function unknownFields(value: unknown, file: string, path = ''): string[] {
 
 function unknownInType(v: unknown, type: string, file: string, path: string, imports: Map<string, string>): string[] {
   const arr = type.match(/^Array<(\w+)>$/);
-  if (arr) return Array.isArray(v) ? v.flatMap((x, i) => unknownInType(x, arr[1]!, file, `${path}[${i}]`, imports)) : [];
+  if (arr)
+    return Array.isArray(v) ? v.flatMap((x, i) => unknownInType(x, arr[1]!, file, `${path}[${i}]`, imports)) : [];
   const map = type.match(/^\{ \[key: string\]: (\w+); \}$/);
   if (map) {
-    return v && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => unknownInType(x, map[1]!, file, `${path}.${k}`, imports)) : [];
+    return v && typeof v === 'object'
+      ? Object.entries(v).flatMap(([k, x]) => unknownInType(x, map[1]!, file, `${path}.${k}`, imports))
+      : [];
   }
   const spec = imports.get(type);
   return spec ? unknownFields(v, resolveImport(file, spec), path) : [];
@@ -183,11 +222,19 @@ const trigger = (spec: Record<string, unknown>): Doc => ({
   apiVersion: 'eventing.knative.dev/v1',
   kind: 'Trigger',
   metadata: { name: 't', namespace: NAMESPACE },
-  spec: { broker: 'restore-guard', subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'restore-guard' }, uri: '/x' }, ...spec },
+  spec: {
+    broker: 'restore-guard',
+    subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'restore-guard' }, uri: '/x' },
+    ...spec,
+  },
 });
 
 test('kustomization.yaml lists every manifest in eventing/, once', () => {
-  const k = parse(readFileSync(join(EVENTING, 'kustomization.yaml'), 'utf8')) as { apiVersion: string; kind: string; resources: string[] };
+  const k = parse(readFileSync(join(EVENTING, 'kustomization.yaml'), 'utf8')) as {
+    apiVersion: string;
+    kind: string;
+    resources: string[];
+  };
   assert.is(k.apiVersion, 'kustomize.config.k8s.io/v1beta1');
   assert.is(k.kind, 'Kustomization');
   assert.equal([...k.resources].sort(), manifestFiles);
@@ -237,10 +284,52 @@ test('validation fails on bad documents', () => {
     ['wrong type', trigger({ delivery: { retry: 'five' } })],
     ['missing subscriber', { ...trigger({}), spec: { broker: 'restore-guard' } }],
     ['wrong kind for apiVersion', { ...trigger({}), apiVersion: 'eventing.knative.dev/v1beta1' }],
-    ['selector not a LabelSelector', { ...of('ApiServerSource')[0]!, spec: { ...of('ApiServerSource')[0]!.spec, resources: [{ apiVersion: 'v1', kind: 'Pod', selector: { matchExpressions: 'x' } }] } }],
-    ['unknown field deep in a LabelSelector', { ...of('ApiServerSource')[0]!, spec: { ...of('ApiServerSource')[0]!.spec, resources: [{ apiVersion: 'v1', kind: 'Pod', selector: { matchExpressions: [{ key: 'a', operator: 'Exists', value: 'x' }] } }] } }],
-    ['unknown field deep in a container', { apiVersion: 'serving.knative.dev/v1', kind: 'Service', metadata: { name: 's' }, spec: { template: { spec: { containers: [{ name: 'c', image: 'i', securityContext: { capabilitiez: {} } }] } } } }],
-    ['ClusterRole verbs not a list', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'r' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: 'get' }] }],
+    [
+      'selector not a LabelSelector',
+      {
+        ...of('ApiServerSource')[0]!,
+        spec: {
+          ...of('ApiServerSource')[0]!.spec,
+          resources: [{ apiVersion: 'v1', kind: 'Pod', selector: { matchExpressions: 'x' } }],
+        },
+      },
+    ],
+    [
+      'unknown field deep in a LabelSelector',
+      {
+        ...of('ApiServerSource')[0]!,
+        spec: {
+          ...of('ApiServerSource')[0]!.spec,
+          resources: [
+            {
+              apiVersion: 'v1',
+              kind: 'Pod',
+              selector: { matchExpressions: [{ key: 'a', operator: 'Exists', value: 'x' }] },
+            },
+          ],
+        },
+      },
+    ],
+    [
+      'unknown field deep in a container',
+      {
+        apiVersion: 'serving.knative.dev/v1',
+        kind: 'Service',
+        metadata: { name: 's' },
+        spec: {
+          template: { spec: { containers: [{ name: 'c', image: 'i', securityContext: { capabilitiez: {} } }] } },
+        },
+      },
+    ],
+    [
+      'ClusterRole verbs not a list',
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'r' },
+        rules: [{ apiGroups: [''], resources: ['pods'], verbs: 'get' }],
+      },
+    ],
   ];
   for (const [why, doc] of bad) assert.throws(() => validateDoc(doc), undefined, why);
   validateDoc(trigger({ filters: [{ exact: { type: 'x' } }] })); // the fixture itself is fine
@@ -263,18 +352,27 @@ function filterProblems(f: Record<string, unknown>, path: string): string[] {
       if (!v) out.push(`${path}.${d}.${k}: empty value`);
     }
   }
-  for (const d of ['all', 'any'] as const) ((f[d] ?? []) as Record<string, unknown>[]).forEach((x, i) => out.push(...filterProblems(x, `${path}.${d}[${i}]`)));
+  for (const d of ['all', 'any'] as const)
+    for (const [i, x] of ((f[d] ?? []) as Record<string, unknown>[]).entries())
+      out.push(...filterProblems(x, `${path}.${d}[${i}]`));
   if (f.not) out.push(...filterProblems(f.not as Record<string, unknown>, `${path}.not`));
   return out;
 }
 
-const ISO_DURATION = /^P(?!$)(\d+(?:\.\d+)?Y)?(\d+(?:\.\d+)?M)?(\d+(?:\.\d+)?W)?(\d+(?:\.\d+)?D)?(T(?=\d)(\d+(?:\.\d+)?H)?(\d+(?:\.\d+)?M)?(\d+(?:\.\d+)?S)?)?$/;
+const ISO_DURATION =
+  /^P(?!$)(\d+(?:\.\d+)?Y)?(\d+(?:\.\d+)?M)?(\d+(?:\.\d+)?W)?(\d+(?:\.\d+)?D)?(T(?=\d)(\d+(?:\.\d+)?H)?(\d+(?:\.\d+)?M)?(\d+(?:\.\d+)?S)?)?$/;
 
 /** Every object a ref points at: in eventing/, or the Knative Service func.yaml deploys. */
-function refProblems(ref: { apiVersion: string; kind: string; name: string; namespace?: string } | undefined, path: string): string[] {
+function refProblems(
+  ref: { apiVersion: string; kind: string; name: string; namespace?: string } | undefined,
+  path: string,
+): string[] {
   if (!ref) return [];
   const fn = parse(readFileSync(join(ROOT, 'func.yaml'), 'utf8')) as { name: string; namespace: string };
-  const known = new Set([...loaded.map((l) => `${l.doc.apiVersion}/${l.doc.kind}/${l.doc.metadata.namespace ?? ''}/${l.doc.metadata.name}`), `serving.knative.dev/v1/Service/${fn.namespace}/${fn.name}`]);
+  const known = new Set([
+    ...loaded.map((l) => `${l.doc.apiVersion}/${l.doc.kind}/${l.doc.metadata.namespace ?? ''}/${l.doc.metadata.name}`),
+    `serving.knative.dev/v1/Service/${fn.namespace}/${fn.name}`,
+  ]);
   const key = `${ref.apiVersion}/${ref.kind}/${ref.namespace ?? NAMESPACE}/${ref.name}`;
   return known.has(key) ? [] : [`${path}: ${key} is not defined in eventing/ nor deployed by func.yaml`];
 }
@@ -300,8 +398,10 @@ function deliveryProblems(d: Delivery | undefined, path: string): string[] {
   if (!d) return [];
   const out: string[] = [];
   if (d.retry !== undefined && !(Number.isInteger(d.retry) && d.retry >= 0)) out.push(`${path}.retry: ${d.retry}`);
-  if (d.backoffPolicy !== undefined && !['linear', 'exponential'].includes(d.backoffPolicy)) out.push(`${path}.backoffPolicy: ${d.backoffPolicy}`);
-  if (d.backoffDelay !== undefined && !ISO_DURATION.test(d.backoffDelay)) out.push(`${path}.backoffDelay: ${d.backoffDelay} is not ISO 8601`);
+  if (d.backoffPolicy !== undefined && !['linear', 'exponential'].includes(d.backoffPolicy))
+    out.push(`${path}.backoffPolicy: ${d.backoffPolicy}`);
+  if (d.backoffDelay !== undefined && !ISO_DURATION.test(d.backoffDelay))
+    out.push(`${path}.backoffDelay: ${d.backoffDelay} is not ISO 8601`);
   if (d.deadLetterSink) out.push(...destinationProblems(d.deadLetterSink, `${path}.deadLetterSink`));
   return out;
 }
@@ -313,10 +413,19 @@ function knativeProblems(doc: Doc): string[] {
     case 'Trigger': {
       const out: string[] = [];
       if (!s.broker && !s.brokerRef) out.push(`${at}: no broker`);
-      if (s.broker && !of('Broker').some((b) => b.metadata.name === s.broker && b.metadata.namespace === doc.metadata.namespace)) out.push(`${at}: broker ${s.broker} not defined`);
-      const attrs = ((s.filter as { attributes?: Record<string, string> } | undefined)?.attributes ?? {}) as Record<string, string>;
+      if (
+        s.broker &&
+        !of('Broker').some((b) => b.metadata.name === s.broker && b.metadata.namespace === doc.metadata.namespace)
+      )
+        out.push(`${at}: broker ${s.broker} not defined`);
+      const attrs = ((s.filter as { attributes?: Record<string, string> } | undefined)?.attributes ?? {}) as Record<
+        string,
+        string
+      >;
       for (const k of Object.keys(attrs)) if (!/^[a-z0-9]+$/.test(k)) out.push(`${at}: filter attribute ${k}`);
-      ((s.filters ?? []) as Record<string, unknown>[]).forEach((f, i) => out.push(...filterProblems(f, `${at}.filters[${i}]`)));
+      for (const [i, f] of ((s.filters ?? []) as Record<string, unknown>[]).entries()) {
+        out.push(...filterProblems(f, `${at}.filters[${i}]`));
+      }
       out.push(...destinationProblems(s.subscriber as Destination, `${at}.subscriber`));
       out.push(...deliveryProblems(s.delivery as Delivery, `${at}.delivery`));
       return out;
@@ -330,14 +439,18 @@ function knativeProblems(doc: Doc): string[] {
       if (!res.length) out.push(`${at}: no resources`);
       res.forEach((r, i) => {
         if (!r.kind?.trim()) out.push(`${at}.resources[${i}]: no kind`);
-        if (!/^([a-z0-9.-]+\/)?v\d+((alpha|beta)\d+)?$/.test(r.apiVersion ?? '')) out.push(`${at}.resources[${i}]: apiVersion ${r.apiVersion}`);
+        if (!/^([a-z0-9.-]+\/)?v\d+((alpha|beta)\d+)?$/.test(r.apiVersion ?? ''))
+          out.push(`${at}.resources[${i}]: apiVersion ${r.apiVersion}`);
       });
       return [...out, ...destinationProblems(s.sink as Destination, `${at}.sink`)];
     }
     case 'PingSource': {
       const out = destinationProblems(s.sink as Destination, `${at}.sink`);
-      const fields = String(s.schedule ?? '').trim().split(/\s+/);
-      if (fields.length !== 5 || !fields.every((f) => /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/.test(f))) out.push(`${at}: schedule ${s.schedule}`);
+      const fields = String(s.schedule ?? '')
+        .trim()
+        .split(/\s+/);
+      if (fields.length !== 5 || !fields.every((f) => /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/.test(f)))
+        out.push(`${at}: schedule ${s.schedule}`);
       return out;
     }
     default:
@@ -346,7 +459,10 @@ function knativeProblems(doc: Doc): string[] {
 }
 
 test("the manifests pass Knative's admission rules, and every reference resolves", () => {
-  assert.equal(loaded.flatMap((l) => knativeProblems(l.doc)), []);
+  assert.equal(
+    loaded.flatMap((l) => knativeProblems(l.doc)),
+    [],
+  );
 });
 
 test("Knative's admission rules catch bad Triggers", () => {
@@ -357,8 +473,19 @@ test("Knative's admission rules catch bad Triggers", () => {
   assert.ok(problems({ filters: [{ exact: { type: '' } }] }).length, 'empty value');
   assert.ok(problems({ delivery: { backoffDelay: '200ms' } }).length, 'not ISO 8601');
   assert.ok(problems({ delivery: { backoffPolicy: 'fibonacci' } }).length);
-  assert.ok(problems({ subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'restore-guard' }, uri: 'http://x/completion' } }).length, 'absolute uri with ref');
-  assert.ok(problems({ subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'nope' } } }).length, 'dangling ref');
+  assert.ok(
+    problems({
+      subscriber: {
+        ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'restore-guard' },
+        uri: 'http://x/completion',
+      },
+    }).length,
+    'absolute uri with ref',
+  );
+  assert.ok(
+    problems({ subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'nope' } } }).length,
+    'dangling ref',
+  );
   assert.ok(problems({ broker: 'default' }).length, 'undefined broker');
 });
 
@@ -395,8 +522,15 @@ const deployedConfig = loadConfig(Object.fromEntries((fnYaml.run?.envs ?? []).ma
 
 test('the ApiServerSource watches every selected restore Pod and Job once, and never an anchor', () => {
   const src = of('ApiServerSource').find((d) => (d.metadata as { name?: string }).name === 'restore-guard')!;
-  const spec = src.spec as { namespaceSelector?: LabelSelector; resources: { apiVersion: string; kind: string; selector?: LabelSelector }[] };
-  assert.equal(spec.namespaceSelector, {}, 'an empty namespaceSelector watches all namespaces; none watches only restore-guard');
+  const spec = src.spec as {
+    namespaceSelector?: LabelSelector;
+    resources: { apiVersion: string; kind: string; selector?: LabelSelector }[];
+  };
+  assert.equal(
+    spec.namespaceSelector,
+    {},
+    'an empty namespaceSelector watches all namespaces; none watches only restore-guard',
+  );
   const selector = createSelector(deployedConfig);
   const kb = 'dataprotection.kubeblocks.io/restore';
   const group = `${deployedConfig.RG_DOMAIN}/group`;
@@ -411,13 +545,20 @@ test('the ApiServerSource watches every selected restore Pod and Job once, and n
     { 'app.kubernetes.io/name': 'mysql' },
     {},
   ];
-  for (const [apiVersion, kind] of [['v1', 'Pod'], ['batch/v1', 'Job']] as const) {
+  for (const [apiVersion, kind] of [
+    ['v1', 'Pod'],
+    ['batch/v1', 'Job'],
+  ] as const) {
     const entries = spec.resources.filter((r) => r.apiVersion === apiVersion && r.kind === kind);
     assert.ok(entries.length > 0, `${kind} is not watched`);
     for (const labels of cases) {
       const watched = entries.filter((r) => matchesSelector(labels, selectorString(r.selector ?? {}))).length;
       const selected = selector.selectLabels('db', labels) !== null;
-      assert.is(watched, selected ? 1 : 0, `${kind} ${JSON.stringify(labels)}: watched by ${watched} entries, selected ${selected}`);
+      assert.is(
+        watched,
+        selected ? 1 : 0,
+        `${kind} ${JSON.stringify(labels)}: watched by ${watched} entries, selected ${selected}`,
+      );
     }
   }
   assert.equal([...new Set(spec.resources.map((r) => `${r.apiVersion} ${r.kind}`))].sort(), ['batch/v1 Job', 'v1 Pod']);
@@ -426,7 +567,11 @@ test('the ApiServerSource watches every selected restore Pod and Job once, and n
 test("a second ApiServerSource watches only KubeBlocks' Restores, for release", () => {
   const src = of('ApiServerSource').find((d) => (d.metadata as { name?: string }).name === 'restore-guard-kubeblocks');
   assert.ok(src, 'restore-guard-kubeblocks ApiServerSource');
-  const spec = src!.spec as { mode: string; namespaceSelector?: unknown; resources: { apiVersion: string; kind: string; selector?: unknown }[] };
+  const spec = src!.spec as {
+    mode: string;
+    namespaceSelector?: unknown;
+    resources: { apiVersion: string; kind: string; selector?: unknown }[];
+  };
   assert.is(spec.mode, 'Resource');
   assert.equal(spec.namespaceSelector, {});
   assert.equal(spec.resources, [{ apiVersion: 'dataprotection.kubeblocks.io/v1alpha1', kind: 'Restore' }]);
@@ -437,10 +582,23 @@ test("a second ApiServerSource watches only KubeBlocks' Restores, for release", 
 
 /** knative/func schema/func_yaml-schema.json, the parts a function may set (every level closed). */
 const quantity = z.string().regex(/^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/);
-const FuncEnv = z.strictObject({ name: z.string().regex(/^[-._a-zA-Z][-._a-zA-Z0-9]*$/).optional(), value: z.string().optional() });
+const FuncEnv = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[-._a-zA-Z][-._a-zA-Z0-9]*$/)
+    .optional(),
+  value: z.string().optional(),
+});
 const FuncLabel = z.strictObject({
-  key: z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/),
-  value: z.string().regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/).optional(),
+  key: z
+    .string()
+    .regex(
+      /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/,
+    ),
+  value: z
+    .string()
+    .regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/)
+    .optional(),
 });
 const FuncOptions = z.strictObject({
   scale: z
@@ -455,13 +613,18 @@ const FuncOptions = z.strictObject({
   resources: z
     .strictObject({
       requests: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).optional(),
-      limits: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional(), concurrency: z.int().min(0).optional() }).optional(),
+      limits: z
+        .strictObject({ cpu: quantity.optional(), memory: quantity.optional(), concurrency: z.int().min(0).optional() })
+        .optional(),
     })
     .optional(),
 });
 const FuncSchema = z.strictObject({
   specVersion: z.string(),
-  name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).optional(),
+  name: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+    .optional(),
   domain: z.string().optional(),
   runtime: z.string().optional(),
   registry: z.string().optional(),
@@ -473,7 +636,13 @@ const FuncSchema = z.strictObject({
   invoke: z.enum(['http', 'cloudevent']).optional(),
   build: z
     .strictObject({
-      git: z.strictObject({ url: z.string().optional(), revision: z.string().optional(), contextDir: z.string().optional() }).optional(),
+      git: z
+        .strictObject({
+          url: z.string().optional(),
+          revision: z.string().optional(),
+          contextDir: z.string().optional(),
+        })
+        .optional(),
       builderImages: z.record(z.string(), z.string()).optional(),
       buildpacks: z.array(z.string()).optional(),
       builder: z.enum(['pack', 's2i']).optional(),
@@ -503,7 +672,9 @@ const FuncSchema = z.strictObject({
       serviceAccountName: z.string().optional(),
       imagePullSecret: z.string().optional(),
       deployer: z.enum(['knative', 'raw', 'keda']).optional(),
-      subscriptions: z.array(z.strictObject({ source: z.string(), filters: z.record(z.string(), z.string()).optional() })).optional(),
+      subscriptions: z
+        .array(z.strictObject({ source: z.string(), filters: z.record(z.string(), z.string()).optional() }))
+        .optional(),
       managementDisabled: z.boolean().optional(),
     })
     .optional(),
@@ -515,7 +686,8 @@ function funcProblems(f: unknown): string[] {
   const r = FuncSchema.safeParse(f);
   if (!r.success) return r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   const scale = r.data.deploy?.options?.scale;
-  if (scale?.min !== undefined && scale.max !== undefined && scale.max < scale.min) return ['deploy.options.scale: max < min'];
+  if (scale?.min !== undefined && scale.max !== undefined && scale.max < scale.min)
+    return ['deploy.options.scale: max < min'];
   return [];
 }
 
@@ -543,7 +715,11 @@ test('func.yaml deploys our server: name, runtime, namespace, identity, scale bo
   assert.is(fnYaml.runtime, 'typescript');
   assert.is(fnYaml.namespace, NAMESPACE);
   assert.is(fnYaml.deploy?.serviceAccountName, 'restore-guard');
-  assert.ok(of('ServiceAccount').some((s) => s.metadata.name === fnYaml.deploy?.serviceAccountName && s.metadata.namespace === fnYaml.namespace));
+  assert.ok(
+    of('ServiceAccount').some(
+      (s) => s.metadata.name === fnYaml.deploy?.serviceAccountName && s.metadata.namespace === fnYaml.namespace,
+    ),
+  );
   assert.is(fnYaml.deploy?.options?.scale?.min, 0);
   assert.ok((fnYaml.deploy?.options?.scale?.max ?? 0) >= 1);
   // Every Trigger subscribes this Service.
@@ -568,7 +744,8 @@ test('.funcignore keeps local installs, build output and the test rig out of the
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
   for (const p of ['/node_modules', '/dist', '/.rig']) assert.ok(patterns.includes(p), `.funcignore misses ${p}`);
-  for (const p of ['/functions', '/package.json', '/package-lock.json', '/esbuild.config.ts', '/eventing']) assert.not.ok(patterns.includes(p), `${p} is needed by the build`);
+  for (const p of ['/functions', '/package.json', '/package-lock.json', '/esbuild.config.ts', '/eventing'])
+    assert.not.ok(patterns.includes(p), `${p} is needed by the build`);
 });
 
 test("func.yaml's environment parses with ConfigSchema, and sets nothing Knative owns", () => {

@@ -8,7 +8,12 @@ test('counters add per label set and render in the exposition format', () => {
   c.inc({ fn: 'a' }, 2);
   c.inc({ fn: 'b "q"' });
   assert.is(c.get({ fn: 'a' }), 3);
-  assert.equal(c.render(), ['# HELP x_total help me', '# TYPE x_total counter', 'x_total{fn="a"} 3', 'x_total{fn="b \\"q\\""} 1']);
+  assert.equal(c.render(), [
+    '# HELP x_total help me',
+    '# TYPE x_total counter',
+    'x_total{fn="a"} 3',
+    'x_total{fn="b \\"q\\""} 1',
+  ]);
 });
 
 test('gauges set and add; label order does not matter', () => {
@@ -24,12 +29,26 @@ test('histograms count cumulative buckets, sum and count', () => {
   h.observe({}, 0.05);
   h.observe({}, 0.5);
   h.observe({}, 5);
-  assert.equal(h.render().slice(2), ['h_seconds_bucket{le="0.1"} 1', 'h_seconds_bucket{le="1"} 2', 'h_seconds_bucket{le="+Inf"} 3', 'h_seconds_sum 5.55', 'h_seconds_count 3']);
+  assert.equal(h.render().slice(2), [
+    'h_seconds_bucket{le="0.1"} 1',
+    'h_seconds_bucket{le="1"} 2',
+    'h_seconds_bucket{le="+Inf"} 3',
+    'h_seconds_sum 5.55',
+    'h_seconds_count 3',
+  ]);
 });
 
 test('the registry renders every metric restore-guard exports', () => {
   const text = createMetrics().render();
-  for (const name of ['restoreguard_events_total', 'restoreguard_decision_seconds', 'restoreguard_kube_requests_total', 'restoreguard_anchors_alive', 'restoreguard_retries_total', 'restoreguard_refused_writes_total', 'restoreguard_broker_deliveries_total']) {
+  for (const name of [
+    'restoreguard_events_total',
+    'restoreguard_decision_seconds',
+    'restoreguard_kube_requests_total',
+    'restoreguard_anchors_alive',
+    'restoreguard_retries_total',
+    'restoreguard_refused_writes_total',
+    'restoreguard_broker_deliveries_total',
+  ]) {
     assert.match(text, new RegExp(`# TYPE ${name} `));
   }
 });

@@ -105,15 +105,20 @@ function docs(): Doc[] {
 function grantsOf(all: Doc[], serviceAccount: string): { grants: Set<Grant>; rules: Rule[] } {
   const rules: Rule[] = [];
   for (const b of all.filter((d) => d.kind === 'ClusterRoleBinding' || d.kind === 'RoleBinding')) {
-    const bound = b.subjects?.some((s) => s.kind === 'ServiceAccount' && s.name === serviceAccount && (s.namespace ?? b.metadata.namespace) === NAMESPACE);
+    const bound = b.subjects?.some(
+      (s) =>
+        s.kind === 'ServiceAccount' && s.name === serviceAccount && (s.namespace ?? b.metadata.namespace) === NAMESPACE,
+    );
     if (!bound) continue;
     const role = all.find((d) => d.kind === b.roleRef!.kind && d.metadata.name === b.roleRef!.name);
-    if (!role) throw new Error(`${b.kind} ${b.metadata.name} refers to a missing ${b.roleRef!.kind} ${b.roleRef!.name}`);
+    if (!role)
+      throw new Error(`${b.kind} ${b.metadata.name} refers to a missing ${b.roleRef!.kind} ${b.roleRef!.name}`);
     rules.push(...(role.rules ?? []));
   }
   const grants = new Set<Grant>();
   for (const r of rules) {
-    for (const g of r.apiGroups ?? []) for (const res of r.resources ?? []) for (const v of r.verbs) grants.add(grant(g, res, v));
+    for (const g of r.apiGroups ?? [])
+      for (const res of r.resources ?? []) for (const v of r.verbs) grants.add(grant(g, res, v));
   }
   return { grants, rules };
 }
@@ -127,7 +132,23 @@ const all = docs();
 
 test('the scan finds the calls the functions make', () => {
   const seen = new Set(calls.map((c) => `${c.method} ${c.kind ?? 'pods/log'}`));
-  for (const expected of ['get Pod', 'list Pod', 'create Pod', 'patch Pod', 'delete Pod', 'get Job', 'list Job', 'create Job', 'patch Job', 'delete Job', 'get PersistentVolumeClaim', 'patch PersistentVolumeClaim', 'create Event', 'get Restore', 'logs pods/log']) {
+  for (const expected of [
+    'get Pod',
+    'list Pod',
+    'create Pod',
+    'patch Pod',
+    'delete Pod',
+    'get Job',
+    'list Job',
+    'create Job',
+    'patch Job',
+    'delete Job',
+    'get PersistentVolumeClaim',
+    'patch PersistentVolumeClaim',
+    'create Event',
+    'get Restore',
+    'logs pods/log',
+  ]) {
     assert.ok(seen.has(expected), `no ${expected} call found: has the code changed, or the scan broken?`);
   }
 });
@@ -168,7 +189,9 @@ test('the comparison fails on a missing verb and on an extra one', () => {
 test("the source's ServiceAccount is read-only and covers every resource the ApiServerSource watches", () => {
   const sources = all.filter((d) => d.kind === 'ApiServerSource');
   assert.ok(sources.length > 0, 'no ApiServerSource in eventing/');
-  const specs = sources.map((src) => src.spec as { serviceAccountName: string; resources: { apiVersion: string; kind: string }[] });
+  const specs = sources.map(
+    (src) => src.spec as { serviceAccountName: string; resources: { apiVersion: string; kind: string }[] },
+  );
   for (const spec of specs) assert.is(spec.serviceAccountName, 'restore-guard-source');
   const { grants, rules } = grantsOf(all, 'restore-guard-source');
   assert.ok(rules.length > 0);
@@ -184,10 +207,13 @@ test("the source's ServiceAccount is read-only and covers every resource the Api
 });
 
 test('every ServiceAccount the bindings name exists in eventing/, in its namespace', () => {
-  const accounts = new Set(all.filter((d) => d.kind === 'ServiceAccount').map((d) => `${d.metadata.namespace}/${d.metadata.name}`));
+  const accounts = new Set(
+    all.filter((d) => d.kind === 'ServiceAccount').map((d) => `${d.metadata.namespace}/${d.metadata.name}`),
+  );
   const bound = all.filter((d) => d.kind.endsWith('RoleBinding')).flatMap((b) => b.subjects ?? []);
   assert.ok(bound.length >= 2);
-  for (const s of bound) assert.ok(accounts.has(`${s.namespace}/${s.name}`), `${s.namespace}/${s.name} is bound but not defined`);
+  for (const s of bound)
+    assert.ok(accounts.has(`${s.namespace}/${s.name}`), `${s.namespace}/${s.name} is bound but not defined`);
   assert.ok(accounts.has(`${NAMESPACE}/restore-guard`));
   assert.ok(accounts.has(`${NAMESPACE}/restore-guard-source`));
 });

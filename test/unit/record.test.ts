@@ -4,18 +4,43 @@ import * as assert from 'uvu/assert';
 import type { RestoreData } from '../../functions/core/restore/events.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { RETRY_VERDICTS as VERDICTS, readHistory, historyHas } from '../../functions/core/restore/records.ts';
-import { hasRecord, jobRecordPatch, olderThanRecord, outcomeRecord, recentRecord, redactTail, withHistory } from '../../functions/labeling/record-format.ts';
+import {
+  hasRecord,
+  jobRecordPatch,
+  olderThanRecord,
+  outcomeRecord,
+  recentRecord,
+  redactTail,
+  withHistory,
+} from '../../functions/labeling/record-format.ts';
 import { keys } from '../../functions/core/restore/keys.ts';
 
 const k = keys('restoreguard.dev');
 
 const data = (o: Partial<RestoreData> = {}): RestoreData => ({
-  namespace: 'db', group: 'g', profile: 'generic', job: 'j', pod: 'j-a', uid: 'uid-a', node: 'n1', scope: 'pod',
-  state: 'failed', reason: 'Error', retryable: true, exitCode: 1, containers: [], message: null, attempt: 1,
-  startedAt: '2026-11-29T10:00:00Z', finishedAt: '2026-11-29T10:00:05Z', ...o,
+  namespace: 'db',
+  group: 'g',
+  profile: 'generic',
+  job: 'j',
+  pod: 'j-a',
+  uid: 'uid-a',
+  node: 'n1',
+  scope: 'pod',
+  state: 'failed',
+  reason: 'Error',
+  retryable: true,
+  exitCode: 1,
+  containers: [],
+  message: null,
+  attempt: 1,
+  startedAt: '2026-11-29T10:00:00Z',
+  finishedAt: '2026-11-29T10:00:05Z',
+  ...o,
 });
 const obj = (labels: Record<string, string> = {}, annotations: Record<string, string> = {}): KubeObject => ({
-  apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j', namespace: 'db', labels, annotations },
+  apiVersion: 'batch/v1',
+  kind: 'Job',
+  metadata: { name: 'j', namespace: 'db', labels, annotations },
 });
 const NOW = new Date('2026-11-29T10:00:10Z');
 
@@ -56,25 +81,52 @@ test("jobRecordPatch: a pod's outcome labels a Job without an outcome of its own
 });
 
 test("jobRecordPatch: never over the Job's own final outcome, nor over retry's verdict; null when all is there", () => {
-  const own = obj({ [k.state]: 'failed' }, { [k.outcome]: outcomeRecord(data({ scope: 'job', pod: null, uid: 'uid-j' }), NOW, null) });
+  const own = obj(
+    { [k.state]: 'failed' },
+    { [k.outcome]: outcomeRecord(data({ scope: 'job', pod: null, uid: 'uid-j' }), NOW, null) },
+  );
   const p = jobRecordPatch(own, data(), k, 'TEXT', VERDICTS)!;
   assert.is(p.labels, undefined);
   assert.is(p.annotations[k.outcome], undefined);
   assert.ok(p.annotations[k.history], 'the pod still goes into the history');
   const retried = obj({ [k.state]: 'retried' });
   assert.is(jobRecordPatch(retried, data(), k, 'TEXT', VERDICTS)!.labels, undefined);
-  const done = obj({ [k.state]: 'failed' }, { [k.outcome]: outcomeRecord(data(), NOW, null), [k.history]: withHistory(undefined, data()) });
+  const done = obj(
+    { [k.state]: 'failed' },
+    { [k.outcome]: outcomeRecord(data(), NOW, null), [k.history]: withHistory(undefined, data()) },
+  );
   assert.is(jobRecordPatch(done, data(), k, 'TEXT', VERDICTS), null);
 });
 
 test("olderThanRecord: a late event about an older pod does not replace a newer pod's record", () => {
-  const newer = obj({}, { [k.outcome]: outcomeRecord(data({ uid: 'uid-b', state: 'succeeded', finishedAt: '2026-11-29T10:01:00Z' }), NOW, null) });
+  const newer = obj(
+    {},
+    {
+      [k.outcome]: outcomeRecord(
+        data({ uid: 'uid-b', state: 'succeeded', finishedAt: '2026-11-29T10:01:00Z' }),
+        NOW,
+        null,
+      ),
+    },
+  );
   assert.ok(olderThanRecord(newer, k, data()));
-  assert.not.ok(olderThanRecord(newer, k, data({ uid: 'uid-c', finishedAt: '2026-11-29T10:02:00Z' })), 'a later one does');
+  assert.not.ok(
+    olderThanRecord(newer, k, data({ uid: 'uid-c', finishedAt: '2026-11-29T10:02:00Z' })),
+    'a later one does',
+  );
   assert.not.ok(olderThanRecord(newer, k, data({ uid: 'uid-b' })), 'the same pod may restate its record');
   assert.not.ok(olderThanRecord(obj(), k, data()), 'nothing recorded yet');
   // The Job's own verdict reached the PVC first: its pod's record (exit codes, log tail) is the fuller one.
-  const verdict = obj({}, { [k.outcome]: outcomeRecord(data({ scope: 'job', pod: null, uid: 'uid-j', finishedAt: '2026-11-29T10:00:06Z' }), NOW, null) });
+  const verdict = obj(
+    {},
+    {
+      [k.outcome]: outcomeRecord(
+        data({ scope: 'job', pod: null, uid: 'uid-j', finishedAt: '2026-11-29T10:00:06Z' }),
+        NOW,
+        null,
+      ),
+    },
+  );
   assert.not.ok(olderThanRecord(verdict, k, data()));
   assert.ok(olderThanRecord(verdict, k, data({ job: 'other-job' })), "another Job's later verdict is newer");
 });
@@ -90,7 +142,7 @@ test('redactTail: credentials redacted, the newest bytes kept', () => {
   const t = redactTail('connecting with password=hunter2 and Authorization: Bearer abc.def\nok', 4096);
   assert.not.match(t, /hunter2|abc\.def/);
   assert.match(t, /password=\[REDACTED\]/);
-  assert.is(redactTail('x'.repeat(100) + 'END', 10), 'x'.repeat(7) + 'END');
+  assert.is(redactTail(`${'x'.repeat(100)}END`, 10), `${'x'.repeat(7)}END`);
 });
 
 test.run();

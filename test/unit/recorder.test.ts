@@ -16,7 +16,10 @@ import { createServer } from '../../functions/server.ts';
 import { readInputs } from '../../cli/replay/inputs.ts';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'rg-rec-'));
-const captures = (d: string) => readdirSync(d).filter((f) => f.endsWith('.capture.json')).sort();
+const captures = (d: string) =>
+  readdirSync(d)
+    .filter((f) => f.endsWith('.capture.json'))
+    .sort();
 const body = '{"kind":"Pod","metadata":{"name":"p","namespace":"ns"}}';
 const headers = {
   'ce-id': 'e1',
@@ -49,18 +52,23 @@ test('bounded in files: the oldest are dropped, also those still being written',
   const d = dir();
   writeFileSync(join(d, '00000000000001-1-000000.capture.json'), '{}'); // from an earlier run
   const rec = createRecorder(d, 3, memoryLogger());
-  for (let i = 0; i < 10; i++) rec({ path: '/completion', headers, body: String(i), receivedAt: new Date(1_000_000 + i) });
+  for (let i = 0; i < 10; i++)
+    rec({ path: '/completion', headers, body: String(i), receivedAt: new Date(1_000_000 + i) });
   await rec.flush();
   const files = captures(d);
   assert.is(files.length, 3);
-  assert.equal(files.map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')).body), ['7', '8', '9']);
+  assert.equal(
+    files.map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')).body),
+    ['7', '8', '9'],
+  );
 });
 
 test('bounded in flight, and off the request path: the tap returns before anything is on disk', async () => {
   const d = dir();
   const log = memoryLogger();
   const rec = createRecorder(d, 100, log, 2);
-  for (let i = 0; i < 5; i++) rec({ path: '/completion', headers, body: String(i), receivedAt: new Date(2_000_000 + i) });
+  for (let i = 0; i < 5; i++)
+    rec({ path: '/completion', headers, body: String(i), receivedAt: new Date(2_000_000 + i) });
   // Nothing was awaited: all five taps ran before any write completed, so only two were taken.
   assert.is(rec.dropped(), 3);
   assert.ok(log.lines.some((l) => l.msg === 'recording dropped: too many writes in flight'));
@@ -73,7 +81,10 @@ test('bounded in flight, and off the request path: the tap returns before anythi
 
 test('the server records what it receives, and the replay reads it back as the same event', async () => {
   const d = dir();
-  const config = loadConfig({ RG_RECORD_DIR: d, RG_EVENTING_DIR: resolve(import.meta.dirname, '..', '..', 'eventing') });
+  const config = loadConfig({
+    RG_RECORD_DIR: d,
+    RG_EVENTING_DIR: resolve(import.meta.dirname, '..', '..', 'eventing'),
+  });
   const server = createServer({ config, log: memoryLogger() });
   const res = await server.app.request('/completion', { method: 'POST', headers, body });
   assert.is(res.status, 202);

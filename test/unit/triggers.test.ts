@@ -81,7 +81,8 @@ function routingProblems(triggers: TriggerRoute[]): string[] {
   // removes a group's anchors the moment its Restore is Completed; completion never sees them.
   for (const type of [EventType.apiAdd, EventType.apiUpdate, EventType.apiDelete]) {
     const got = routes(triggers, { ...event(type), kind: 'Restore' });
-    if (got.join() !== '/release') problems.push(`${type} of a Restore: routed to [${got}], should reach /release only`);
+    if (got.join() !== '/release')
+      problems.push(`${type} of a Restore: routed to [${got}], should reach /release only`);
   }
   for (const type of UNROUTED) {
     const got = routes(triggers, event(type));
@@ -119,21 +120,37 @@ test("the routing agrees with each function's own list of types it takes", () =>
 
 test('resync takes only the pings of its own PingSource', () => {
   assert.equal(routes(triggers, event(EventType.ping, PING_SOURCE)), ['/resync']);
-  assert.equal(routes(triggers, event(EventType.ping, '/apis/v1/namespaces/other/pingsources/restore-guard-resync')), ['/resync']);
-  assert.equal(routes(triggers, event(EventType.ping, '/apis/v1/namespaces/restore-guard/pingsources/nightly-report')), []);
-  assert.equal(routes(triggers, event(EventType.ping, '/apis/v1/namespaces/restore-guard/pingsources/restore-guard-resync-2')), []);
+  assert.equal(routes(triggers, event(EventType.ping, '/apis/v1/namespaces/other/pingsources/restore-guard-resync')), [
+    '/resync',
+  ]);
+  assert.equal(
+    routes(triggers, event(EventType.ping, '/apis/v1/namespaces/restore-guard/pingsources/nightly-report')),
+    [],
+  );
+  assert.equal(
+    routes(triggers, event(EventType.ping, '/apis/v1/namespaces/restore-guard/pingsources/restore-guard-resync-2')),
+    [],
+  );
 });
 
 test('the routing check fails when a filter is too broad or too narrow', () => {
-  const broad = triggers.map((t) => (t.path === '/labeling' ? { ...t, filters: [{ prefix: { type: 'dev.restoreguard.restore.' } }] } : t));
+  const broad = triggers.map((t) =>
+    t.path === '/labeling' ? { ...t, filters: [{ prefix: { type: 'dev.restoreguard.restore.' } }] } : t,
+  );
   const problems = routingProblems(broad);
-  assert.ok(problems.some((p) => p.startsWith(`${EventType.recorded}:`)), problems.join('\n'));
+  assert.ok(
+    problems.some((p) => p.startsWith(`${EventType.recorded}:`)),
+    problems.join('\n'),
+  );
   const narrow = triggers.map((t) => (t.path === '/retry' ? { ...t, attributes: { type: EventType.succeeded } } : t));
   assert.ok(routingProblems(narrow).some((p) => p.startsWith(`${EventType.failed}:`)));
 });
 
 test('delivery specs are read as written: retries, exponential backoff, ISO 8601 delays', () => {
-  const raw = new Map<string, { retry: number; backoffDelay: string; backoffPolicy: string; deadLetterSink?: unknown }>();
+  const raw = new Map<
+    string,
+    { retry: number; backoffDelay: string; backoffPolicy: string; deadLetterSink?: unknown }
+  >();
   for (const doc of parseAllDocuments(readFileSync(join(EVENTING, 'triggers.yaml'), 'utf8'))) {
     const o = doc.toJS() as { kind?: string; metadata: { name: string }; spec: { delivery: never } } | null;
     if (o?.kind === 'Trigger') raw.set(o.metadata.name, o.spec.delivery);
@@ -174,13 +191,16 @@ test('the local broker runs the chain through these Triggers, and it ends', asyn
   });
   await broker.send(event(EventType.apiUpdate));
   const seen = hops.map((h) => `${h.event.type} -> ${h.path}`).sort();
-  assert.equal(seen, [
-    `${EventType.apiUpdate} -> /completion`,
-    `${EventType.failed} -> /labeling`,
-    `${EventType.failed} -> /retry`,
-    `${EventType.recorded} -> /release`,
-    `${EventType.retryExhausted} -> /release`,
-  ].sort());
+  assert.equal(
+    seen,
+    [
+      `${EventType.apiUpdate} -> /completion`,
+      `${EventType.failed} -> /labeling`,
+      `${EventType.failed} -> /retry`,
+      `${EventType.recorded} -> /release`,
+      `${EventType.retryExhausted} -> /release`,
+    ].sort(),
+  );
 });
 
 test('the local broker retries a 5xx as the Trigger says, then gives up', async () => {

@@ -8,7 +8,12 @@ import { InvalidEventError, PayloadTooLargeError, RestoreGuardError, isRestoreGu
 import type { FunctionDef } from './function.ts';
 
 /** Called with every request before it is parsed (the recorder). Must not throw. */
-export type RequestTap = (req: { path: string; headers: Record<string, string>; body: string; receivedAt: Date }) => void;
+export type RequestTap = (req: {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  receivedAt: Date;
+}) => void;
 
 /** What the HTTP layer needs of the process: it knows nothing of what the functions do. */
 export interface AppDeps {
@@ -30,7 +35,11 @@ export interface AppOptions<D extends AppDeps> {
 }
 
 /** Runs one function on one HTTP request and answers per the contract (README, Routes and events). */
-export async function invoke<D extends AppDeps>(fn: FunctionDef<D>, deps: D, msg: { headers: Record<string, string>; body: string }): Promise<{ status: number; headers: Record<string, string>; body: string; event?: CloudEvent }> {
+export async function invoke<D extends AppDeps>(
+  fn: FunctionDef<D>,
+  deps: D,
+  msg: { headers: Record<string, string>; body: string },
+): Promise<{ status: number; headers: Record<string, string>; body: string; event?: CloudEvent }> {
   const started = performance.now();
   let outcome = 'none';
   let type = 'unknown';
@@ -44,12 +53,19 @@ export async function invoke<D extends AppDeps>(fn: FunctionDef<D>, deps: D, msg
     }
     const reply = await fn.handle(event, deps);
     if (!reply) {
-      if (deps.log.enabled('debug')) deps.log.debug('nothing to say', { fn: fn.name, id: event.id, type: event.type, subject: event.subject });
+      if (deps.log.enabled('debug'))
+        deps.log.debug('nothing to say', { fn: fn.name, id: event.id, type: event.type, subject: event.subject });
       return { status: 202, headers: {}, body: '' };
     }
     outcome = reply.type;
     // Placements repeat with every status update of a running pod: those only at debug level.
-    deps.log[reply.type.endsWith('.placed') ? 'debug' : 'info']('answered', { fn: fn.name, in: event.type, out: reply.type, subject: reply.subject, id: reply.id });
+    deps.log[reply.type.endsWith('.placed') ? 'debug' : 'info']('answered', {
+      fn: fn.name,
+      in: event.type,
+      out: reply.type,
+      subject: reply.subject,
+      id: reply.id,
+    });
     const { headers, body } = toBinary(reply);
     return { status: 200, headers, body, event: reply };
   } catch (e) {
@@ -93,12 +109,17 @@ async function readBody(c: Context, limit: number): Promise<string> {
 
 export function headersOf(c: Context): Record<string, string> {
   const h: Record<string, string> = {};
-  c.req.raw.headers.forEach((v, k) => (h[k] = v));
+  for (const [k, v] of c.req.raw.headers) h[k] = v;
   return h;
 }
 
 /** Reads a request (body limit, recorder tap) and turns errors into the contract's JSON answers. */
-export async function readRequest(c: Context, deps: AppDeps, limit: number, tap?: RequestTap): Promise<{ headers: Record<string, string>; body: string } | Response> {
+export async function readRequest(
+  c: Context,
+  deps: AppDeps,
+  limit: number,
+  tap?: RequestTap,
+): Promise<{ headers: Record<string, string>; body: string } | Response> {
   try {
     const body = await readBody(c, limit);
     const headers = headersOf(c);
@@ -124,12 +145,18 @@ export function createApp<D extends AppDeps>(opts: AppOptions<D>): Hono {
     });
   }
   app.get('/health/liveness', (c) => c.json({ status: 'ok' }));
-  app.get('/health/readiness', (c) => ((opts.ready ?? (() => true))() ? c.json({ status: 'ready' }) : c.json({ status: 'starting' }, 503)));
+  app.get('/health/readiness', (c) =>
+    (opts.ready ?? (() => true))() ? c.json({ status: 'ready' }) : c.json({ status: 'starting' }, 503),
+  );
   app.get('/metrics', (c) => c.text(deps.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
   opts.extend?.(app);
   app.notFound((c) =>
     c.json(
-      { error: 'not_found', message: `no route ${c.req.method} ${c.req.path}`, hint: `functions: ${opts.functions.map((f) => '/' + f.name).join(', ')}` },
+      {
+        error: 'not_found',
+        message: `no route ${c.req.method} ${c.req.path}`,
+        hint: `functions: ${opts.functions.map((f) => `/${f.name}`).join(', ')}`,
+      },
       404,
     ),
   );

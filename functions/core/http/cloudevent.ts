@@ -27,10 +27,12 @@ export interface HttpMessage {
 const isJson = (ct: string | undefined) => !ct || /^application\/([a-z0-9.+-]*\+)?json(\s*;|$)/i.test(ct);
 
 /** Lower-cased header lookup over a plain record. */
-export function lowerHeaders(h: Record<string, string | string[] | undefined> | Headers): Record<string, string | undefined> {
+export function lowerHeaders(
+  h: Record<string, string | string[] | undefined> | Headers,
+): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   if (h instanceof Headers) {
-    h.forEach((v, k) => (out[k.toLowerCase()] = v));
+    for (const [k, v] of h) out[k.toLowerCase()] = v;
     return out;
   }
   for (const [k, v] of Object.entries(h as Record<string, string | string[] | undefined>)) {
@@ -82,9 +84,12 @@ export function parseCloudEvent(msg: HttpMessage): CloudEvent {
     return validate(o);
   }
   if (!headers['ce-specversion'] && !headers['ce-id'] && !headers['ce-type']) {
-    throw new InvalidEventError('the request is not a CloudEvent: no ce-* headers and not application/cloudevents+json', {
-      hint: 'send a CloudEvents 1.0 event in binary mode (ce-* headers) or structured mode (application/cloudevents+json)',
-    });
+    throw new InvalidEventError(
+      'the request is not a CloudEvent: no ce-* headers and not application/cloudevents+json',
+      {
+        hint: 'send a CloudEvents 1.0 event in binary mode (ce-* headers) or structured mode (application/cloudevents+json)',
+      },
+    );
   }
   const attrs: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(headers)) {

@@ -41,7 +41,9 @@ export function matchFilter(f: Filter, ev: CloudEvent): boolean {
   if ('all' in f) return f.all.every((x) => matchFilter(x, ev));
   if ('any' in f) return f.any.some((x) => matchFilter(x, ev));
   if ('not' in f) return !matchFilter(f.not, ev);
-  throw new Error(`unsupported Trigger filter ${JSON.stringify(f)}: the local broker knows exact, prefix, suffix, all, any and not (no cesql)`);
+  throw new Error(
+    `unsupported Trigger filter ${JSON.stringify(f)}: the local broker knows exact, prefix, suffix, all, any and not (no cesql)`,
+  );
 }
 
 /** Does a trigger take this event? With `filters` set, Knative ignores `filter.attributes`. */
@@ -61,7 +63,9 @@ export function loadTriggers(dir: string): TriggerRoute[] {
   // The YAML parser is needed only with the local broker: loaded here, never on a plain start.
   const { parseAllDocuments } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   const out: TriggerRoute[] = [];
-  for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
       const o = doc.toJS() as { kind?: string; metadata?: { name?: string }; spec?: Record<string, unknown> } | null;
       if (o?.kind !== 'Trigger') continue;
@@ -142,7 +146,7 @@ export function createBroker(opts: BrokerOptions) {
     if (inflight === 0) {
       const w = idleWaiters;
       idleWaiters = [];
-      w.forEach((f) => f());
+      for (const f of w) f();
     }
   };
 
@@ -156,7 +160,14 @@ export function createBroker(opts: BrokerOptions) {
       const transient = r.status === 408 || r.status === 429 || r.status >= 500 || r.status === 404 || r.status === 409;
       if (!transient) return r.status === 200 ? reply : null;
       if (attempt >= t.retry) {
-        opts.log.error('delivery failed for good', { trigger: t.name, id: ev.id, type: ev.type, status: r.status, body: r.body.slice(0, 300), hint: 'a dead-letter sink in a cluster would receive this event' });
+        opts.log.error('delivery failed for good', {
+          trigger: t.name,
+          id: ev.id,
+          type: ev.type,
+          status: r.status,
+          body: r.body.slice(0, 300),
+          hint: 'a dead-letter sink in a cluster would receive this event',
+        });
         return null;
       }
       const delay = t.backoffPolicy === 'linear' ? t.backoffDelayMs * (attempt + 1) : t.backoffDelayMs * 2 ** attempt;

@@ -24,20 +24,27 @@ const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie'
  * never ends above the bound), and at most `maxPending` writes in flight (beyond that, captures are
  * dropped and counted, rather than memory growing while the disk is slow).
  */
-export function createRecorder(dir: string, max: number, log: Logger, maxPending = 512): RequestTap & { flush(): Promise<void>; dropped(): number } {
+export function createRecorder(
+  dir: string,
+  max: number,
+  log: Logger,
+  maxPending = 512,
+): RequestTap & { flush(): Promise<void>; dropped(): number } {
   mkdirSync(dir, { recursive: true });
   let seq = 0;
   let pending = 0;
   let dropped = 0;
   let waiters: (() => void)[] = [];
-  const files: string[] = readdirSync(dir).filter((f) => f.endsWith('.capture.json')).sort();
+  const files: string[] = readdirSync(dir)
+    .filter((f) => f.endsWith('.capture.json'))
+    .sort();
   const writing = new Set<string>();
   const dropAfterWrite = new Set<string>();
   const settle = () => {
     if (pending === 0) {
       const w = waiters;
       waiters = [];
-      w.forEach((f) => f());
+      for (const f of w) f();
     }
   };
   const remove = (name: string) => {
@@ -49,12 +56,14 @@ export function createRecorder(dir: string, max: number, log: Logger, maxPending
   };
   const tap = (req: { path: string; headers: Record<string, string>; body: string; receivedAt: Date }) => {
     if (pending >= maxPending) {
-      if (dropped++ % 1000 === 0) log.warn('recording dropped: too many writes in flight', { dir, inFlight: pending, dropped });
+      if (dropped++ % 1000 === 0)
+        log.warn('recording dropped: too many writes in flight', { dir, inFlight: pending, dropped });
       return;
     }
     const name = `${req.receivedAt.getTime().toString().padStart(14, '0')}-${process.pid}-${String(seq++).padStart(6, '0')}.capture.json`;
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) headers[k] = SECRET_HEADERS.has(k.toLowerCase()) ? '[redacted]' : v;
+    for (const [k, v] of Object.entries(req.headers))
+      headers[k] = SECRET_HEADERS.has(k.toLowerCase()) ? '[redacted]' : v;
     const capture: Capture = { path: req.path, receivedAt: req.receivedAt.toISOString(), headers, body: req.body };
     pending++;
     writing.add(name);

@@ -70,15 +70,18 @@ export function matchesSelector(labels: Record<string, string> | null | undefine
   for (const raw of splitSelector(selector)) {
     const term = raw.trim();
     if (!term) continue;
-    let m: RegExpMatchArray | null;
-    if ((m = term.match(/^([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)$/))) {
+    const set = term.match(/^([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)$/);
+    const ne = set ? null : term.match(/^([^\s!=]+)\s*!=\s*(.*)$/);
+    const eq = set || ne ? null : term.match(/^([^\s!=]+)\s*==?\s*(.*)$/);
+    if (set) {
+      const m = set;
       const vals = m[3]!.split(',').map((s) => s.trim());
       const has = m[1]! in l && vals.includes(l[m[1]!]!);
       if (m[2] === 'in' ? !has : has) return false;
-    } else if ((m = term.match(/^([^\s!=]+)\s*!=\s*(.*)$/))) {
-      if (l[m[1]!] === m[2]) return false;
-    } else if ((m = term.match(/^([^\s!=]+)\s*==?\s*(.*)$/))) {
-      if (l[m[1]!] !== m[2]) return false;
+    } else if (ne) {
+      if (l[ne[1]!] === ne[2]) return false;
+    } else if (eq) {
+      if (l[eq[1]!] !== eq[2]) return false;
     } else if (term.startsWith('!')) {
       if (term.slice(1) in l) return false;
     } else if (!(term in l)) return false;

@@ -4,7 +4,11 @@ import type { KubeObject } from './objects.ts';
 import type { Logger } from '../log.ts';
 
 /** Dry-run: reads pass through; writes are logged as what would be done, and never sent. */
-export function dryRun(inner: Cluster, log: Logger, record?: (w: { verb: string; kind: Kind; namespace: string; name: string; body: unknown }) => void): Cluster {
+export function dryRun(
+  inner: Cluster,
+  log: Logger,
+  record?: (w: { verb: string; kind: Kind; namespace: string; name: string; body: unknown }) => void,
+): Cluster {
   const note = (verb: string, kind: Kind, namespace: string, name: string, body: unknown) => {
     log.info('dry-run: would write', { verb, kind, namespace, name, body });
     record?.({ verb, kind, namespace, name, body });

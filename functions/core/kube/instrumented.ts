@@ -4,7 +4,8 @@ import type { Metrics } from '../metrics.ts';
 
 /** Counts every call by verb, kind and result code. */
 export function instrumented(inner: Cluster, metrics: Metrics): Cluster {
-  const wrap = <A extends unknown[], R>(verb: string, kind: (a: A) => string, fn: (...a: A) => Promise<R>) =>
+  const wrap =
+    <A extends unknown[], R>(verb: string, kind: (a: A) => string, fn: (...a: A) => Promise<R>) =>
     async (...a: A): Promise<R> => {
       try {
         const r = await fn(...a);

@@ -42,7 +42,10 @@ export class MemoryCluster implements Cluster {
 
   private bucket(kind: Kind): Map<string, Entry> {
     let b = this.store.get(kind);
-    if (!b) this.store.set(kind, (b = new Map()));
+    if (!b) {
+      b = new Map();
+      this.store.set(kind, b);
+    }
     return b;
   }
   private nextRv(): string {
@@ -56,7 +59,11 @@ export class MemoryCluster implements Cluster {
 
   async list(kind: Kind, namespace: string | null, labelSelector: string): Promise<KubeObject[]> {
     return [...this.bucket(kind).values()]
-      .filter(({ obj }) => (namespace === null || obj.metadata.namespace === namespace) && matchesSelector(obj.metadata.labels, labelSelector))
+      .filter(
+        ({ obj }) =>
+          (namespace === null || obj.metadata.namespace === namespace) &&
+          matchesSelector(obj.metadata.labels, labelSelector),
+      )
       .map(copy);
   }
 
@@ -92,10 +99,13 @@ export class MemoryCluster implements Cluster {
     const rv = (patch.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
     if (rv !== undefined && rv !== existing.obj.metadata.resourceVersion) {
       this.writes.push({ verb: 'patch', kind, namespace, name, body: patch, changed: false });
-      throw new TransientClusterError(`patch ${kind} ${namespace}/${name}: API server answered 409: the object has been modified`, {
-        hint: 'transient; the event will be redelivered',
-        details: { status: 409 },
-      });
+      throw new TransientClusterError(
+        `patch ${kind} ${namespace}/${name}: API server answered 409: the object has been modified`,
+        {
+          hint: 'transient; the event will be redelivered',
+          details: { status: 409 },
+        },
+      );
     }
     const next = mergePatch(existing.obj, patch) as KubeObject;
     const changed = JSON.stringify(next) !== existing.json;

@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto';
 
 /** Short stable hash of the parts, for deterministic ids and names. */
 export function stableHash(...parts: (string | number | undefined)[]): string {
-  return createHash('sha256').update(parts.map((p) => String(p ?? '')).join('\u0000')).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(parts.map((p) => String(p ?? '')).join('\u0000'))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /**

@@ -189,10 +189,13 @@ function reader<S extends z.ZodMiniType>(kind: string, schema: S) {
     const r = schema.safeParse(o);
     if (r.success) return r.data;
     const problems = r.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(object)'}: ${i.message}`);
-    throw new InvalidObjectError(`${kind} ${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? '?'} from the API server does not parse: ${problems.join('; ')}`, {
-      hint: 'restore-guard expects the API server\'s own Pod/Job shape; report this object (kubectl get -o yaml) as a bug',
-      details: { problems },
-    });
+    throw new InvalidObjectError(
+      `${kind} ${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? '?'} from the API server does not parse: ${problems.join('; ')}`,
+      {
+        hint: "restore-guard expects the API server's own Pod/Job shape; report this object (kubectl get -o yaml) as a bug",
+        details: { problems },
+      },
+    );
   };
 }
 export const readPod = reader('Pod', PodSchema);

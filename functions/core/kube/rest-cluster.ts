@@ -35,9 +35,16 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
   }
   const server = new URL(current.server);
   const secure = server.protocol === 'https:';
-  const agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 32 }) : new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const agent = secure
+    ? new https.Agent({ keepAlive: true, maxSockets: 32 })
+    : new http.Agent({ keepAlive: true, maxSockets: 32 });
 
-  async function request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; text: string }> {
+  async function request(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<{ status: number; text: string }> {
     const opts: https.RequestOptions = {
       method,
       host: server.hostname,
@@ -87,10 +94,16 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
     }
     const text = `${verb} ${what}: API server answered ${r.status}: ${message}`;
     if (r.status === 429 || r.status >= 500 || r.status === 409) {
-      throw new TransientClusterError(text, { hint: 'transient; the event will be redelivered', details: { status: r.status } });
+      throw new TransientClusterError(text, {
+        hint: 'transient; the event will be redelivered',
+        details: { status: r.status },
+      });
     }
     throw new ClusterRequestError(text, {
-      hint: r.status === 403 ? "grant the functions' ServiceAccount this verb (eventing/rbac.yaml)" : 'see the message from the API server',
+      hint:
+        r.status === 403
+          ? "grant the functions' ServiceAccount this verb (eventing/rbac.yaml)"
+          : 'see the message from the API server',
       details: { status: r.status },
     });
   };
@@ -128,7 +141,8 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
     },
     async create(kind, namespace, obj) {
       const r = await request('POST', base(kind, namespace), obj);
-      if (r.status === 200 || r.status === 201) return { created: true, object: withKind(kind, JSON.parse(r.text) as KubeObject) };
+      if (r.status === 200 || r.status === 201)
+        return { created: true, object: withKind(kind, JSON.parse(r.text) as KubeObject) };
       if (r.status === 409) {
         // AlreadyExists: done before. Gone again by the time we look: still done, by someone else.
         const existing = await api.get(kind, namespace, obj.metadata.name);
@@ -137,7 +151,12 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
       return fail('create', `${kind} ${namespace}/${obj.metadata.name}`, r);
     },
     async patch(kind, namespace, name, patch) {
-      const r = await request('PATCH', `${base(kind, namespace)}/${encodeURIComponent(name)}`, patch, 'application/merge-patch+json');
+      const r = await request(
+        'PATCH',
+        `${base(kind, namespace)}/${encodeURIComponent(name)}`,
+        patch,
+        'application/merge-patch+json',
+      );
       if (r.status === 404) return null;
       if (r.status !== 200) fail('patch', `${kind} ${namespace}/${name}`, r);
       return withKind(kind, JSON.parse(r.text) as KubeObject);
@@ -156,7 +175,11 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
       return true;
     },
     async logs(namespace, pod, container, opts: LogOptions) {
-      const q = new URLSearchParams({ container, tailLines: String(opts.tailLines), limitBytes: String(opts.limitBytes) });
+      const q = new URLSearchParams({
+        container,
+        tailLines: String(opts.tailLines),
+        limitBytes: String(opts.limitBytes),
+      });
       const r = await request('GET', `${base('Pod', namespace)}/${encodeURIComponent(pod)}/log?${q}`);
       if (r.status === 404 || r.status === 400) return null; // gone, or the container never started
       if (r.status !== 200) fail('logs', `${namespace}/${pod}/${container}`, r);

@@ -84,7 +84,10 @@ export function anchorOwner(groupOwner: KubeObject | null, job: KubeObject | nul
 export function buildAnchor(
   pod: Pod,
   sel: Selection,
-  cfg: Pick<Config, 'RG_DOMAIN' | 'RG_ANCHOR_IMAGE' | 'RG_ANCHOR_DEADLINE_SECONDS' | 'RG_ANCHOR_CPU' | 'RG_ANCHOR_MEMORY'>,
+  cfg: Pick<
+    Config,
+    'RG_DOMAIN' | 'RG_ANCHOR_IMAGE' | 'RG_ANCHOR_DEADLINE_SECONDS' | 'RG_ANCHOR_CPU' | 'RG_ANCHOR_MEMORY'
+  >,
   owners: OwnerReference[],
 ): KubeObject | null {
   const node = pod.spec.nodeName;
@@ -117,7 +120,12 @@ export function buildAnchor(
       enableServiceLinks: false,
       ...(pod.spec.tolerations?.length ? { tolerations: pod.spec.tolerations } : {}),
       ...(pod.spec.priorityClassName ? { priorityClassName: pod.spec.priorityClassName } : {}),
-      securityContext: { runAsNonRoot: true, runAsUser: 65535, runAsGroup: 65535, seccompProfile: { type: 'RuntimeDefault' } },
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 65535,
+        runAsGroup: 65535,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
       containers: [
         {
           name: 'anchor',
@@ -155,14 +163,22 @@ export interface AnchorReads {
   restore: KubeObject | null;
 }
 
-export const getJob = (cluster: Cluster, namespace: string, job: string | null) => (job ? cluster.get('Job', namespace, job) : Promise.resolve(null));
+export const getJob = (cluster: Cluster, namespace: string, job: string | null) =>
+  job ? cluster.get('Job', namespace, job) : Promise.resolve(null);
 
 /**
  * The reads ensureAnchor needs, all at once. Every name is known from the event, so the caller
  * starts them together with its read of the pod (and shares its read of the Job): placement →
  * anchor is on the hot path.
  */
-export function anchorReads(cluster: Cluster, namespace: string, profile: ProfileName, group: string, pod: string, job: Promise<KubeObject | null>): Promise<AnchorReads> {
+export function anchorReads(
+  cluster: Cluster,
+  namespace: string,
+  profile: ProfileName,
+  group: string,
+  pod: string,
+  job: Promise<KubeObject | null>,
+): Promise<AnchorReads> {
   return Promise.all([
     cluster.get('Pod', namespace, anchorName(pod)),
     job,
@@ -188,13 +204,27 @@ export async function ensureAnchor(
   if (!pod.spec.nodeName) return 'skipped';
   if (!buildAnchor(pod, sel, deps.config, [])) return 'not-needed';
   const name = anchorName(pod.metadata.name);
-  const { existing, job, restore } = await (reads ?? anchorReads(cluster, sel.namespace, sel.profile, sel.group, pod.metadata.name, getJob(cluster, sel.namespace, jobName)));
+  const { existing, job, restore } = await (reads ??
+    anchorReads(
+      cluster,
+      sel.namespace,
+      sel.profile,
+      sel.group,
+      pod.metadata.name,
+      getJob(cluster, sel.namespace, jobName),
+    ));
   if (existing) return 'exists';
   const anchor = buildAnchor(pod, sel, deps.config, anchorOwner(groupOwner(restore, job), job))!;
   const r = await cluster.create('Pod', sel.namespace, anchor);
   if (r.created) {
     deps.metrics.anchors.add({}, 1);
-    deps.log.info('anchor created', { namespace: sel.namespace, group: sel.group, pod: pod.metadata.name, anchor: name, node: pod.spec.nodeName });
+    deps.log.info('anchor created', {
+      namespace: sel.namespace,
+      group: sel.group,
+      pod: pod.metadata.name,
+      anchor: name,
+      node: pod.spec.nodeName,
+    });
   }
   return r.created ? 'created' : 'exists';
 }
@@ -203,8 +233,16 @@ export async function ensureAnchor(
  * Deletes the anchor that stands for this pod (by its uid, so never the anchor of a successor pod
  * with the same name), with the anchor's uid as precondition. Returns its name when deleted.
  */
-export async function deleteAnchorFor(cluster: Cluster, k: Keys, namespace: string, pod: string, uid: string | null): Promise<string | null> {
+export async function deleteAnchorFor(
+  cluster: Cluster,
+  k: Keys,
+  namespace: string,
+  pod: string,
+  uid: string | null,
+): Promise<string | null> {
   const anchor = await cluster.get('Pod', namespace, anchorName(pod));
   if (!anchor || !uid || anchor.metadata.annotations?.[k.anchorUid] !== uid) return null;
-  return (await cluster.delete('Pod', namespace, anchor.metadata.name, { uid: anchor.metadata.uid ?? '' })) ? anchor.metadata.name : null;
+  return (await cluster.delete('Pod', namespace, anchor.metadata.name, { uid: anchor.metadata.uid ?? '' }))
+    ? anchor.metadata.name
+    : null;
 }

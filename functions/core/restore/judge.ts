@@ -23,7 +23,13 @@ export interface JudgeContext {
   now: Date;
 }
 
-const IMAGE_PULL = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable']);
+const IMAGE_PULL = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'ErrImageNeverPull',
+  'RegistryUnavailable',
+]);
 const IMAGE_PULL_FATAL = new Set(['InvalidImageName', 'ErrImageNeverPull']);
 const CONFIG = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 
@@ -164,10 +170,12 @@ export function judgePod(pod: Pod, sel: Selection, ctx: JudgeContext): RestoreDa
   //    (a helper sidecar may keep the pod Running). A kill during deletion is not the restore's fault.
   if (allTerminated) {
     const bad = containers.filter((c) => c.exitCode !== 0);
-    if (bad.length === 0) return { ...base, state: 'succeeded', reason: null, exitCode: 0, retryable: false, message: null };
+    if (bad.length === 0)
+      return { ...base, state: 'succeeded', reason: null, exitCode: 0, retryable: false, message: null };
     if (going || ended) {
       const said = statusDisruption(pod);
-      const disrupted = said ?? (going ? { reason: 'Deleted' as const, since: deletionRequestedAt(pod), message: DELETED } : null);
+      const disrupted =
+        said ?? (going ? { reason: 'Deleted' as const, since: deletionRequestedAt(pod), message: DELETED } : null);
       if (disrupted && bad.every((c) => killedBy(c, disrupted.since))) {
         return failed(disrupted.reason, bad[0]!.exitCode, disrupted.message);
       }
@@ -176,7 +184,11 @@ export function judgePod(pod: Pod, sel: Selection, ctx: JudgeContext): RestoreDa
     const first = oom ?? bad[0]!;
     const status = statuses.get(first.name)?.state?.terminated;
     const why = first.reason && first.reason !== 'Error' ? ` (${first.reason})` : '';
-    return failed(oom ? 'OOMKilled' : 'Error', first.exitCode, status?.message ?? `container ${first.name} exited ${first.exitCode}${why}`);
+    return failed(
+      oom ? 'OOMKilled' : 'Error',
+      first.exitCode,
+      status?.message ?? `container ${first.name} exited ${first.exitCode}${why}`,
+    );
   }
 
   // 2. The pod ended (or is going) without its restore containers finishing.
@@ -186,7 +198,11 @@ export function judgePod(pod: Pod, sel: Selection, ctx: JudgeContext): RestoreDa
     );
     if (init && phase === 'Failed') {
       const t = init.state!.terminated!;
-      return failed('InitFailed', t.exitCode, `init container ${init.name} exited ${t.exitCode}${t.message ? `: ${t.message}` : ''}`);
+      return failed(
+        'InitFailed',
+        t.exitCode,
+        `init container ${init.name} exited ${t.exitCode}${t.message ? `: ${t.message}` : ''}`,
+      );
     }
     const said = statusDisruption(pod);
     if (said) return failed(said.reason, firstExit(containers), said.message);
@@ -195,7 +211,8 @@ export function judgePod(pod: Pod, sel: Selection, ctx: JudgeContext): RestoreDa
     const stuck = waitingFailure(pod, names, phase === 'Failed' ? null : ctx);
     if (stuck) return failed(stuck.reason, null, stuck.message);
     if (going) return failed('Deleted', firstExit(containers), pod.status.message ?? DELETED);
-    if (phase === 'Failed') return failed('Unknown', firstExit(containers), pod.status.message ?? pod.status.reason ?? null);
+    if (phase === 'Failed')
+      return failed('Unknown', firstExit(containers), pod.status.message ?? pod.status.reason ?? null);
     // Succeeded without terminated statuses (should not happen): say nothing rather than guess.
     return null;
   }
@@ -227,7 +244,11 @@ function isNativeSidecar(pod: Pod, name: string): boolean {
  * started, because a registry hiccup or a Secret created a moment later heals them. With ctx null
  * (the pod already ended) any of them explains the end.
  */
-function waitingFailure(pod: Pod, names: string[], ctx: JudgeContext | null): { reason: Reason; message: string } | null {
+function waitingFailure(
+  pod: Pod,
+  names: string[],
+  ctx: JudgeContext | null,
+): { reason: Reason; message: string } | null {
   const all = [...(pod.status.initContainerStatuses ?? []), ...(pod.status.containerStatuses ?? [])];
   for (const s of all) {
     if (!names.includes(s.name) && !(pod.status.initContainerStatuses ?? []).includes(s)) continue;
@@ -238,7 +259,8 @@ function waitingFailure(pod: Pod, names: string[], ctx: JudgeContext | null): { 
     const message = `${s.name}: ${w}${s.state?.waiting?.message ? `: ${s.state.waiting.message}` : ''}`;
     if (!ctx || IMAGE_PULL_FATAL.has(w)) return { reason, message };
     const since = Date.parse(pod.status.startTime ?? pod.metadata.creationTimestamp ?? '');
-    if (Number.isFinite(since) && ctx.now.getTime() - since >= ctx.imagePullGraceSeconds * 1000) return { reason, message };
+    if (Number.isFinite(since) && ctx.now.getTime() - since >= ctx.imagePullGraceSeconds * 1000)
+      return { reason, message };
   }
   return null;
 }
@@ -277,7 +299,15 @@ export function judgeJob(job: Job, sel: Selection, ctx: JudgeContext): RestoreDa
   const done = trueCondition(job, 'Complete', 'SuccessCriteriaMet');
   if (done) {
     const finishedAt = base.finishedAt ?? done.lastTransitionTime ?? null;
-    return { ...base, state: 'succeeded', reason: null, retryable: false, exitCode: 0, message: done.message ?? null, finishedAt };
+    return {
+      ...base,
+      state: 'succeeded',
+      reason: null,
+      retryable: false,
+      exitCode: 0,
+      message: done.message ?? null,
+      finishedAt,
+    };
   }
   const fail = trueCondition(job, 'Failed', 'FailureTarget');
   if (fail) {
@@ -288,7 +318,9 @@ export function judgeJob(job: Job, sel: Selection, ctx: JudgeContext): RestoreDa
     // BackoffLimitExceeded would turn a non-retryable exit code retryable.
     // The Job's history names its pods' failures whatever record the Job carries last: the
     // newest one decides when there is one.
-    const lastPod = readHistory(ann[keys(ctx.domain).history]).findLast((e) => e.scope === 'pod' && e.state === 'failed');
+    const lastPod = readHistory(ann[keys(ctx.domain).history]).findLast(
+      (e) => e.scope === 'pod' && e.state === 'failed',
+    );
     const podRetryable =
       typeof lastPod?.retryable === 'boolean'
         ? lastPod.retryable
@@ -324,7 +356,12 @@ export function judgeContext(deps: Pick<Deps, 'config'>, deleted: boolean, time:
 }
 
 /** Judges any Pod or Job; null when it is not a selected restore object or there is nothing to say. */
-export function judgeObject(obj: Pod | Job, deps: Pick<Deps, 'config' | 'selector'>, deleted: boolean, time: Date): RestoreData | null {
+export function judgeObject(
+  obj: Pod | Job,
+  deps: Pick<Deps, 'config' | 'selector'>,
+  deleted: boolean,
+  time: Date,
+): RestoreData | null {
   const ctx = judgeContext(deps, deleted, time);
   if (obj.kind === 'Pod') {
     const sel = deps.selector.selectPod(obj);

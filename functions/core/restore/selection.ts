@@ -28,13 +28,18 @@ export interface Selector {
   groupSelector(sel: Pick<Selection, 'profile' | 'group'>): string;
 }
 
-export function createSelector(cfg: Pick<Config, 'RG_PROFILES' | 'RG_DOMAIN' | 'RG_GENERIC_RESTORE_CONTAINERS' | 'RG_HELPER_CONTAINERS'>): Selector {
+export function createSelector(
+  cfg: Pick<Config, 'RG_PROFILES' | 'RG_DOMAIN' | 'RG_GENERIC_RESTORE_CONTAINERS' | 'RG_HELPER_CONTAINERS'>,
+): Selector {
   const k = keys(cfg.RG_DOMAIN);
   const kubeblocks = cfg.RG_PROFILES.includes('kubeblocks');
   const generic = cfg.RG_PROFILES.includes('generic');
   const helpers = [...new Set([KB.helper, ...cfg.RG_HELPER_CONTAINERS])];
 
-  const selectLabels = (namespace: string | undefined, labels: Record<string, string> | null | undefined): Selection | null => {
+  const selectLabels = (
+    namespace: string | undefined,
+    labels: Record<string, string> | null | undefined,
+  ): Selection | null => {
     if (!labels || !namespace) return null;
     if (labels[k.anchorFor] !== undefined) return null; // our own anchors are never restore objects
     if (kubeblocks) {
@@ -43,7 +48,14 @@ export function createSelector(cfg: Pick<Config, 'RG_PROFILES' | 'RG_DOMAIN' | '
     }
     if (generic) {
       const g = labels[k.group];
-      if (g) return { profile: 'generic', namespace, group: g, restoreContainers: cfg.RG_GENERIC_RESTORE_CONTAINERS, helpers };
+      if (g)
+        return {
+          profile: 'generic',
+          namespace,
+          group: g,
+          restoreContainers: cfg.RG_GENERIC_RESTORE_CONTAINERS,
+          helpers,
+        };
     }
     return null;
   };
@@ -51,12 +63,19 @@ export function createSelector(cfg: Pick<Config, 'RG_PROFILES' | 'RG_DOMAIN' | '
   const withContainerOverride = (sel: Selection | null, annotations: Record<string, string>): Selection | null => {
     const named = annotations[k.containers];
     if (!sel || !named) return sel;
-    return { ...sel, restoreContainers: named.split(',').map((s) => s.trim()).filter(Boolean) };
+    return {
+      ...sel,
+      restoreContainers: named
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    };
   };
 
   return {
     selectLabels,
-    selectPod: (pod) => withContainerOverride(selectLabels(pod.metadata.namespace, pod.metadata.labels), annotationsOf(pod)),
+    selectPod: (pod) =>
+      withContainerOverride(selectLabels(pod.metadata.namespace, pod.metadata.labels), annotationsOf(pod)),
     selectJob: (job) => {
       // KubeBlocks labels the Job itself; the generic profile looks at the pod template.
       const tmpl = job.spec.template.metadata?.labels ?? {};
@@ -64,7 +83,8 @@ export function createSelector(cfg: Pick<Config, 'RG_PROFILES' | 'RG_DOMAIN' | '
       return withContainerOverride(sel, { ...(job.spec.template.metadata?.annotations ?? {}), ...annotationsOf(job) });
     },
     isAnchor: (obj) => labelsOf(obj)[k.anchorFor] !== undefined,
-    listSelectors: () => [...(kubeblocks ? [KB.restore] : []), ...(generic ? [k.group] : [])].map((key) => `${key},!${k.anchorFor}`),
+    listSelectors: () =>
+      [...(kubeblocks ? [KB.restore] : []), ...(generic ? [k.group] : [])].map((key) => `${key},!${k.anchorFor}`),
     groupSelector: (sel) => `${sel.profile === 'kubeblocks' ? KB.restore : k.group}=${sel.group}`,
   };
 }

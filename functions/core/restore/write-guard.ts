@@ -47,7 +47,8 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     async create(kind, ns, obj) {
       if (kind === 'Pod') {
         const forPod = obj.metadata.labels?.[k.anchorFor];
-        if (!forPod || !obj.metadata.labels?.[k.group]) refuse('create', kind, ns, obj.metadata.name, 'only anchor pods may be created');
+        if (!forPod || !obj.metadata.labels?.[k.group])
+          refuse('create', kind, ns, obj.metadata.name, 'only anchor pods may be created');
         const restorePod = await inner.get('Pod', ns, forPod!);
         if (!restorePod || selector.selectPod(restorePod as unknown as Pod) === null) {
           refuse('create', kind, ns, obj.metadata.name, `anchor for ${forPod}, which is not a selected restore pod`);
@@ -59,9 +60,11 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
       if (kind === 'Event') {
         const inv = (obj as { involvedObject?: { kind?: Kind; name?: string } }).involvedObject;
         const target = inv?.kind && inv.name ? await inner.get(inv.kind, ns, inv.name) : null;
-        if (!target || !isOurs(inv!.kind!, target)) refuse('create', kind, ns, obj.metadata.name, 'event about an object that is not a restore object');
+        if (!target || !isOurs(inv!.kind!, target))
+          refuse('create', kind, ns, obj.metadata.name, 'event about an object that is not a restore object');
       }
-      if (kind === 'PersistentVolumeClaim' || kind === 'Restore') refuse('create', kind, ns, obj.metadata.name, 'never created');
+      if (kind === 'PersistentVolumeClaim' || kind === 'Restore')
+        refuse('create', kind, ns, obj.metadata.name, 'never created');
       return inner.create(kind, ns, obj);
     },
     async patch(kind, ns, name, patch) {
