@@ -7,7 +7,6 @@ import type { Hono } from 'hono';
 import type { Config } from './core/config.ts';
 import type { Deps } from './core/deps.ts';
 import { noCluster } from './core/deps.ts';
-import { isRestoreGuardError } from './core/errors.ts';
 import { createApp, invoke, readRequest } from './core/http/app.ts';
 import type { RequestTap } from './core/http/app.ts';
 import type { CloudEvent } from './core/http/cloudevent.ts';
@@ -135,15 +134,8 @@ export function createServer(opts: ServerOptions): Server {
       const b = broker;
       // The ingress: what a Broker's URL takes (K_SINK of the ApiServerSource and PingSource).
       a.post('/', async (c) => {
-        const req = await readRequest(c, deps, config.RG_MAX_BODY_BYTES, tap);
-        if (req instanceof Response) return req;
-        try {
-          b.publish(parseCloudEvent(req));
-          return c.body(null, 202);
-        } catch (e) {
-          if (isRestoreGuardError(e)) return c.json(e.toJSON(), e.status as 400);
-          throw e;
-        }
+        b.publish(parseCloudEvent(await readRequest(c, deps, tap)));
+        return c.body(null, 202);
       });
     },
   });

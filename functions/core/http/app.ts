@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { Context } from 'hono';
 import type { CloudEvent } from './cloudevent.ts';
 import { parseCloudEvent, toBinary } from './cloudevent.ts';
@@ -91,56 +92,66 @@ class UnexpectedError extends RestoreGuardError {
   }
 }
 
-async function readBody(c: Context, limit: number): Promise<string> {
-  const declared = Number(c.req.header('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) {
-    throw new PayloadTooLargeError(`request body of ${declared} bytes is over the limit of ${limit}`, {
-      hint: 'raise RG_MAX_BODY_BYTES if such events are expected',
-    });
-  }
-  const buf = await c.req.arrayBuffer();
-  if (buf.byteLength > limit) {
-    throw new PayloadTooLargeError(`request body of ${buf.byteLength} bytes is over the limit of ${limit}`, {
-      hint: 'raise RG_MAX_BODY_BYTES if such events are expected',
-    });
-  }
-  return new TextDecoder().decode(buf);
-}
-
 export function headersOf(c: Context): Record<string, string> {
   const h: Record<string, string> = {};
   for (const [k, v] of c.req.raw.headers) h[k] = v;
   return h;
 }
 
-/** Reads a request (body limit, recorder tap) and turns errors into the contract's JSON answers. */
+/**
+ * Reads a request's body (the body limit already held it under the limit: see createApp) and hands
+ * it to the recorder tap. Errors are thrown: the app's one error handler answers them.
+ */
 export async function readRequest(
   c: Context,
   deps: AppDeps,
-  limit: number,
   tap?: RequestTap,
-): Promise<{ headers: Record<string, string>; body: string } | Response> {
+): Promise<{ headers: Record<string, string>; body: string }> {
+  let body: string;
   try {
-    const body = await readBody(c, limit);
-    const headers = headersOf(c);
-    tap?.({ path: c.req.path, headers, body, receivedAt: deps.clock() });
-    return { headers, body };
+    body = await c.req.text();
   } catch (e) {
-    const err = e as RestoreGuardError;
-    deps.log.warn('request refused', { path: c.req.path, status: err.status, error: err.message });
-    return c.json(err.toJSON(), err.status as 413);
+    throw new InvalidEventError(`request body could not be read: ${(e as Error).message}`, {
+      hint: 'the client closed the connection or sent a malformed body; it may send it again',
+    });
   }
+  const headers = headersOf(c);
+  tap?.({ path: c.req.path, headers, body, receivedAt: deps.clock() });
+  return { headers, body };
 }
 
 /** The app: one route per function, health and metrics. Dependencies come in; nothing is global. */
 export function createApp<D extends AppDeps>(opts: AppOptions<D>): Hono {
   const { deps } = opts;
   const app = new Hono();
+  // Bodies are counted as they stream in (chunked ones too) and refused at the limit, never read
+  // whole first: one oversized request must not take the process past its memory limit.
+  app.post(
+    '*',
+    bodyLimit({
+      maxSize: opts.maxBodyBytes,
+      onError: () => {
+        throw new PayloadTooLargeError(`request body is over the limit of ${opts.maxBodyBytes} bytes`, {
+          hint: 'raise RG_MAX_BODY_BYTES if such events are expected',
+        });
+      },
+    }),
+  );
+  // The one place where an error becomes an answer outside a function's own pipeline (invoke):
+  // the contract's JSON body and status, never Hono's plain-text 500.
+  app.onError((e, c) => {
+    const err = isRestoreGuardError(e) ? e : new UnexpectedError(e);
+    deps.log[err.status >= 500 ? 'error' : 'warn']('request refused', {
+      path: c.req.path,
+      status: err.status,
+      error: err.message,
+      hint: err.hint,
+    });
+    return c.json(err.toJSON(), err.status as 400);
+  });
   for (const fn of opts.functions) {
     app.post(`/${fn.name}`, async (c) => {
-      const req = await readRequest(c, deps, opts.maxBodyBytes, opts.tap);
-      if (req instanceof Response) return req;
-      const res = await invoke(fn, deps, req);
+      const res = await invoke(fn, deps, await readRequest(c, deps, opts.tap));
       return res.status === 202 ? c.body(null, 202) : c.body(res.body, res.status as 200, res.headers);
     });
   }

@@ -34,6 +34,7 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
     });
   }
   const server = new URL(current.server);
+  const proxied = !!current.proxyUrl;
   const secure = server.protocol === 'https:';
   const agent = secure
     ? new https.Agent({ keepAlive: true, maxSockets: 32 })
@@ -55,7 +56,10 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
       timeout: timeoutMs,
     };
     await kc.applyToHTTPSOptions(opts);
-    opts.agent = agent; // keep our pooled agent; applyToHTTPSOptions sets TLS material on opts itself
+    // Our pooled keep-alive agent, unless the kubeconfig names a proxy (proxy-url: HTTP, HTTPS or
+    // SOCKS): only the library's agent goes through it, and it caches that agent per cluster.
+    // applyToHTTPSOptions sets the TLS material on opts itself either way.
+    if (!proxied) opts.agent = agent;
     const payload = body === undefined ? undefined : JSON.stringify(body);
     if (payload !== undefined) {
       const h = opts.headers as Record<string, string>;

@@ -1,0 +1,95 @@
+/**
+ * The HTTP app's own concerns over a real socket on loopback: the body limit holds for a chunked
+ * body as it streams in (the answer comes before the client has sent it all), and every refusal is
+ * the contract's JSON error.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { createApp } from '../../functions/core/http/app.ts';
+import { memoryLogger } from '../../functions/core/log.ts';
+import { createMetrics } from '../../functions/core/metrics.ts';
+
+const LIMIT = 1024 * 1024;
+
+async function withServer<T>(fn: (port: number) => Promise<T>): Promise<T> {
+  const deps = { log: memoryLogger('error'), metrics: createMetrics(), clock: () => new Date() };
+  const app = createApp({
+    functions: [{ name: 'echo', types: ['t'], handle: async () => null }],
+    deps,
+    maxBodyBytes: LIMIT,
+  });
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  try {
+    return await fn((server.address() as AddressInfo).port);
+  } finally {
+    server.close();
+  }
+}
+
+/** Streams up to `total` bytes in chunks (no content-length) and stops once the answer arrives. */
+function sendChunked(port: number, total: number): Promise<{ status: number; body: string; sent: number }> {
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    const req = request({
+      host: '127.0.0.1',
+      port,
+      path: '/echo',
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
+    req.on('response', (res) => {
+      answered = true;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, body, sent });
+      });
+    });
+    req.on('error', (e) => (answered ? undefined : reject(e)));
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    const pump = () => {
+      while (!answered && sent < total) {
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      if (!answered) req.end();
+    };
+    pump();
+  });
+}
+
+test('a chunked body over the limit is refused while it streams, with a JSON 413', async () => {
+  await withServer(async (port) => {
+    const total = 64 * LIMIT;
+    const r = await sendChunked(port, total);
+    assert.is(r.status, 413);
+    assert.is(JSON.parse(r.body).error, 'payload_too_large');
+    // The answer came long before the 64 MiB were sent (socket buffers hold a few MiB at most).
+    assert.ok(r.sent < total / 4, `sent ${r.sent} of ${total} bytes before the answer`);
+  });
+});
+
+test('a declared content-length over the limit is refused before the body is read', async () => {
+  await withServer(async (port) => {
+    const res = await fetch(`http://127.0.0.1:${port}/echo`, { method: 'POST', body: 'x'.repeat(LIMIT + 1) });
+    assert.is(res.status, 413);
+    assert.is(((await res.json()) as { error: string }).error, 'payload_too_large');
+  });
+});
+
+test('a body under the limit reaches the function (here: a 400 for a body that is no CloudEvent)', async () => {
+  await withServer(async (port) => {
+    const res = await fetch(`http://127.0.0.1:${port}/echo`, { method: 'POST', body: '{}' });
+    assert.is(res.status, 400);
+    assert.is(((await res.json()) as { error: string }).error, 'invalid_event');
+  });
+});
+
+test.run();
