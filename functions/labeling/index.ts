@@ -3,6 +3,7 @@ import type { FunctionDef } from '../core/http/function.ts';
 import { dataOf } from '../core/http/function.ts';
 import { readPod } from '../core/kube/objects.ts';
 import { anchorReads, ensureAnchor, getJob } from '../core/restore/anchors.ts';
+import { admitNext, templateGated } from '../core/restore/gate.ts';
 import type { RestoreData } from '../core/restore/events.ts';
 import { EventType, RestoreDataSchema, podEnded, replyEvent } from '../core/restore/events.ts';
 import { record } from './record.ts';
@@ -23,7 +24,7 @@ export function recordedEvent(d: RestoreData, now: Date): ReturnType<typeof repl
 /** labeling: make the state durable and visible to the scheduler. */
 export const labeling: FunctionDef<Deps> = {
   name: NAME,
-  types: [EventType.placed, EventType.succeeded, EventType.failed],
+  types: [EventType.gated, EventType.placed, EventType.succeeded, EventType.failed],
   async handle(event, deps) {
     const d = dataOf(RestoreDataSchema, event);
     // A running pod repeats its outcome with every status update. An exact repeat (same outcome,
@@ -33,6 +34,11 @@ export const labeling: FunctionDef<Deps> = {
       `${NAME}:${event.id}:${d.phase ?? ''}`,
       async () => {
         const cluster = await deps.cluster();
+        if (d.state === 'gated') {
+          // A gated pod (opt-in placement gate): let the group's next pod go once its siblings are anchored.
+          await admitNext(deps, cluster, d.namespace, d.profile, d.group);
+          return null;
+        }
         if (d.state === 'placed') {
           if (!d.pod) return null;
           // The pod and what its anchor needs are read at once (one round trip, not two).
@@ -47,18 +53,17 @@ export const labeling: FunctionDef<Deps> = {
           reads.catch(() => {}); // awaited below when needed; never an unhandled rejection
           const pod = readPod(await cluster.get('Pod', d.namespace, d.pod));
           const sel = pod && pod.metadata.uid === d.uid ? deps.selector.selectPod(pod) : null;
-          if (pod && sel)
-            await ensureAnchor(
-              deps,
-              cluster,
-              pod,
-              sel,
-              d.job,
-              sel.group === d.group && sel.profile === d.profile ? reads : undefined,
-            );
+          const same = !!sel && sel.group === d.group && sel.profile === d.profile;
+          if (pod && sel) await ensureAnchor(deps, cluster, pod, sel, d.job, same ? reads : undefined);
+          // A gated group's next pod may go once this one is anchored.
+          if (same && templateGated((await reads).job, deps.config.RG_DOMAIN)) {
+            await admitNext(deps, cluster, d.namespace, d.profile, d.group);
+          }
           return null;
         }
-        await record(deps, cluster, d);
+        const result = await record(deps, cluster, d);
+        // A gated group moves on when a member is recorded (a success anchored, a failure let go).
+        if (result.gated) await admitNext(deps, cluster, d.namespace, d.profile, d.group);
         return recordedEvent(d, deps.clock());
       },
       null,

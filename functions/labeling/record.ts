@@ -8,6 +8,7 @@ import { anchorReads, ensureAnchor, getJob } from '../core/restore/anchors.ts';
 import type { RestoreData } from '../core/restore/events.ts';
 import { KB, keys } from '../core/restore/keys.ts';
 import type { Keys } from '../core/restore/keys.ts';
+import { templateGated } from '../core/restore/gate.ts';
 import { earlyStop } from '../core/restore/kubeblocks.ts';
 import { RETRY_VERDICTS, parseOutcome } from '../core/restore/records.ts';
 import type { Selection } from '../core/restore/selection.ts';
@@ -24,6 +25,8 @@ import {
 
 export interface LabelingResult {
   anchor: AnchorResult;
+  /** The Job's pod template carries the placement gate: its group moves on one pod at a time. */
+  gated: boolean;
   recorded: string[];
   stopped: boolean;
 }
@@ -104,7 +107,7 @@ async function recordOnJob(
 export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Promise<LabelingResult> {
   const k = keys(deps.config.RG_DOMAIN);
   const now = deps.clock();
-  const result: LabelingResult = { anchor: 'skipped', recorded: [], stopped: false };
+  const result: LabelingResult = { anchor: 'skipped', recorded: [], stopped: false, gated: false };
   const sel: Selection = deps.selector.selectLabels(d.namespace, {
     [d.profile === 'kubeblocks' ? KB.restore : k.group]: d.group,
   })!;
@@ -124,6 +127,7 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
   const livePod = pod && pod.metadata.uid === d.uid ? pod : null;
   // The Job by identity, not by name: a Job deleted and made again under its name is another Job.
   const job = named && sameJob(named, d, livePod) ? named : null;
+  result.gated = templateGated(job ?? named, deps.config.RG_DOMAIN);
   const liveSel = livePod ? deps.selector.selectPod(livePod) : sel;
   if (!liveSel) {
     throw new RefusedWriteError(`refused to record on pod ${d.namespace}/${d.pod}: not a selected restore pod`, {

@@ -4,6 +4,7 @@ import type { KubeObject } from '../core/kube/objects.ts';
 import { readJob, readPod } from '../core/kube/objects.ts';
 import type { Job, Pod } from '../core/kube/objects.ts';
 import { ensureAnchor } from '../core/restore/anchors.ts';
+import { admitNext } from '../core/restore/gate.ts';
 import type { GroupData, RestoreData } from '../core/restore/events.ts';
 import { EventType } from '../core/restore/events.ts';
 import { judgeObject } from '../core/restore/judge.ts';
@@ -45,6 +46,8 @@ export interface SweepReport {
   groupsCompletedAnchors: number;
   /** anchors of failed pods that were gone before their anchor was deleted */
   orphanAnchors: number;
+  /** placement gates lifted (opt-in gated groups) */
+  gatesLifted: number;
   errors: number;
 }
 
@@ -67,9 +70,11 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
     groupsCompleted: 0,
     groupsCompletedAnchors: 0,
     orphanAnchors: 0,
+    gatesLifted: 0,
     errors: 0,
   };
   const namespaces: (string | null)[] = deps.config.RG_NAMESPACES.length ? deps.config.RG_NAMESPACES : [null];
+  const gatedGroups = new Map<string, { namespace: string; profile: ProfileName; group: string }>();
   const groups = new Map<string, { namespace: string; profile: ProfileName; group: string }>();
   const step = async (what: string, fn: () => Promise<void>) => {
     try {
@@ -120,6 +125,14 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
       if (obj.kind === 'Pod') report.pods++;
       else report.jobs++;
       if (!d) continue;
+      if (d.state === 'gated') {
+        gatedGroups.set(`${sel.namespace}/${sel.profile}/${sel.group}`, {
+          namespace: sel.namespace,
+          profile: sel.profile,
+          group: sel.group,
+        });
+        continue;
+      }
       await step(`${obj.kind} ${sel.namespace}/${obj.metadata.name}`, async () => {
         if (d.state === 'placed') {
           if (obj.kind === 'Pod' && (await ensureAnchor(deps, cluster, obj, sel, d.job)) === 'created')
@@ -136,6 +149,13 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
         report.released += (await steps.releaseOutcome(deps, cluster, d)).length;
       });
     }
+    // Gated groups (opt-in placement gate) whose next pod may go now that the steps above ran.
+    for (const g of gatedGroups.values()) {
+      await step(`gate ${g.namespace}/${g.group}`, async () => {
+        if (await admitNext(deps, cluster, g.namespace, g.profile, g.group)) report.gatesLifted++;
+      });
+    }
+    gatedGroups.clear();
     // Anchors of failed pods that are gone (their failure is in a Job's history): a failed attempt's
     // anchor would repel its own retry, and nothing else would delete it before its deadline.
     const live = new Set(objects.map((o) => o.metadata.uid));

@@ -113,7 +113,12 @@ test('every fixture has an expected answer here, and every expectation a fixture
   assert.equal(Object.keys(EXPECTED).sort(), FIXTURES);
 });
 
-const TYPE_OF = { placed: EventType.placed, succeeded: EventType.succeeded, failed: EventType.failed } as const;
+const TYPE_OF = {
+  gated: EventType.gated,
+  placed: EventType.placed,
+  succeeded: EventType.succeeded,
+  failed: EventType.failed,
+} as const;
 
 /** Checks a 200 reply against the contract; returns its id and data. */
 function checkReply(name: string, ev: Json, a: Answer, s: Server): { id: string; data: RestoreData } {

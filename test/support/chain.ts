@@ -63,6 +63,7 @@ export const L = {
   history: `${DOMAIN}/history`,
   anchorFor: `${DOMAIN}/anchor-for`,
   attempt: `${DOMAIN}/attempt`,
+  gate: `${DOMAIN}/placement`,
   kbRestore: 'dataprotection.kubeblocks.io/restore',
   kbManagedBy: 'app.kubernetes.io/managed-by',
   instance: 'app.kubernetes.io/instance',
@@ -377,6 +378,10 @@ export interface RestoreGroupOptions {
   declareSize?: boolean;
   /** extra pod template annotations */
   podAnnotations?: Record<string, string>;
+  /** restore-guard's opt-in placement gate on the pod template (generic profile) */
+  gate?: boolean;
+  /** parallel creation: wait this long between two Jobs (staggered, as an operator creating them in a loop) */
+  staggerMs?: number;
 }
 
 export interface RestoreGroup {
@@ -740,6 +745,7 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
                   : containers,
                 ...(claim ? { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: claim } }] } : {}),
                 ...(Object.keys(affinity).length ? { affinity } : {}),
+                ...(o.gate ? { schedulingGates: [{ name: L.gate }] } : {}),
               },
             },
           },
@@ -770,7 +776,10 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
         })();
         allCreated.catch(() => undefined);
       } else {
-        for (let i = 0; i < replicas; i++) await create(i);
+        for (let i = 0; i < replicas; i++) {
+          if (i > 0 && o.staggerMs) await new Promise((r) => setTimeout(r, o.staggerMs));
+          await create(i);
+        }
         allCreated = Promise.resolve();
       }
       return {

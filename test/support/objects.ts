@@ -19,6 +19,9 @@ export interface PodOpts {
   labels?: Record<string, string>;
   deletionTimestamp?: string;
   status?: Record<string, unknown>;
+  /** Scheduling gates on the pod (e.g. restore-guard's placement gate). */
+  gates?: string[];
+  creationTimestamp?: string;
 }
 
 const T0 = '2026-11-29T10:00:00Z';
@@ -66,7 +69,7 @@ export function restorePod(o: PodOpts = {}): Pod {
       name,
       namespace: o.namespace ?? 'db',
       uid: o.uid ?? `uid-${name}`,
-      creationTimestamp: T0,
+      creationTimestamp: o.creationTimestamp ?? T0,
       labels: {
         'app.kubernetes.io/instance': 'mysql',
         'batch.kubernetes.io/job-name': job,
@@ -90,6 +93,7 @@ export function restorePod(o: PodOpts = {}): Pod {
     },
     spec: {
       ...(o.node === null ? {} : { nodeName: o.node ?? 'node-1' }),
+      ...(o.gates ? { schedulingGates: o.gates.map((name) => ({ name })) } : {}),
       restartPolicy: 'Never',
       containers,
       volumes: (o.claims ?? ['data-mysql-0']).map((c) => ({ name: c, persistentVolumeClaim: { claimName: c } })),
@@ -126,6 +130,8 @@ export interface JobOpts {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   claims?: string[];
+  /** Scheduling gates on the pod template. */
+  gates?: string[];
 }
 
 export function restoreJob(o: JobOpts = {}): Job {
@@ -162,6 +168,7 @@ export function restoreJob(o: JobOpts = {}): Job {
         spec: {
           ...pod.spec,
           nodeName: undefined,
+          ...(o.gates ? { schedulingGates: o.gates.map((name) => ({ name })) } : {}),
           volumes: (o.claims ?? ['data-mysql-0']).map((c) => ({ name: c, persistentVolumeClaim: { claimName: c } })),
         },
       },

@@ -92,6 +92,7 @@ export const PodSpecSchema = z.looseObject({
   priorityClassName: z.nullish(z.string()),
   restartPolicy: z.optional(z.string()),
   activeDeadlineSeconds: z.nullish(z.number()),
+  schedulingGates: z.nullish(z.array(z.looseObject({ name: z.string() }))),
 });
 export type PodSpec = z.infer<typeof PodSpecSchema>;
 

@@ -10,6 +10,7 @@ export const EventType = {
   apiUpdate: 'dev.knative.apiserver.resource.update',
   apiDelete: 'dev.knative.apiserver.resource.delete',
   ping: 'dev.knative.sources.ping',
+  gated: 'dev.restoreguard.restore.gated',
   placed: 'dev.restoreguard.restore.placed',
   succeeded: 'dev.restoreguard.restore.succeeded',
   failed: 'dev.restoreguard.restore.failed',
@@ -45,7 +46,7 @@ export const RestoreDataSchema = z.object({
   uid: z.nullable(z.string()),
   node: z.nullable(z.string()),
   scope: z.enum(['pod', 'job']),
-  state: z.enum(['placed', 'succeeded', 'failed']),
+  state: z.enum(['gated', 'placed', 'succeeded', 'failed']),
   reason: z.nullable(ReasonSchema),
   retryable: z.boolean(),
   exitCode: z.nullable(z.int()),
@@ -101,6 +102,7 @@ export function replyEvent(
 }
 
 export function stateType(state: RestoreData['state']): string {
+  if (state === 'gated') return EventType.gated;
   return state === 'placed' ? EventType.placed : state === 'succeeded' ? EventType.succeeded : EventType.failed;
 }
 

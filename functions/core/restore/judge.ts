@@ -225,6 +225,10 @@ export function judgePod(pod: Pod, sel: Selection, ctx: JudgeContext): RestoreDa
   if (node && !anyTerminated && phase !== 'Unknown') {
     return { ...base, state: 'placed', reason: null, exitCode: null, retryable: false, message: null };
   }
+  // 5. Held by our placement gate (opt-in): waiting for restore-guard to let it be scheduled.
+  if (!node && hasPlacementGate(pod, ctx.domain)) {
+    return { ...base, state: 'gated', reason: null, exitCode: null, retryable: false, message: null };
+  }
   return null;
 }
 
@@ -369,4 +373,10 @@ export function judgeObject(
   }
   const sel = deps.selector.selectJob(obj);
   return sel ? judgeJob(obj, sel, ctx) : null;
+}
+
+/** Does the pod still carry restore-guard's placement gate? */
+export function hasPlacementGate(pod: Pick<Pod, 'spec'>, domain: string): boolean {
+  const gate = keys(domain).gate;
+  return (pod.spec.schedulingGates ?? []).some((g) => g.name === gate);
 }

@@ -16,6 +16,8 @@ export function keys(domain: string) {
     failedNodes: `${domain}/failed-nodes`,
     retrySkipped: `${domain}/retry-skipped`,
     containers: `${domain}/restore-containers`,
+    /** The scheduling gate of the opt-in placement gate (generic profile): pods wait until their siblings are anchored. */
+    gate: `${domain}/placement`,
   } as const;
 }
 export type Keys = ReturnType<typeof keys>;

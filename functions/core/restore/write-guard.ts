@@ -26,7 +26,10 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     return false;
   };
   const metaOnly = (patch: Record<string, unknown>, kind: Kind): string | null => {
-    const extra = Object.keys(patch).filter((x) => x !== 'metadata');
+    // The one spec change: a restore pod's scheduling gates (checked against the live pod below).
+    const extra = Object.keys(patch).filter(
+      (x) => x !== 'metadata' && !(kind === 'Pod' && x === 'spec' && gatesOnly(patch)),
+    );
     if (extra.length) return `patch touches ${extra.join(', ')}`;
     const meta = (patch.metadata ?? {}) as Record<string, unknown>;
     // resourceVersion is a precondition (optimistic concurrency), not a change.
@@ -37,6 +40,22 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
       const bad = Object.keys((meta[field] ?? {}) as object).filter((x) => !allowed(x));
       if (bad.length) return `patch touches ${field} ${bad.join(', ')}`;
     }
+    return null;
+  };
+
+  const gatesOnly = (patch: Record<string, unknown>): boolean => {
+    const spec = patch.spec as Record<string, unknown> | null;
+    return !!spec && typeof spec === 'object' && Object.keys(spec).length === 1 && 'schedulingGates' in spec;
+  };
+  /** A gates patch may only take our placement gate away: the live pod's other gates stay as they are. */
+  const gatesChange = (patch: Record<string, unknown>, live: KubeObject): string | null => {
+    if (!gatesOnly(patch)) return null;
+    const names = (v: unknown) => ((v ?? []) as { name?: string }[]).map((g) => g.name ?? '').sort();
+    const before = names((live as { spec?: { schedulingGates?: unknown } }).spec?.schedulingGates);
+    const after = names((patch.spec as { schedulingGates?: unknown }).schedulingGates);
+    const want = before.filter((n) => n !== k.gate);
+    if (!before.includes(k.gate)) return 'pod carries no placement gate of ours';
+    if (JSON.stringify(after) !== JSON.stringify(want)) return `scheduling gates may only lose ${k.gate}`;
     return null;
   };
 
@@ -74,6 +93,8 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
         const live = await inner.get(kind, ns, name);
         if (!live) return null;
         if (!isOurs(kind, live)) refuse('patch', kind, ns, name, 'not a selected restore object');
+        const gates = kind === 'Pod' ? gatesChange(patch, live) : null;
+        if (gates) refuse('patch', kind, ns, name, gates);
       } else if (kind !== 'PersistentVolumeClaim') refuse('patch', kind, ns, name, 'never patched');
       return inner.patch(kind, ns, name, patch);
     },
