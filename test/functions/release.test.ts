@@ -470,4 +470,35 @@ test('a Job whose own outcome says retryable but whose last pod failure is not (
   assert.equal(anchorsOf(h), [], 'no 6-hour wait for a retry that retry skipped');
 });
 
+test('a group that is not a label value (a selector pasted into it) is refused: no anchor of a running group goes', async () => {
+  const h = harness();
+  const pods = [0, 1].map((i) =>
+    restorePod({ name: `restore-${i}-x`, job: `restore-${i}`, node: `node-${i}`, claims: [`data-${i}`] }),
+  );
+  await h.seed(...pods, ...[0, 1].map((i) => restoreJob({ name: `restore-${i}`, claims: [`data-${i}`] })));
+  for (const p of pods) await run(h, p);
+  const anchors = () => h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']);
+  assert.is(anchors().length, 2);
+  const c = await h.post('/completion', apiEvent(pods[0]!));
+  const forged = { ...c.reply!.data, state: 'succeeded', group: 'mysql-restore,restoreguard.dev/anchor-for' };
+  const r = await h.post('/release', restoreEvent(EventType.recorded, forged));
+  assert.is(r.status, 400, r.text);
+  assert.is(anchors().length, 2, 'a recorded event with a selector for a group deletes nothing');
+  // The same string as the name of a Restore in an update from the API server.
+  const restore = { ...restoreCr('Running'), metadata: { ...restoreCr('Running').metadata, name: forged.group } };
+  const u = await h.post('/release', apiEvent(restore as KubeObject));
+  assert.is(u.status, 400, u.text);
+  assert.is(anchors().length, 2, 'nor does a Restore named so');
+  for (const bad of [
+    { namespace: 'db,x' },
+    { pod: 'Restore-0' },
+    { job: 'a/b' },
+    { claims: ['../x'] },
+    { node: 'n 1' },
+  ]) {
+    const e = await h.post('/release', restoreEvent(EventType.recorded, { ...c.reply!.data, ...bad }));
+    assert.is(e.status, 400, `${JSON.stringify(bad)}: ${e.text}`);
+  }
+});
+
 test.run();
