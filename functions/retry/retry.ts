@@ -63,6 +63,30 @@ export async function retryFailure(
   }
   const job = readJob(d.job ? await cluster.get('Job', d.namespace, d.job) : null);
   if (!job || job.metadata.uid !== d.uid) return { type: null, data: null };
+  // The live Job decides, not the event's claim (README, Security): judged as completion judges it,
+  // only a Job whose Failed (or FailureTarget) condition is true is retried, with its own reason,
+  // attempt and failure time. A stale or forged failure of a running Job does nothing.
+  const live = judgeObject(job, deps, false, deps.clock());
+  if (live?.scope !== 'job' || live.state !== 'failed') {
+    deps.log.warn('retry: the live Job has not failed; the event is stale or forged', {
+      namespace: d.namespace,
+      job: d.job,
+      live: live?.state ?? 'running',
+    });
+    return { type: null, data: null };
+  }
+  return retryFailedJob(deps, cluster, job, live, opts);
+}
+
+/** A Job-scope failure, judged from the live Job: skip, exhausted, or a replacement Job after the backoff. */
+async function retryFailedJob(
+  deps: Deps,
+  cluster: Cluster,
+  job: Job,
+  d: RestoreData,
+  opts: { wait: boolean },
+): Promise<RetryOutcome> {
+  const k = keys(deps.config.RG_DOMAIN);
   const base: RetryData = { ...d, retryJob: null, delayMs: null, avoidNodes: [] };
   // The decision on an opted-in Job is made once and written on it: a later event (the Job judged
   // again once its last pod's record landed, a redelivery, resync) finds it and answers the same,

@@ -305,4 +305,21 @@ test("the Job's history decides retryability, whichever record the Job carries l
   assert.is(c.reply!.data.retryable, false);
 });
 
+test('a Job-scope failure of an opted-in Job that is still running (forged or stale) creates no retry Job', async () => {
+  const h = harness();
+  const { failed } = await failedJob(h, { podReason: 'Evicted' });
+  const running = restoreJob({
+    profile: 'generic',
+    group: 'pg',
+    name: 'pg-1',
+    labels: { 'restoreguard.dev/retry': 'true' },
+  });
+  await h.seed(running);
+  const forged = { ...failed, job: 'pg-1', uid: 'uid-pg-1', pod: null };
+  const r = await h.post('/retry', restoreEvent(EventType.failed, forged));
+  assert.is(r.status, 202, r.text);
+  assert.is(await h.cluster.get('Job', 'db', 'pg-1-retry-1'), null, 'no replacement beside a running Job');
+  assert.is((await h.cluster.get('Job', 'db', 'pg-1'))!.metadata.labels!['restoreguard.dev/state'], undefined);
+});
+
 test.run();
