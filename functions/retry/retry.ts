@@ -117,8 +117,11 @@ async function retryFailedJob(
     return { type: EventType.retryExhausted, data: { ...base, message: plan.why } };
   }
   if (!(await cluster.get('Job', d.namespace, plan.name))) {
-    const failedAt = Date.parse(d.finishedAt ?? '') || deps.clock().getTime();
-    const due = failedAt + plan.delayMs - deps.clock().getTime();
+    // The backoff runs from the failure, never from later than now (a skewed clock): the wait is
+    // at most the backoff itself, which RG_RETRY_MAX_MS bounds (under Knative's request timeout).
+    const now = deps.clock().getTime();
+    const failedAt = Math.min(Date.parse(d.finishedAt ?? '') || now, now);
+    const due = Math.min(failedAt + plan.delayMs - now, deps.config.RG_RETRY_MAX_MS);
     if (due > 0 && !opts.wait) return { type: null, data: null }; // resync: not due yet, next ping
     if (due > 0) await deps.sleep(due);
     const bound = await volumesBound(cluster, d.namespace, claimsOf(job.spec.template.spec));
