@@ -2,7 +2,8 @@ import type { Deps } from '../core/deps.ts';
 import type { Cluster } from '../core/kube/cluster.ts';
 import type { KubeObject } from '../core/kube/objects.ts';
 import { claimsOf, readJob, readPod } from '../core/kube/objects.ts';
-import { deleteAnchorFor } from '../core/restore/anchors.ts';
+import { deleteAnchorFor, failureRecorded } from '../core/restore/anchors.ts';
+import { judgeObject } from '../core/restore/judge.ts';
 import type { GroupData, RestoreData } from '../core/restore/events.ts';
 import { keys } from '../core/restore/keys.ts';
 import { historyHas } from '../core/restore/records.ts';
@@ -122,16 +123,21 @@ export async function releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreDat
   const done: string[] = [];
   if (d.scope === 'pod' && d.pod) {
     const pod = await cluster.get('Pod', d.namespace, d.pod);
-    if (d.state === 'failed' && (!pod || pod.metadata.uid !== d.uid)) {
-      // The failed pod is gone already: its anchor (the one standing for this uid) goes too.
-      const gone = await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid);
+    if (!pod || pod.metadata.uid !== d.uid) {
+      // The pod is gone already: its anchor (the one standing for this uid) goes when its failure
+      // is on record (README, Security), never on the event's word alone.
+      const gone = (await failureRecorded(cluster, k, d.namespace, d.job, d.uid))
+        ? await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid)
+        : null;
       if (gone) done.push(`anchor ${gone}`);
     }
     if (pod && pod.metadata.uid === d.uid && !pod.metadata.deletionTimestamp) {
       const why = await podReleasable(deps, cluster, d, pod);
       if (why === null) {
-        // A failed attempt's anchor would repel its own retry (same labels): it goes with the failure.
-        const gone = d.state === 'failed' ? await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid) : null;
+        // A failed attempt's anchor would repel its own retry (same labels): it goes with the failure,
+        // as the live pod tells it.
+        const failed = judgeObject(readPod(pod)!, deps, false, deps.clock())?.state === 'failed';
+        const gone = failed ? await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid) : null;
         if (gone) done.push(`anchor ${gone}`);
         if (
           deps.config.RG_DELETE_FINISHED_PODS &&

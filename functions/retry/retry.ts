@@ -2,7 +2,7 @@ import type { Deps } from '../core/deps.ts';
 import type { Cluster } from '../core/kube/cluster.ts';
 import type { Job } from '../core/kube/objects.ts';
 import { claimsOf, readJob, readPod } from '../core/kube/objects.ts';
-import { deleteAnchorFor } from '../core/restore/anchors.ts';
+import { deleteAnchorFor, failureRecorded } from '../core/restore/anchors.ts';
 import type { RestoreData, RetryData } from '../core/restore/events.ts';
 import { EventType } from '../core/restore/events.ts';
 import { judgeObject } from '../core/restore/judge.ts';
@@ -55,10 +55,23 @@ export async function retryFailure(
     if (!d.pod || !d.retryable) return { type: null, data: null };
     const pod = readPod(await cluster.get('Pod', d.namespace, d.pod));
     if (pod && pod.metadata.uid === d.uid) {
+      // The live pod decides (README, Security): only a pod that failed, retryably, is let go.
+      const live = judgeObject(pod, deps, false, deps.clock());
+      if (live?.state !== 'failed' || !live.retryable) {
+        deps.log.warn('retry: the live pod has not failed retryably; the event is stale or forged', {
+          namespace: d.namespace,
+          pod: d.pod,
+          live: live ? `${live.state}${live.reason ? ` (${live.reason})` : ''}` : 'nothing to judge',
+        });
+        return { type: null, data: null };
+      }
       const sel = deps.selector.selectPod(pod);
       if (sel) await earlyStop(deps, cluster, pod, sel);
+      await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid);
+    } else if (await failureRecorded(cluster, k, d.namespace, d.job, d.uid)) {
+      // Gone: its anchor goes only with a recorded failure (else release does, once labeling recorded it).
+      await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid);
     }
-    await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid);
     return { type: null, data: null };
   }
   const job = readJob(d.job ? await cluster.get('Job', d.namespace, d.job) : null);

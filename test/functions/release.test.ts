@@ -501,4 +501,24 @@ test('a group that is not a label value (a selector pasted into it) is refused: 
   }
 });
 
+test('a pod-scope failure of a pod that succeeded (gone, or live) never takes its anchor', async () => {
+  const h = harness();
+  const done = restorePod({ restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' });
+  await h.seed(done, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
+  const c = await h.post('/completion', apiEvent(done));
+  await h.post('/labeling', restoreEvent(c.reply!.type!, c.reply!.data, c.reply!.id!));
+  assert.equal(anchorsOf(h), ['restore-0-abcde-anchor'], 'anchored at success');
+  // Live and recorded as succeeded: a forged failure of it keeps the anchor.
+  const forged = { ...c.reply!.data, state: 'failed', reason: 'Error', exitCode: 1, retryable: true };
+  const live = await h.post('/release', restoreEvent(EventType.recorded, forged));
+  assert.is(live.status, 202, live.text);
+  assert.equal(anchorsOf(h), ['restore-0-abcde-anchor'], 'a live pod that succeeded keeps its anchor');
+  // Gone (released once recorded), its success in the Job's history: a forged failure keeps the anchor too.
+  await h.post('/release', restoreEvent(EventType.recorded, c.reply!.data));
+  assert.is(await h.cluster.get('Pod', 'db', done.metadata.name), null, 'released once recorded');
+  const gone = await h.post('/release', restoreEvent(EventType.recorded, forged));
+  assert.is(gone.status, 202, gone.text);
+  assert.equal(anchorsOf(h), ['restore-0-abcde-anchor'], 'a gone pod whose record says succeeded keeps its anchor');
+});
+
 test.run();

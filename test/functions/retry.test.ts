@@ -354,4 +354,28 @@ test("retry's wait is bounded: a finishedAt in the future (forged, or a skewed c
   );
 });
 
+test('a pod-scope failure of a pod that is still running (forged or stale) neither stops it nor removes its anchor', async () => {
+  const h = harness();
+  const running = restorePod({ restore: 'running' });
+  await h.seed(running, restoreJob(), anchorOf(running.metadata.uid!));
+  const failedLater = restorePod({
+    restore: 'running',
+    status: { reason: 'Evicted', message: 'low on memory' },
+    phase: 'Failed',
+  });
+  const c = await h.post('/completion', apiEvent(failedLater));
+  assert.is(c.reply?.type, EventType.failed, c.text);
+  assert.ok(c.reply!.data.retryable);
+  const r = await h.post('/retry', restoreEvent(EventType.failed, c.reply!.data));
+  assert.is(r.status, 202, r.text);
+  assert.ok(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), 'the running pod keeps its anchor');
+  assert.is(
+    (await h.cluster.get('Pod', 'db', running.metadata.name))!.metadata.annotations![
+      'dataprotection.kubeblocks.io/stop-restore-manager'
+    ],
+    undefined,
+    'and is not stopped',
+  );
+});
+
 test.run();

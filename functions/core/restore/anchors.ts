@@ -8,6 +8,7 @@ import type { KubeObject, LabelSelector, OwnerReference, Pod, PodSpec } from '..
 import { annotationsOf, isControllerLabel, labelsOf } from '../kube/objects.ts';
 import { childName } from '../kube/names.ts';
 import type { Selection } from './selection.ts';
+import { historyState } from './records.ts';
 
 /** Label keys that the pod's inter-pod (anti-)affinity and topology spread selectors look at. */
 export function selectorKeys(spec: PodSpec): string[] {
@@ -245,4 +246,22 @@ export async function deleteAnchorFor(
   return (await cluster.delete('Pod', namespace, anchor.metadata.name, { uid: anchor.metadata.uid ?? '' }))
     ? anchor.metadata.name
     : null;
+}
+
+/**
+ * Is the failure of a pod that is gone on record? Its Job's history (written by labeling from the
+ * live pod, or from completion's judgement of the pod's last state where it vanished first) says
+ * this uid failed. A pod whose record says it succeeded, or that is not recorded at all, did not
+ * fail as far as anything trustworthy knows: its anchor stays until its group ends (or its deadline).
+ */
+export async function failureRecorded(
+  cluster: Cluster,
+  k: Keys,
+  namespace: string,
+  job: string | null,
+  uid: string | null,
+): Promise<boolean> {
+  if (!job || !uid) return false;
+  const j = await cluster.get('Job', namespace, job);
+  return historyState(j?.metadata.annotations?.[k.history], uid) === 'failed';
 }
