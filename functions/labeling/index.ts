@@ -58,8 +58,9 @@ export const labeling: FunctionDef<Deps> = {
             );
           return null;
         }
-        await record(deps, cluster, d);
-        return recordedEvent(d, deps.clock());
+        // The answer is what was recorded: the live object's outcome, which may differ from the event's.
+        const r = await record(deps, cluster, d);
+        return r.data ? recordedEvent(r.data, deps.clock()) : null;
       },
       null,
     );

@@ -6,7 +6,7 @@ import { deleteAnchorFor, failureRecorded } from '../core/restore/anchors.ts';
 import { judgeObject } from '../core/restore/judge.ts';
 import type { GroupData, RestoreData } from '../core/restore/events.ts';
 import { keys } from '../core/restore/keys.ts';
-import { historyHas } from '../core/restore/records.ts';
+import { historyHas, parseOutcome } from '../core/restore/records.ts';
 import type { ProfileName } from '../core/restore/selection.ts';
 import type { GroupView } from './group.ts';
 import { groupComplete } from './group.ts';
@@ -24,6 +24,12 @@ export async function podReleasable(
   const state = pod.metadata.labels?.[k.state];
   if (state !== 'succeeded' && state !== 'failed') return 'no record on the pod';
   if (!pod.metadata.annotations?.[k.outcome]) return 'no outcome on the pod';
+  // Our own labels are not enough (README, Security): the record must say what the live pod says.
+  const live = judgeObject(readPod(pod)!, deps, false, deps.clock());
+  if (live?.state !== state) return `recorded ${state}, but the live pod is ${live?.state ?? 'not judged'}`;
+  const recorded = parseOutcome(pod.metadata.annotations[k.outcome]);
+  if (recorded?.state !== live.state || recorded.uid !== pod.metadata.uid)
+    return 'the outcome on the pod is not the live outcome';
   if (d.job) {
     const job = await cluster.get('Job', d.namespace, d.job);
     if (job && !historyHas(job.metadata.annotations?.[k.history], pod.metadata.uid ?? ''))

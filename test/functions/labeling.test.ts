@@ -413,4 +413,51 @@ test("a late failure of an older pod that is gone never replaces a newer pod's r
   );
 });
 
+test('a forged succeeded for a running pod records nothing and sends no stop signal: the live pod decides', async () => {
+  const h = harness();
+  const running = restorePod({ restore: 'running' });
+  await h.seed(running, restoreJob(), pvc('data-mysql-0'));
+  const placed = await h.post('/completion', apiEvent(running));
+  assert.is(placed.reply?.type, EventType.placed);
+  const forged = {
+    ...placed.reply!.data,
+    state: 'succeeded',
+    exitCode: 0,
+    containers: [{ name: 'restore', exitCode: 0, reason: 'Completed', startedAt: null, finishedAt: null }],
+  };
+  const r = await h.post('/labeling', restoreEvent(EventType.succeeded, forged));
+  assert.is(r.status, 202, r.text);
+  const live = (await h.cluster.get('Pod', 'db', running.metadata.name))!;
+  assert.is(live.metadata.labels!['restoreguard.dev/state'], undefined, 'not labelled succeeded');
+  assert.is(live.metadata.annotations!['dataprotection.kubeblocks.io/stop-restore-manager'], undefined, 'not stopped');
+  assert.is(
+    (await h.cluster.get('Job', 'db', 'restore-0'))!.metadata.annotations!['restoreguard.dev/history'],
+    undefined,
+  );
+  assert.is(
+    (await h.cluster.get('PersistentVolumeClaim', 'db', 'data-mysql-0'))!.metadata.annotations![
+      'restoreguard.dev/outcome'
+    ],
+    undefined,
+  );
+});
+
+test('a succeeded event for a pod whose restore exited 1 records the live failure, never a success', async () => {
+  const h = harness();
+  const failed = restorePod({ restore: { exit: 1 } }); // the sidecar still runs
+  await h.seed(failed, restoreJob(), pvc('data-mysql-0'));
+  const c = await h.post('/completion', apiEvent(failed));
+  assert.is(c.reply?.type, EventType.failed);
+  const forged = { ...c.reply!.data, state: 'succeeded', reason: null, exitCode: 0, retryable: false };
+  const r = await h.post('/labeling', restoreEvent(EventType.succeeded, forged));
+  assert.is(r.reply?.type, EventType.recorded, r.text);
+  assert.is(r.reply!.data.state, 'failed', 'the answer is the live judgement');
+  const live = (await h.cluster.get('Pod', 'db', failed.metadata.name))!;
+  assert.is(live.metadata.labels!['restoreguard.dev/state'], 'failed');
+  const outcome = JSON.parse(live.metadata.annotations!['restoreguard.dev/outcome']!);
+  assert.is(outcome.state, 'failed');
+  assert.is(outcome.exitCode, 1);
+  assert.is(h.cluster.all('Pod').filter((p) => p.metadata.name.endsWith('-anchor')).length, 0, 'no anchor for it');
+});
+
 test.run();

@@ -521,4 +521,32 @@ test('a pod-scope failure of a pod that succeeded (gone, or live) never takes it
   assert.equal(anchorsOf(h), ['restore-0-abcde-anchor'], 'a gone pod whose record says succeeded keeps its anchor');
 });
 
+test('a pod labelled succeeded whose restore exited 1 is not released as a success: release judges the live pod', async () => {
+  const h = harness();
+  const pod = restorePod({ restore: { exit: 1 }, helperRunning: false, phase: 'Failed' });
+  const ok = restorePod({ restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' });
+  await h.seed(pod, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
+  // What a forged success left before: a success record on the Pod, the Job and the PVC.
+  const c = await h.post('/completion', apiEvent(ok));
+  const d = c.reply!.data;
+  const text = JSON.stringify({ ...d, recordedAt: '2026-11-29T10:00:06Z' });
+  await h.cluster.patch('Pod', 'db', pod.metadata.name, {
+    metadata: { labels: { 'restoreguard.dev/state': 'succeeded' }, annotations: { 'restoreguard.dev/outcome': text } },
+  });
+  await h.cluster.patch('Job', 'db', 'restore-0', {
+    metadata: {
+      annotations: {
+        'restoreguard.dev/outcome': text,
+        'restoreguard.dev/history': JSON.stringify([{ ...d, scope: 'pod' }]),
+      },
+    },
+  });
+  await h.cluster.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', {
+    metadata: { annotations: { 'restoreguard.dev/outcome': text } },
+  });
+  const r = await h.post('/release', restoreEvent(EventType.recorded, d));
+  assert.is(r.status, 202, r.text);
+  assert.ok(await h.cluster.get('Pod', 'db', pod.metadata.name), 'kept: its record is not what the live pod says');
+});
+
 test.run();
