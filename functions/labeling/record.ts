@@ -249,8 +249,10 @@ export async function record(deps: Deps, cluster: Cluster, told: RestoreData): P
     );
   }
   if (job) writes.push(recordOnJob(cluster, job, d, k, text).then((w) => w && wrote(`Job/${job.metadata.name}`)));
-  const spec = livePod?.spec ?? (job as Job | null)?.spec?.template?.spec;
-  for (const claim of new Set([...(d.claims ?? []), ...(spec ? claimsOf(spec) : [])])) {
+  // Only the PVCs the live pod (or, with the pod gone, the live Job's template) mounts: never the
+  // event's list, which could name any PVC (README, Security). The write guard checks it again.
+  const spec = livePod?.spec ?? parsedJob?.spec.template.spec;
+  for (const claim of new Set(spec ? claimsOf(spec) : [])) {
     writes.push(
       (async () => {
         const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);

@@ -460,4 +460,29 @@ test('a succeeded event for a pod whose restore exited 1 records the live failur
   assert.is(h.cluster.all('Pod').filter((p) => p.metadata.name.endsWith('-anchor')).length, 0, 'no anchor for it');
 });
 
+test('only PVCs the live pod or Job mounts get a record: an event naming other claims (even in kube-system) writes none', async () => {
+  const h = harness();
+  const failed = restorePod({ restore: { exit: 1 } });
+  await h.seed(failed, restoreJob(), pvc('data-mysql-0'), pvc('other-data'), pvc('etcd-data', 'kube-system'));
+  const c = await h.post('/completion', apiEvent(failed));
+  const told = { ...c.reply!.data, claims: ['data-mysql-0', 'other-data'] };
+  const r = await h.post('/labeling', restoreEvent(EventType.failed, told));
+  assert.is(r.reply?.type, EventType.recorded, r.text);
+  const outcome = async (ns: string, name: string) =>
+    (await h.cluster.get('PersistentVolumeClaim', ns, name))!.metadata.annotations?.['restoreguard.dev/outcome'];
+  assert.ok(await outcome('db', 'data-mysql-0'), 'the mounted PVC is recorded');
+  assert.is(await outcome('db', 'other-data'), undefined, 'a PVC it does not mount is not');
+  // An event about a pod that is gone, in kube-system, naming a PVC there: nothing mounts it.
+  const forged = {
+    ...c.reply!.data,
+    namespace: 'kube-system',
+    pod: 'gone-0',
+    uid: 'uid-gone-0',
+    claims: ['etcd-data'],
+  };
+  const k = await h.post('/labeling', restoreEvent(EventType.failed, forged));
+  assert.ok(k.status === 202 || k.status === 200 || k.status === 422, k.text);
+  assert.is(await outcome('kube-system', 'etcd-data'), undefined, 'never a PVC that no live restore object mounts');
+});
+
 test.run();
