@@ -100,8 +100,11 @@ export function createSelector(
 
 /** Which containers decide the restore's outcome. Native sidecars (init, restartPolicy Always) never count. */
 export function restoreContainerNames(pod: Pick<Pod, 'spec'>, sel: Selection): string[] {
+  // Sets, not lists: an event may carry tens of thousands of containers (linear, never quadratic).
   const regular = pod.spec.containers.map((c) => c.name);
-  const named = sel.restoreContainers.filter((n) => regular.includes(n));
+  const present = new Set(regular);
+  const named = [...new Set(sel.restoreContainers)].filter((n) => present.has(n));
   if (named.length > 0) return named;
-  return regular.filter((n) => !sel.helpers.includes(n));
+  const helpers = new Set(sel.helpers);
+  return regular.filter((n) => !helpers.has(n));
 }
