@@ -92,4 +92,35 @@ test('a body under the limit reaches the function (here: a 400 for a body that i
   });
 });
 
+test('metric labels come from the known event types: rejected events of 100 made-up types add one series, not 100', async () => {
+  const deps = { log: memoryLogger('error'), metrics: createMetrics(), clock: () => new Date() };
+  const app = createApp({
+    functions: [{ name: 'echo', types: ['t'], handle: async () => null }],
+    deps,
+    maxBodyBytes: LIMIT,
+  });
+  const send = (type: string) =>
+    app.request('/echo', {
+      method: 'POST',
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': `id-${type}`,
+        'ce-source': 's',
+        'ce-type': type,
+        'content-type': 'application/json',
+      },
+      body: '{}',
+    });
+  assert.is((await send('t')).status, 202);
+  for (let i = 0; i < 100; i++) assert.is((await send(`made.up.${i}`)).status, 400);
+  const series = deps.metrics
+    .render()
+    .split('\n')
+    .filter((l) => l.startsWith('restoreguard_events_total{'));
+  assert.equal(series.sort(), [
+    'restoreguard_events_total{function="echo",type="other",outcome="invalid_event"} 100',
+    'restoreguard_events_total{function="echo",type="t",outcome="none"} 1',
+  ]);
+});
+
 test.run();
