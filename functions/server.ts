@@ -128,6 +128,7 @@ export function createServer(opts: ServerOptions): Server {
     functions: FUNCTIONS,
     deps,
     maxBodyBytes: config.RG_MAX_BODY_BYTES,
+    maxInFlight: config.RG_MAX_IN_FLIGHT,
     ...(tap ? { tap } : {}),
     extend: (a) => {
       if (!broker) return;

@@ -96,6 +96,8 @@ export const ConfigSchema = z.object({
   RG_RECORD_MAX_FILES: int(10_000, 1, 1_000_000),
   RG_MAX_BODY_BYTES: int(1024 * 1024, 1024, 64 * 1024 * 1024),
   RG_DEDUP_SIZE: int(4096, 0, 1_000_000),
+  // Events handled at once; more are answered 503. func.yaml's containerConcurrency is the same number.
+  RG_MAX_IN_FLIGHT: int(100, 1, 10_000),
   KUBECONFIG: z.optional(z.string()),
 });
 export type Config = z.infer<typeof ConfigSchema>;

@@ -75,4 +75,17 @@ test('bounds are enforced', () => {
   assert.throws(() => loadConfig({ RG_RETRY_JITTER: '2' }), /RG_RETRY_JITTER/);
 });
 
+test("every setting is in README's Configuration table", async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { ConfigSchema } = await import('../../functions/core/config.ts');
+  const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+  const table = readme.slice(
+    readme.indexOf('## Configuration'),
+    readme.indexOf('\n## ', readme.indexOf('## Configuration') + 5),
+  );
+  for (const key of Object.keys(ConfigSchema.shape))
+    assert.ok(table.includes(`\`${key}\``), `${key} is not in README's table`);
+});
+
 test.run();
