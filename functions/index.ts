@@ -19,12 +19,20 @@ try {
   process.exit(2);
 }
 const log = createLogger({ level: config.LOG_LEVEL });
-const server = createServer({
-  config,
-  log,
-  // Loaded on first use, so the fast path and the readiness probe never pay for the Kubernetes client.
-  connect: async () => (await import('./core/kube/rest-cluster.ts')).connectCluster(config.KUBECONFIG),
-});
+let server: ReturnType<typeof createServer>;
+try {
+  server = createServer({
+    config,
+    log,
+    // Loaded on first use, so the fast path and the readiness probe never pay for the Kubernetes client.
+    connect: async () => (await import('./core/kube/rest-cluster.ts')).connectCluster(config.KUBECONFIG),
+  });
+} catch (e) {
+  // A folder named in the configuration that cannot be used: a named error, not a stack trace.
+  if (!isRestoreGuardError(e)) throw e;
+  boot.error(e.message, { hint: e.hint });
+  process.exit(2);
+}
 const http = serve(
   {
     fetch: server.app.fetch,

@@ -63,8 +63,11 @@ export const ConfigSchema = z.object({
     list('126,127'),
     z.array(
       z.pipe(
-        z.string().check(z.regex(/^[0-9]{1,3}$/, 'exit codes are whole numbers from 0 to 255')),
-        z.transform(Number),
+        z.pipe(
+          z.string().check(z.regex(/^[0-9]{1,3}$/, 'exit codes are whole numbers from 0 to 255')),
+          z.transform(Number),
+        ),
+        z.int().check(z.maximum(255, 'exit codes are whole numbers from 0 to 255')),
       ),
     ),
   ),
