@@ -485,4 +485,19 @@ test('only PVCs the live pod or Job mounts get a record: an event naming other c
   assert.is(await outcome('kube-system', 'etcd-data'), undefined, 'never a PVC that no live restore object mounts');
 });
 
+test('a pod name over 63 characters (a pod not made by a Job) still gets an anchor: its labels are valid label values', async () => {
+  const { LABEL_VALUE } = await import('../../functions/core/kube/names.ts');
+  const h = harness();
+  const name = `restore-${'x'.repeat(70)}`;
+  const pod = restorePod({ name, restore: 'running' });
+  await h.seed(pod, restoreJob());
+  await chain(h, pod);
+  const anchors = h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']);
+  assert.is(anchors.length, 1, 'anchored');
+  const a = anchors[0]!;
+  assert.ok(a.metadata.name.length <= 63, a.metadata.name);
+  for (const [key, v] of Object.entries(a.metadata.labels!)) assert.ok(LABEL_VALUE.test(v), `${key}=${v}`);
+  assert.is(a.metadata.annotations!['restoreguard.dev/anchor-for-pod'], name, 'the full name is kept in an annotation');
+});
+
 test.run();

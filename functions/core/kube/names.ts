@@ -30,3 +30,13 @@ export const LABEL_VALUE = /^(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])
 export const isLabelValue = (v: string): boolean => LABEL_VALUE.test(v);
 export const isObjectName = (v: string): boolean => DNS1123_SUBDOMAIN.test(v);
 export const isNamespaceName = (v: string): boolean => DNS1123_LABEL.test(v);
+
+/**
+ * A label value that stands for `name`: the name itself when it fits (63 characters), else a
+ * deterministic shortening with a hash, so a long name (a pod not made by a Job) still labels.
+ */
+export function labelValueFor(name: string): string {
+  if (name.length <= 63) return name;
+  const h = stableHash(name).slice(0, 8);
+  return `${name.slice(0, 63 - h.length - 1).replace(/[-._]+$/, '')}-${h}`;
+}

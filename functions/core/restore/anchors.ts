@@ -6,7 +6,7 @@ import type { Keys } from './keys.ts';
 import type { ProfileName } from './selection.ts';
 import type { KubeObject, LabelSelector, OwnerReference, Pod, PodSpec } from '../kube/objects.ts';
 import { annotationsOf, isControllerLabel, labelsOf } from '../kube/objects.ts';
-import { childName } from '../kube/names.ts';
+import { childName, labelValueFor } from '../kube/names.ts';
 import type { Selection } from './selection.ts';
 import { historyState } from './records.ts';
 
@@ -46,7 +46,9 @@ export function anchorLabels(pod: Pod, sel: Selection, domain: string): Record<s
     if (v !== undefined) copied[key] = v;
   }
   if (Object.keys(copied).length === 0) return null; // nothing a selector could match: no anchor needed
-  return { ...copied, [k.anchorFor]: pod.metadata.name, [k.group]: sel.group };
+  // A label value holds 63 characters: a longer pod name (a pod not made by a Job) is shortened
+  // deterministically; the anchor's annotation keeps the full name.
+  return { ...copied, [k.anchorFor]: labelValueFor(pod.metadata.name), [k.group]: sel.group };
 }
 
 export function anchorName(podName: string): string {
@@ -107,6 +109,7 @@ export function buildAnchor(
       labels,
       annotations: {
         [k.anchorUid]: pod.metadata.uid ?? '',
+        [k.anchorPod]: pod.metadata.name,
         [k.profile]: sel.profile,
         ...(size ? { [k.groupSize]: size } : {}),
       },

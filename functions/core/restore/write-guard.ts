@@ -5,6 +5,7 @@ import { claimsOf, readJob, readPod } from '../kube/objects.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { KB, keys } from './keys.ts';
+import { labelValueFor } from '../kube/names.ts';
 import type { Selector } from './selection.ts';
 
 /**
@@ -76,13 +77,16 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     logs: (...a) => inner.logs(...a),
     async create(kind, ns, obj) {
       if (kind === 'Pod') {
-        const forPod = obj.metadata.labels?.[k.anchorFor];
-        if (!forPod || !obj.metadata.labels?.[k.group])
+        const label = obj.metadata.labels?.[k.anchorFor];
+        const forPod = obj.metadata.annotations?.[k.anchorPod] ?? label;
+        if (!forPod || !label || !obj.metadata.labels?.[k.group])
           refuse('create', kind, ns, obj.metadata.name, 'only anchor pods may be created');
         const restorePod = await inner.get('Pod', ns, forPod!);
         if (!restorePod || selector.selectPod(restorePod as unknown as Pod) === null) {
           refuse('create', kind, ns, obj.metadata.name, `anchor for ${forPod}, which is not a selected restore pod`);
         }
+        if (label !== labelValueFor(forPod!))
+          refuse('create', kind, ns, obj.metadata.name, `its label ${k.anchorFor} does not stand for ${forPod}`);
       }
       if (kind === 'Job' && !(isOurs('Job', obj) && obj.metadata.annotations?.[k.retryOf])) {
         refuse('create', kind, ns, obj.metadata.name, 'only retries of selected restore Jobs may be created');
