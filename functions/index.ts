@@ -6,6 +6,7 @@ import { serve } from '@hono/node-server';
 import type { Config } from './core/config.ts';
 import { loadConfig } from './core/config.ts';
 import { isRestoreGuardError } from './core/errors.ts';
+import { SERVER_TIMEOUTS } from './core/http/app.ts';
 import { createLogger } from './core/log.ts';
 import { FUNCTIONS, createServer } from './server.ts';
 
@@ -18,23 +19,41 @@ try {
   process.exit(2);
 }
 const log = createLogger({ level: config.LOG_LEVEL });
-const server = createServer({
-  config,
-  log,
-  // Loaded on first use, so the fast path and the readiness probe never pay for the Kubernetes client.
-  connect: async () => (await import('./core/kube/rest-cluster.ts')).connectCluster(config.KUBECONFIG),
-});
-const http = serve({ fetch: server.app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
-  log.info('restore-guard listening', {
-    host: config.HOST,
-    port: info.port,
-    functions: FUNCTIONS.map((f) => `/${f.name}`),
-    profiles: config.RG_PROFILES,
-    dryRun: config.RG_DRY_RUN,
-    localBroker: config.RG_LOCAL_BROKER,
-    recordDir: config.RG_RECORD_DIR || null,
+let server: ReturnType<typeof createServer>;
+try {
+  server = createServer({
+    config,
+    log,
+    // Loaded on first use, so the fast path and the readiness probe never pay for the Kubernetes client.
+    connect: async () => (await import('./core/kube/rest-cluster.ts')).connectCluster(config.KUBECONFIG),
   });
-});
+} catch (e) {
+  // A folder named in the configuration that cannot be used: a named error, not a stack trace.
+  if (!isRestoreGuardError(e)) throw e;
+  boot.error(e.message, { hint: e.hint });
+  process.exit(2);
+}
+const http = serve(
+  {
+    fetch: server.app.fetch,
+    port: config.PORT,
+    hostname: config.HOST,
+    serverOptions: { headersTimeout: SERVER_TIMEOUTS.headersMs, requestTimeout: SERVER_TIMEOUTS.requestMs },
+  },
+  (info) => {
+    log.info('restore-guard listening', {
+      host: config.HOST,
+      port: info.port,
+      functions: FUNCTIONS.map((f) => `/${f.name}`),
+      profiles: config.RG_PROFILES,
+      dryRun: config.RG_DRY_RUN,
+      localBroker: config.RG_LOCAL_BROKER,
+      recordDir: config.RG_RECORD_DIR || null,
+      maxInFlight: config.RG_MAX_IN_FLIGHT,
+    });
+  },
+);
+http.setTimeout(SERVER_TIMEOUTS.socketMs);
 const stop = (signal: string) => {
   log.info('shutting down', { signal });
   http.close(() => void server.flush().then(() => process.exit(0)));

@@ -7,6 +7,7 @@ import type { Hono } from 'hono';
 import type { Config } from './core/config.ts';
 import type { Deps } from './core/deps.ts';
 import { noCluster } from './core/deps.ts';
+import { ConfigError } from './core/errors.ts';
 import { createApp, invoke, readRequest } from './core/http/app.ts';
 import type { RequestTap } from './core/http/app.ts';
 import type { CloudEvent } from './core/http/cloudevent.ts';
@@ -68,6 +69,17 @@ export interface Server {
   flush(): Promise<void>;
 }
 
+/** Runs a start-up step on a configured folder; its failure is a ConfigError naming the variable. */
+function usable<T>(name: string, dir: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw new ConfigError(`${name}=${JSON.stringify(dir)} cannot be used: ${(e as Error).message}`, {
+      hint: `point ${name} at a folder this process can use (see README, Configuration) and start again`,
+    });
+  }
+}
+
 /** Builds the process's app, deps and broker from options (clock, randomness and the cluster injectable). */
 export function createServer(opts: ServerOptions): Server {
   const { config, log } = opts;
@@ -99,14 +111,18 @@ export function createServer(opts: ServerOptions): Server {
     cluster,
     memory: new RecentIds(config.RG_DEDUP_SIZE),
   };
-  const recorder = config.RG_RECORD_DIR ? createRecorder(config.RG_RECORD_DIR, config.RG_RECORD_MAX_FILES, log) : null;
+  const recorder = config.RG_RECORD_DIR
+    ? usable('RG_RECORD_DIR', config.RG_RECORD_DIR, () =>
+        createRecorder(config.RG_RECORD_DIR, config.RG_RECORD_MAX_FILES, log),
+      )
+    : null;
   const tap: RequestTap | undefined = recorder ?? undefined;
 
   let broker: Broker | null = null;
   if (config.RG_LOCAL_BROKER) {
     const byPath = new Map(FUNCTIONS.map((f) => [`/${f.name}`, f]));
     broker = createBroker({
-      triggers: loadTriggers(config.RG_EVENTING_DIR),
+      triggers: usable('RG_EVENTING_DIR', config.RG_EVENTING_DIR, () => loadTriggers(config.RG_EVENTING_DIR)),
       ttl: config.RG_BROKER_TTL,
       log,
       metrics,
@@ -128,6 +144,7 @@ export function createServer(opts: ServerOptions): Server {
     functions: FUNCTIONS,
     deps,
     maxBodyBytes: config.RG_MAX_BODY_BYTES,
+    maxInFlight: config.RG_MAX_IN_FLIGHT,
     ...(tap ? { tap } : {}),
     extend: (a) => {
       if (!broker) return;

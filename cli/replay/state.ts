@@ -272,7 +272,7 @@ export async function endState(cluster: Cluster, deps: Deps, report: Report): Pr
           if (!anchors.has(key)) {
             const life: AnchorLife = {
               name: w.name,
-              for: body.metadata.labels?.[k.anchorFor] ?? '',
+              for: body.metadata.annotations?.[k.anchorPod] ?? body.metadata.labels?.[k.anchorFor] ?? '',
               node: (body.spec as { nodeName?: string } | undefined)?.nodeName ?? null,
               createdAt: w.at,
               deletedAt: null,

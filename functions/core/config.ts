@@ -63,8 +63,11 @@ export const ConfigSchema = z.object({
     list('126,127'),
     z.array(
       z.pipe(
-        z.string().check(z.regex(/^[0-9]{1,3}$/, 'exit codes are whole numbers from 0 to 255')),
-        z.transform(Number),
+        z.pipe(
+          z.string().check(z.regex(/^[0-9]{1,3}$/, 'exit codes are whole numbers from 0 to 255')),
+          z.transform(Number),
+        ),
+        z.int().check(z.maximum(255, 'exit codes are whole numbers from 0 to 255')),
       ),
     ),
   ),
@@ -96,6 +99,8 @@ export const ConfigSchema = z.object({
   RG_RECORD_MAX_FILES: int(10_000, 1, 1_000_000),
   RG_MAX_BODY_BYTES: int(1024 * 1024, 1024, 64 * 1024 * 1024),
   RG_DEDUP_SIZE: int(4096, 0, 1_000_000),
+  // Events handled at once; more are answered 503. func.yaml's containerConcurrency is the same number.
+  RG_MAX_IN_FLIGHT: int(100, 1, 10_000),
   KUBECONFIG: z.optional(z.string()),
 });
 export type Config = z.infer<typeof ConfigSchema>;

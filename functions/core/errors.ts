@@ -43,6 +43,12 @@ export class RefusedWriteError extends RestoreGuardError {
   readonly code = 'refused_write';
 }
 
+/** More events are in flight than RG_MAX_IN_FLIGHT allows: the sender redelivers later. */
+export class OverloadedError extends RestoreGuardError {
+  readonly status = 503;
+  readonly code = 'overloaded';
+}
+
 /** The function needs the API server but none is configured. */
 export class ClusterUnavailableError extends RestoreGuardError {
   readonly status = 503;

@@ -61,10 +61,11 @@ export const labeling: FunctionDef<Deps> = {
           }
           return null;
         }
-        const result = await record(deps, cluster, d);
+        // The answer is what was recorded: the live object's outcome, which may differ from the event's.
+        const r = await record(deps, cluster, d);
         // A gated group moves on when a member is recorded (a success anchored, a failure let go).
-        if (result.gated) await admitNext(deps, cluster, d.namespace, d.profile, d.group);
-        return recordedEvent(d, deps.clock());
+        if (r.gated) await admitNext(deps, cluster, d.namespace, d.profile, d.group);
+        return r.data ? recordedEvent(r.data, deps.clock()) : null;
       },
       null,
     );

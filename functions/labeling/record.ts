@@ -2,7 +2,7 @@ import type { Deps } from '../core/deps.ts';
 import { RefusedWriteError, TransientClusterError, isConflict } from '../core/errors.ts';
 import type { Cluster } from '../core/kube/cluster.ts';
 import type { Job, KubeObject, Pod } from '../core/kube/objects.ts';
-import { claimsOf, labelsOf, readJob, readPod } from '../core/kube/objects.ts';
+import { annotationsOf, claimsOf, labelsOf, readJob, readPod } from '../core/kube/objects.ts';
 import type { AnchorResult } from '../core/restore/anchors.ts';
 import { anchorReads, ensureAnchor, getJob } from '../core/restore/anchors.ts';
 import type { RestoreData } from '../core/restore/events.ts';
@@ -10,7 +10,8 @@ import { KB, keys } from '../core/restore/keys.ts';
 import type { Keys } from '../core/restore/keys.ts';
 import { templateGated } from '../core/restore/gate.ts';
 import { earlyStop } from '../core/restore/kubeblocks.ts';
-import { RETRY_VERDICTS, parseOutcome } from '../core/restore/records.ts';
+import { RETRY_VERDICTS, historyState, parseOutcome } from '../core/restore/records.ts';
+import { judgeObject } from '../core/restore/judge.ts';
 import type { Selection } from '../core/restore/selection.ts';
 import { restoreContainerNames } from '../core/restore/selection.ts';
 import {
@@ -29,6 +30,8 @@ export interface LabelingResult {
   gated: boolean;
   recorded: string[];
   stopped: boolean;
+  /** The outcome recorded: the live object's judgement (or the event's, where the object is gone); null when there is none. */
+  data: RestoreData | null;
 }
 
 async function logTail(deps: Deps, cluster: Cluster, pod: Pod, sel: Selection): Promise<string | null> {
@@ -57,6 +60,55 @@ function sameJob(job: KubeObject, d: RestoreData, livePod: Pod | null): boolean 
   const created = Date.parse(job.metadata.creationTimestamp ?? '');
   const started = Date.parse(d.startedAt ?? d.finishedAt ?? '');
   return !(Number.isFinite(created) && Number.isFinite(started) && created > started);
+}
+
+/**
+ * What to record: the live Pod's (or Job's) judgement, made as completion makes it (judgeObject);
+ * null when the live object has no outcome (still running: a stale or forged event). Where the
+ * object is gone, the event is the only witness (completion judged the object's last state), unless
+ * the Job's history already recorded this pod otherwise, from the live pod: then that record stands.
+ */
+function liveOutcome(
+  deps: Deps,
+  k: Keys,
+  told: RestoreData,
+  livePod: Pod | null,
+  liveJob: Job | null,
+  now: Date,
+): RestoreData | null {
+  const live = told.scope === 'pod' ? livePod : liveJob;
+  if (live) {
+    const judged = judgeObject(live, deps, false, now);
+    if (!judged || judged.state === 'placed' || judged.scope !== told.scope) {
+      deps.log.warn('not recorded: the live object has no outcome; the event is stale or forged', {
+        namespace: told.namespace,
+        [told.scope]: told.scope === 'pod' ? told.pod : told.job,
+        told: told.state,
+      });
+      return null;
+    }
+    if (judged.state !== told.state || judged.reason !== told.reason)
+      deps.log.warn('the event disagrees with the live object: the live judgement is recorded', {
+        namespace: told.namespace,
+        [told.scope]: told.scope === 'pod' ? told.pod : told.job,
+        told: `${told.state}${told.reason ? ` (${told.reason})` : ''}`,
+        live: `${judged.state}${judged.reason ? ` (${judged.reason})` : ''}`,
+      });
+    return judged;
+  }
+  if (told.scope === 'pod' && liveJob && told.uid) {
+    const recorded = historyState(annotationsOf(liveJob)[k.history], told.uid);
+    if (recorded && recorded !== told.state) {
+      deps.log.warn('not recorded: the Job already records this pod otherwise', {
+        namespace: told.namespace,
+        pod: told.pod,
+        told: told.state,
+        recorded,
+      });
+      return null;
+    }
+  }
+  return told;
 }
 
 /** How long after a record its Kubernetes Event is still (re)created when missing. */
@@ -104,10 +156,11 @@ async function recordOnJob(
  * the Job's history, the outcome on every PVC, a Kubernetes Event. Each write is skipped when the
  * live object already says the same, and converges when repeated.
  */
-export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Promise<LabelingResult> {
+export async function record(deps: Deps, cluster: Cluster, told: RestoreData): Promise<LabelingResult> {
   const k = keys(deps.config.RG_DOMAIN);
   const now = deps.clock();
-  const result: LabelingResult = { anchor: 'skipped', recorded: [], stopped: false, gated: false };
+  const result: LabelingResult = { anchor: 'skipped', recorded: [], stopped: false, gated: false, data: null };
+  let d = told;
   const sel: Selection = deps.selector.selectLabels(d.namespace, {
     [d.profile === 'kubeblocks' ? KB.restore : k.group]: d.group,
   })!;
@@ -156,6 +209,12 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
     }
   }
 
+  // The live object decides what is recorded (README, Security): the event only says where to look.
+  const decided = liveOutcome(deps, k, told, livePod, parsedJob && job ? parsedJob : null, now);
+  if (!decided) return result;
+  d = decided;
+  result.data = d;
+
   // Anchor first, so a finished pod is never invisible while its siblings still schedule; then the
   // early stop (KubeBlocks) together with the records, so the pod frees its requests at once. Release
   // waits for the records on the live objects whatever the order.
@@ -194,8 +253,10 @@ export async function record(deps: Deps, cluster: Cluster, d: RestoreData): Prom
     );
   }
   if (job) writes.push(recordOnJob(cluster, job, d, k, text).then((w) => w && wrote(`Job/${job.metadata.name}`)));
-  const spec = livePod?.spec ?? (job as Job | null)?.spec?.template?.spec;
-  for (const claim of new Set([...(d.claims ?? []), ...(spec ? claimsOf(spec) : [])])) {
+  // Only the PVCs the live pod (or, with the pod gone, the live Job's template) mounts: never the
+  // event's list, which could name any PVC (README, Security). The write guard checks it again.
+  const spec = livePod?.spec ?? parsedJob?.spec.template.spec;
+  for (const claim of new Set(spec ? claimsOf(spec) : [])) {
     writes.push(
       (async () => {
         const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);

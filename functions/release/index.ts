@@ -4,6 +4,7 @@ import type { FunctionDef } from '../core/http/function.ts';
 import { dataOf } from '../core/http/function.ts';
 import type { GroupData } from '../core/restore/events.ts';
 import { API_TYPES, EventType, RestoreDataSchema, replyEvent } from '../core/restore/events.ts';
+import { isLabelValue, isNamespaceName, isObjectName } from '../core/kube/names.ts';
 import { releaseGroup, releaseOutcome } from './release.ts';
 
 export const NAME = 'release';
@@ -38,8 +39,18 @@ export const release: FunctionDef<Deps> = {
           hint: 'route only Restore events (extension kind=Restore) to /release',
         });
       }
+      const { name, namespace } = r.metadata;
+      // The Restore's name is the group (a label value): checked as the API server checks names.
+      if (!isObjectName(name) || !isLabelValue(name) || !isNamespaceName(namespace)) {
+        throw new InvalidEventError(
+          `a Restore named ${JSON.stringify(`${namespace}/${name}`.slice(0, 120))} is not valid`,
+          {
+            hint: 'a Restore name is a DNS-1123 name of at most 63 characters; check what sends events to /release',
+          },
+        );
+      }
       if (!deps.config.RG_PROFILES.includes('kubeblocks')) return null;
-      const g = await releaseGroup(deps, await deps.cluster(), r.metadata.namespace, 'kubeblocks', r.metadata.name);
+      const g = await releaseGroup(deps, await deps.cluster(), namespace, 'kubeblocks', name);
       return g ? groupCompletedEvent(g, deps.clock()) : null;
     }
     const d = dataOf(RestoreDataSchema, event);

@@ -2,10 +2,11 @@ import type { Deps } from '../core/deps.ts';
 import type { Cluster } from '../core/kube/cluster.ts';
 import type { KubeObject } from '../core/kube/objects.ts';
 import { claimsOf, readJob, readPod } from '../core/kube/objects.ts';
-import { deleteAnchorFor } from '../core/restore/anchors.ts';
+import { deleteAnchorFor, failureRecorded } from '../core/restore/anchors.ts';
+import { judgeObject } from '../core/restore/judge.ts';
 import type { GroupData, RestoreData } from '../core/restore/events.ts';
 import { keys } from '../core/restore/keys.ts';
-import { historyHas } from '../core/restore/records.ts';
+import { historyHas, parseOutcome } from '../core/restore/records.ts';
 import type { ProfileName } from '../core/restore/selection.ts';
 import type { GroupView } from './group.ts';
 import { groupComplete } from './group.ts';
@@ -23,6 +24,12 @@ export async function podReleasable(
   const state = pod.metadata.labels?.[k.state];
   if (state !== 'succeeded' && state !== 'failed') return 'no record on the pod';
   if (!pod.metadata.annotations?.[k.outcome]) return 'no outcome on the pod';
+  // Our own labels are not enough (README, Security): the record must say what the live pod says.
+  const live = judgeObject(readPod(pod)!, deps, false, deps.clock());
+  if (live?.state !== state) return `recorded ${state}, but the live pod is ${live?.state ?? 'not judged'}`;
+  const recorded = parseOutcome(pod.metadata.annotations[k.outcome]);
+  if (recorded?.state !== live.state || recorded.uid !== pod.metadata.uid)
+    return 'the outcome on the pod is not the live outcome';
   if (d.job) {
     const job = await cluster.get('Job', d.namespace, d.job);
     if (job && !historyHas(job.metadata.annotations?.[k.history], pod.metadata.uid ?? ''))
@@ -122,16 +129,21 @@ export async function releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreDat
   const done: string[] = [];
   if (d.scope === 'pod' && d.pod) {
     const pod = await cluster.get('Pod', d.namespace, d.pod);
-    if (d.state === 'failed' && (!pod || pod.metadata.uid !== d.uid)) {
-      // The failed pod is gone already: its anchor (the one standing for this uid) goes too.
-      const gone = await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid);
+    if (!pod || pod.metadata.uid !== d.uid) {
+      // The pod is gone already: its anchor (the one standing for this uid) goes when its failure
+      // is on record (README, Security), never on the event's word alone.
+      const gone = (await failureRecorded(cluster, k, d.namespace, d.job, d.uid))
+        ? await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid)
+        : null;
       if (gone) done.push(`anchor ${gone}`);
     }
     if (pod && pod.metadata.uid === d.uid && !pod.metadata.deletionTimestamp) {
       const why = await podReleasable(deps, cluster, d, pod);
       if (why === null) {
-        // A failed attempt's anchor would repel its own retry (same labels): it goes with the failure.
-        const gone = d.state === 'failed' ? await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid) : null;
+        // A failed attempt's anchor would repel its own retry (same labels): it goes with the failure,
+        // as the live pod tells it.
+        const failed = judgeObject(readPod(pod)!, deps, false, deps.clock())?.state === 'failed';
+        const gone = failed ? await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid) : null;
         if (gone) done.push(`anchor ${gone}`);
         if (
           deps.config.RG_DELETE_FINISHED_PODS &&

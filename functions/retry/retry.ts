@@ -2,7 +2,7 @@ import type { Deps } from '../core/deps.ts';
 import type { Cluster } from '../core/kube/cluster.ts';
 import type { Job } from '../core/kube/objects.ts';
 import { claimsOf, readJob, readPod } from '../core/kube/objects.ts';
-import { deleteAnchorFor } from '../core/restore/anchors.ts';
+import { deleteAnchorFor, failureRecorded } from '../core/restore/anchors.ts';
 import type { RestoreData, RetryData } from '../core/restore/events.ts';
 import { EventType } from '../core/restore/events.ts';
 import { judgeObject } from '../core/restore/judge.ts';
@@ -55,14 +55,51 @@ export async function retryFailure(
     if (!d.pod || !d.retryable) return { type: null, data: null };
     const pod = readPod(await cluster.get('Pod', d.namespace, d.pod));
     if (pod && pod.metadata.uid === d.uid) {
+      // The live pod decides (README, Security): only a pod that failed, retryably, is let go.
+      const live = judgeObject(pod, deps, false, deps.clock());
+      if (live?.state !== 'failed' || !live.retryable) {
+        deps.log.warn('retry: the live pod has not failed retryably; the event is stale or forged', {
+          namespace: d.namespace,
+          pod: d.pod,
+          live: live ? `${live.state}${live.reason ? ` (${live.reason})` : ''}` : 'nothing to judge',
+        });
+        return { type: null, data: null };
+      }
       const sel = deps.selector.selectPod(pod);
       if (sel) await earlyStop(deps, cluster, pod, sel);
+      await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid);
+    } else if (await failureRecorded(cluster, k, d.namespace, d.job, d.uid)) {
+      // Gone: its anchor goes only with a recorded failure (else release does, once labeling recorded it).
+      await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid);
     }
-    await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid);
     return { type: null, data: null };
   }
   const job = readJob(d.job ? await cluster.get('Job', d.namespace, d.job) : null);
   if (!job || job.metadata.uid !== d.uid) return { type: null, data: null };
+  // The live Job decides, not the event's claim (README, Security): judged as completion judges it,
+  // only a Job whose Failed (or FailureTarget) condition is true is retried, with its own reason,
+  // attempt and failure time. A stale or forged failure of a running Job does nothing.
+  const live = judgeObject(job, deps, false, deps.clock());
+  if (live?.scope !== 'job' || live.state !== 'failed') {
+    deps.log.warn('retry: the live Job has not failed; the event is stale or forged', {
+      namespace: d.namespace,
+      job: d.job,
+      live: live?.state ?? 'running',
+    });
+    return { type: null, data: null };
+  }
+  return retryFailedJob(deps, cluster, job, live, opts);
+}
+
+/** A Job-scope failure, judged from the live Job: skip, exhausted, or a replacement Job after the backoff. */
+async function retryFailedJob(
+  deps: Deps,
+  cluster: Cluster,
+  job: Job,
+  d: RestoreData,
+  opts: { wait: boolean },
+): Promise<RetryOutcome> {
+  const k = keys(deps.config.RG_DOMAIN);
   const base: RetryData = { ...d, retryJob: null, delayMs: null, avoidNodes: [] };
   // The decision on an opted-in Job is made once and written on it: a later event (the Job judged
   // again once its last pod's record landed, a redelivery, resync) finds it and answers the same,
@@ -93,8 +130,11 @@ export async function retryFailure(
     return { type: EventType.retryExhausted, data: { ...base, message: plan.why } };
   }
   if (!(await cluster.get('Job', d.namespace, plan.name))) {
-    const failedAt = Date.parse(d.finishedAt ?? '') || deps.clock().getTime();
-    const due = failedAt + plan.delayMs - deps.clock().getTime();
+    // The backoff runs from the failure, never from later than now (a skewed clock): the wait is
+    // at most the backoff itself, which RG_RETRY_MAX_MS bounds (under Knative's request timeout).
+    const now = deps.clock().getTime();
+    const failedAt = Math.min(Date.parse(d.finishedAt ?? '') || now, now);
+    const due = Math.min(failedAt + plan.delayMs - now, deps.config.RG_RETRY_MAX_MS);
     if (due > 0 && !opts.wait) return { type: null, data: null }; // resync: not due yet, next ping
     if (due > 0) await deps.sleep(due);
     const bound = await volumesBound(cluster, d.namespace, claimsOf(job.spec.template.spec));

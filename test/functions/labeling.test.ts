@@ -413,4 +413,91 @@ test("a late failure of an older pod that is gone never replaces a newer pod's r
   );
 });
 
+test('a forged succeeded for a running pod records nothing and sends no stop signal: the live pod decides', async () => {
+  const h = harness();
+  const running = restorePod({ restore: 'running' });
+  await h.seed(running, restoreJob(), pvc('data-mysql-0'));
+  const placed = await h.post('/completion', apiEvent(running));
+  assert.is(placed.reply?.type, EventType.placed);
+  const forged = {
+    ...placed.reply!.data,
+    state: 'succeeded',
+    exitCode: 0,
+    containers: [{ name: 'restore', exitCode: 0, reason: 'Completed', startedAt: null, finishedAt: null }],
+  };
+  const r = await h.post('/labeling', restoreEvent(EventType.succeeded, forged));
+  assert.is(r.status, 202, r.text);
+  const live = (await h.cluster.get('Pod', 'db', running.metadata.name))!;
+  assert.is(live.metadata.labels!['restoreguard.dev/state'], undefined, 'not labelled succeeded');
+  assert.is(live.metadata.annotations!['dataprotection.kubeblocks.io/stop-restore-manager'], undefined, 'not stopped');
+  assert.is(
+    (await h.cluster.get('Job', 'db', 'restore-0'))!.metadata.annotations!['restoreguard.dev/history'],
+    undefined,
+  );
+  assert.is(
+    (await h.cluster.get('PersistentVolumeClaim', 'db', 'data-mysql-0'))!.metadata.annotations![
+      'restoreguard.dev/outcome'
+    ],
+    undefined,
+  );
+});
+
+test('a succeeded event for a pod whose restore exited 1 records the live failure, never a success', async () => {
+  const h = harness();
+  const failed = restorePod({ restore: { exit: 1 } }); // the sidecar still runs
+  await h.seed(failed, restoreJob(), pvc('data-mysql-0'));
+  const c = await h.post('/completion', apiEvent(failed));
+  assert.is(c.reply?.type, EventType.failed);
+  const forged = { ...c.reply!.data, state: 'succeeded', reason: null, exitCode: 0, retryable: false };
+  const r = await h.post('/labeling', restoreEvent(EventType.succeeded, forged));
+  assert.is(r.reply?.type, EventType.recorded, r.text);
+  assert.is(r.reply!.data.state, 'failed', 'the answer is the live judgement');
+  const live = (await h.cluster.get('Pod', 'db', failed.metadata.name))!;
+  assert.is(live.metadata.labels!['restoreguard.dev/state'], 'failed');
+  const outcome = JSON.parse(live.metadata.annotations!['restoreguard.dev/outcome']!);
+  assert.is(outcome.state, 'failed');
+  assert.is(outcome.exitCode, 1);
+  assert.is(h.cluster.all('Pod').filter((p) => p.metadata.name.endsWith('-anchor')).length, 0, 'no anchor for it');
+});
+
+test('only PVCs the live pod or Job mounts get a record: an event naming other claims (even in kube-system) writes none', async () => {
+  const h = harness();
+  const failed = restorePod({ restore: { exit: 1 } });
+  await h.seed(failed, restoreJob(), pvc('data-mysql-0'), pvc('other-data'), pvc('etcd-data', 'kube-system'));
+  const c = await h.post('/completion', apiEvent(failed));
+  const told = { ...c.reply!.data, claims: ['data-mysql-0', 'other-data'] };
+  const r = await h.post('/labeling', restoreEvent(EventType.failed, told));
+  assert.is(r.reply?.type, EventType.recorded, r.text);
+  const outcome = async (ns: string, name: string) =>
+    (await h.cluster.get('PersistentVolumeClaim', ns, name))!.metadata.annotations?.['restoreguard.dev/outcome'];
+  assert.ok(await outcome('db', 'data-mysql-0'), 'the mounted PVC is recorded');
+  assert.is(await outcome('db', 'other-data'), undefined, 'a PVC it does not mount is not');
+  // An event about a pod that is gone, in kube-system, naming a PVC there: nothing mounts it.
+  const forged = {
+    ...c.reply!.data,
+    namespace: 'kube-system',
+    pod: 'gone-0',
+    uid: 'uid-gone-0',
+    claims: ['etcd-data'],
+  };
+  const k = await h.post('/labeling', restoreEvent(EventType.failed, forged));
+  assert.ok(k.status === 202 || k.status === 200 || k.status === 422, k.text);
+  assert.is(await outcome('kube-system', 'etcd-data'), undefined, 'never a PVC that no live restore object mounts');
+});
+
+test('a pod name over 63 characters (a pod not made by a Job) still gets an anchor: its labels are valid label values', async () => {
+  const { LABEL_VALUE } = await import('../../functions/core/kube/names.ts');
+  const h = harness();
+  const name = `restore-${'x'.repeat(70)}`;
+  const pod = restorePod({ name, restore: 'running' });
+  await h.seed(pod, restoreJob());
+  await chain(h, pod);
+  const anchors = h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']);
+  assert.is(anchors.length, 1, 'anchored');
+  const a = anchors[0]!;
+  assert.ok(a.metadata.name.length <= 63, a.metadata.name);
+  for (const [key, v] of Object.entries(a.metadata.labels!)) assert.ok(LABEL_VALUE.test(v), `${key}=${v}`);
+  assert.is(a.metadata.annotations!['restoreguard.dev/anchor-for-pod'], name, 'the full name is kept in an annotation');
+});
+
 test.run();

@@ -470,4 +470,83 @@ test('a Job whose own outcome says retryable but whose last pod failure is not (
   assert.equal(anchorsOf(h), [], 'no 6-hour wait for a retry that retry skipped');
 });
 
+test('a group that is not a label value (a selector pasted into it) is refused: no anchor of a running group goes', async () => {
+  const h = harness();
+  const pods = [0, 1].map((i) =>
+    restorePod({ name: `restore-${i}-x`, job: `restore-${i}`, node: `node-${i}`, claims: [`data-${i}`] }),
+  );
+  await h.seed(...pods, ...[0, 1].map((i) => restoreJob({ name: `restore-${i}`, claims: [`data-${i}`] })));
+  for (const p of pods) await run(h, p);
+  const anchors = () => h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']);
+  assert.is(anchors().length, 2);
+  const c = await h.post('/completion', apiEvent(pods[0]!));
+  const forged = { ...c.reply!.data, state: 'succeeded', group: 'mysql-restore,restoreguard.dev/anchor-for' };
+  const r = await h.post('/release', restoreEvent(EventType.recorded, forged));
+  assert.is(r.status, 400, r.text);
+  assert.is(anchors().length, 2, 'a recorded event with a selector for a group deletes nothing');
+  // The same string as the name of a Restore in an update from the API server.
+  const restore = { ...restoreCr('Running'), metadata: { ...restoreCr('Running').metadata, name: forged.group } };
+  const u = await h.post('/release', apiEvent(restore as KubeObject));
+  assert.is(u.status, 400, u.text);
+  assert.is(anchors().length, 2, 'nor does a Restore named so');
+  for (const bad of [
+    { namespace: 'db,x' },
+    { pod: 'Restore-0' },
+    { job: 'a/b' },
+    { claims: ['../x'] },
+    { node: 'n 1' },
+  ]) {
+    const e = await h.post('/release', restoreEvent(EventType.recorded, { ...c.reply!.data, ...bad }));
+    assert.is(e.status, 400, `${JSON.stringify(bad)}: ${e.text}`);
+  }
+});
+
+test('a pod-scope failure of a pod that succeeded (gone, or live) never takes its anchor', async () => {
+  const h = harness();
+  const done = restorePod({ restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' });
+  await h.seed(done, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
+  const c = await h.post('/completion', apiEvent(done));
+  await h.post('/labeling', restoreEvent(c.reply!.type!, c.reply!.data, c.reply!.id!));
+  assert.equal(anchorsOf(h), ['restore-0-abcde-anchor'], 'anchored at success');
+  // Live and recorded as succeeded: a forged failure of it keeps the anchor.
+  const forged = { ...c.reply!.data, state: 'failed', reason: 'Error', exitCode: 1, retryable: true };
+  const live = await h.post('/release', restoreEvent(EventType.recorded, forged));
+  assert.is(live.status, 202, live.text);
+  assert.equal(anchorsOf(h), ['restore-0-abcde-anchor'], 'a live pod that succeeded keeps its anchor');
+  // Gone (released once recorded), its success in the Job's history: a forged failure keeps the anchor too.
+  await h.post('/release', restoreEvent(EventType.recorded, c.reply!.data));
+  assert.is(await h.cluster.get('Pod', 'db', done.metadata.name), null, 'released once recorded');
+  const gone = await h.post('/release', restoreEvent(EventType.recorded, forged));
+  assert.is(gone.status, 202, gone.text);
+  assert.equal(anchorsOf(h), ['restore-0-abcde-anchor'], 'a gone pod whose record says succeeded keeps its anchor');
+});
+
+test('a pod labelled succeeded whose restore exited 1 is not released as a success: release judges the live pod', async () => {
+  const h = harness();
+  const pod = restorePod({ restore: { exit: 1 }, helperRunning: false, phase: 'Failed' });
+  const ok = restorePod({ restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' });
+  await h.seed(pod, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
+  // What a forged success left before: a success record on the Pod, the Job and the PVC.
+  const c = await h.post('/completion', apiEvent(ok));
+  const d = c.reply!.data;
+  const text = JSON.stringify({ ...d, recordedAt: '2026-11-29T10:00:06Z' });
+  await h.cluster.patch('Pod', 'db', pod.metadata.name, {
+    metadata: { labels: { 'restoreguard.dev/state': 'succeeded' }, annotations: { 'restoreguard.dev/outcome': text } },
+  });
+  await h.cluster.patch('Job', 'db', 'restore-0', {
+    metadata: {
+      annotations: {
+        'restoreguard.dev/outcome': text,
+        'restoreguard.dev/history': JSON.stringify([{ ...d, scope: 'pod' }]),
+      },
+    },
+  });
+  await h.cluster.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', {
+    metadata: { annotations: { 'restoreguard.dev/outcome': text } },
+  });
+  const r = await h.post('/release', restoreEvent(EventType.recorded, d));
+  assert.is(r.status, 202, r.text);
+  assert.ok(await h.cluster.get('Pod', 'db', pod.metadata.name), 'kept: its record is not what the live pod says');
+});
+
 test.run();

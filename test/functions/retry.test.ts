@@ -305,4 +305,77 @@ test("the Job's history decides retryability, whichever record the Job carries l
   assert.is(c.reply!.data.retryable, false);
 });
 
+test('a Job-scope failure of an opted-in Job that is still running (forged or stale) creates no retry Job', async () => {
+  const h = harness();
+  const { failed } = await failedJob(h, { podReason: 'Evicted' });
+  const running = restoreJob({
+    profile: 'generic',
+    group: 'pg',
+    name: 'pg-1',
+    labels: { 'restoreguard.dev/retry': 'true' },
+  });
+  await h.seed(running);
+  const forged = { ...failed, job: 'pg-1', uid: 'uid-pg-1', pod: null };
+  const r = await h.post('/retry', restoreEvent(EventType.failed, forged));
+  assert.is(r.status, 202, r.text);
+  assert.is(await h.cluster.get('Job', 'db', 'pg-1-retry-1'), null, 'no replacement beside a running Job');
+  assert.is((await h.cluster.get('Job', 'db', 'pg-1'))!.metadata.labels!['restoreguard.dev/state'], undefined);
+});
+
+test("retry's wait is bounded: a finishedAt in the future (forged, or a skewed clock) never waits past the backoff", async () => {
+  const h = harness({}, new Date('2026-11-29T10:00:05Z'));
+  const { failed } = await failedJob(h, { podReason: 'Error', exitCode: 1, name: 'pg-9' });
+  assert.equal(h.slept, [1000]);
+  // The same failure told again with finishedAt a day ahead: the live Job's time counts, and it is never later than now.
+  await h.cluster.delete('Job', 'db', 'pg-9-retry-1');
+  const ahead = { ...failed, finishedAt: '2026-11-30T10:00:06Z' };
+  await h.post('/retry', restoreEvent(EventType.failed, ahead));
+  assert.ok(
+    h.slept.every((ms) => ms <= 30_000),
+    `slept ${h.slept.join(', ')} ms: within RG_RETRY_MAX_MS`,
+  );
+  // The live Job's own condition a day ahead (a skewed clock): waits the backoff from now, no more.
+  const h2 = harness({}, new Date('2026-11-29T10:00:05Z'));
+  const skewed = restoreJob({
+    profile: 'generic',
+    group: 'pg',
+    name: 'pg-2',
+    condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
+    labels: { 'restoreguard.dev/retry': 'true' },
+  }) as unknown as KubeObject & { status: { conditions: { lastTransitionTime: string }[] } };
+  skewed.status.conditions[0]!.lastTransitionTime = '2026-11-30T10:00:05Z';
+  await h2.seed(skewed);
+  const c = await h2.post('/completion', apiEvent(skewed));
+  const r = await h2.post('/retry', restoreEvent(EventType.failed, c.reply!.data));
+  assert.is(r.reply?.type, EventType.retryScheduled, r.text);
+  assert.ok(
+    h2.slept.length === 1 && h2.slept[0]! <= 1_000,
+    `slept ${h2.slept.join(', ')} ms: the backoff of attempt 1 at most`,
+  );
+});
+
+test('a pod-scope failure of a pod that is still running (forged or stale) neither stops it nor removes its anchor', async () => {
+  const h = harness();
+  const running = restorePod({ restore: 'running' });
+  await h.seed(running, restoreJob(), anchorOf(running.metadata.uid!));
+  const failedLater = restorePod({
+    restore: 'running',
+    status: { reason: 'Evicted', message: 'low on memory' },
+    phase: 'Failed',
+  });
+  const c = await h.post('/completion', apiEvent(failedLater));
+  assert.is(c.reply?.type, EventType.failed, c.text);
+  assert.ok(c.reply!.data.retryable);
+  const r = await h.post('/retry', restoreEvent(EventType.failed, c.reply!.data));
+  assert.is(r.status, 202, r.text);
+  assert.ok(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), 'the running pod keeps its anchor');
+  assert.is(
+    (await h.cluster.get('Pod', 'db', running.metadata.name))!.metadata.annotations![
+      'dataprotection.kubeblocks.io/stop-restore-manager'
+    ],
+    undefined,
+    'and is not stopped',
+  );
+});
+
 test.run();

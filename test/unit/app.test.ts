@@ -92,4 +92,77 @@ test('a body under the limit reaches the function (here: a 400 for a body that i
   });
 });
 
+test('metric labels come from the known event types: rejected events of 100 made-up types add one series, not 100', async () => {
+  const deps = { log: memoryLogger('error'), metrics: createMetrics(), clock: () => new Date() };
+  const app = createApp({
+    functions: [{ name: 'echo', types: ['t'], handle: async () => null }],
+    deps,
+    maxBodyBytes: LIMIT,
+  });
+  const send = (type: string) =>
+    app.request('/echo', {
+      method: 'POST',
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': `id-${type}`,
+        'ce-source': 's',
+        'ce-type': type,
+        'content-type': 'application/json',
+      },
+      body: '{}',
+    });
+  assert.is((await send('t')).status, 202);
+  for (let i = 0; i < 100; i++) assert.is((await send(`made.up.${i}`)).status, 400);
+  const series = deps.metrics
+    .render()
+    .split('\n')
+    .filter((l) => l.startsWith('restoreguard_events_total{'));
+  assert.equal(series.sort(), [
+    'restoreguard_events_total{function="echo",type="other",outcome="invalid_event"} 100',
+    'restoreguard_events_total{function="echo",type="t",outcome="none"} 1',
+  ]);
+});
+
+test('at most maxInFlight events are handled at once: the next is answered 503 (redelivered), health still answers', async () => {
+  const deps = { log: memoryLogger('error'), metrics: createMetrics(), clock: () => new Date() };
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const app = createApp({
+    functions: [{ name: 'slow', types: ['t'], handle: async () => gate.then(() => null) }],
+    deps,
+    maxBodyBytes: LIMIT,
+    maxInFlight: 2,
+  });
+  const send = () =>
+    app.request('/slow', {
+      method: 'POST',
+      headers: { 'ce-specversion': '1.0', 'ce-id': 'i', 'ce-source': 's', 'ce-type': 't' },
+      body: '{}',
+    });
+  const held = [send(), send()];
+  await new Promise((r) => setTimeout(r, 10));
+  const third = await Promise.race([send(), new Promise<null>((r) => setTimeout(() => r(null), 500))]);
+  if (!third) release(); // the old app let it in: free the gate before failing
+  assert.ok(third, 'the third event is answered at once, not held');
+  assert.is(third.status, 503);
+  assert.is(((await third.json()) as { error: string }).error, 'overloaded');
+  assert.is((await app.request('/health/readiness')).status, 200);
+  release();
+  for (const r of await Promise.all(held)) assert.is(r.status, 202);
+  assert.is((await send()).status, 202, 'a slot is free again');
+});
+
+test("the server's timeouts fit Knative's 300 s request timeout: requests arrive soon, answers may take as long as Knative waits", async () => {
+  const { SERVER_TIMEOUTS } = await import('../../functions/core/http/app.ts');
+  const { loadConfig } = await import('../../functions/core/config.ts');
+  assert.ok(SERVER_TIMEOUTS.headersMs <= SERVER_TIMEOUTS.requestMs, 'Node requires headers within the request timeout');
+  assert.ok(SERVER_TIMEOUTS.requestMs < 300_000);
+  assert.ok(SERVER_TIMEOUTS.socketMs > 300_000, 'never cut before Knative gives up');
+  // Retry waits inside the request: its bound is under both.
+  assert.throws(() => loadConfig({ RG_RETRY_MAX_MS: '300000' }), /RG_RETRY_MAX_MS/);
+  assert.is(loadConfig({ RG_RETRY_MAX_MS: '240000' }).RG_RETRY_MAX_MS, 240_000);
+});
+
 test.run();

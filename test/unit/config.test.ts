@@ -75,4 +75,42 @@ test('bounds are enforced', () => {
   assert.throws(() => loadConfig({ RG_RETRY_JITTER: '2' }), /RG_RETRY_JITTER/);
 });
 
+test("every setting is in README's Configuration table", async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { ConfigSchema } = await import('../../functions/core/config.ts');
+  const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+  const table = readme.slice(
+    readme.indexOf('## Configuration'),
+    readme.indexOf('\n## ', readme.indexOf('## Configuration') + 5),
+  );
+  for (const key of Object.keys(ConfigSchema.shape))
+    assert.ok(table.includes(`\`${key}\``), `${key} is not in README's table`);
+});
+
+test('RG_NON_RETRYABLE_EXIT_CODES takes exit codes 0 to 255 only', () => {
+  assert.equal(loadConfig({ RG_NON_RETRYABLE_EXIT_CODES: '0,126,255' }).RG_NON_RETRYABLE_EXIT_CODES, [0, 126, 255]);
+  for (const bad of ['999', '256', '-1', 'x'])
+    assert.throws(() => loadConfig({ RG_NON_RETRYABLE_EXIT_CODES: bad }), /RG_NON_RETRYABLE_EXIT_CODES/, bad);
+});
+
+test('a record or eventing folder that cannot be used stops the start with a ConfigError naming the variable', async () => {
+  const { createServer } = await import('../../functions/server.ts');
+  const { memoryLogger } = await import('../../functions/core/log.ts');
+  const start = (env: Record<string, string>) => () =>
+    createServer({ config: loadConfig(env), log: memoryLogger('error') });
+  for (const [env, name] of [
+    [{ RG_RECORD_DIR: '/dev/null/captures' }, /RG_RECORD_DIR/],
+    [{ RG_LOCAL_BROKER: 'true', RG_EVENTING_DIR: '/nonexistent/eventing' }, /RG_EVENTING_DIR/],
+  ] as const) {
+    try {
+      start(env)();
+      assert.unreachable('should not start');
+    } catch (e) {
+      assert.instance(e, ConfigError);
+      assert.match((e as Error).message, name);
+    }
+  }
+});
+
 test.run();

@@ -129,4 +129,37 @@ test('dry-run: writes are reported, never made; reads pass through', async () =>
   assert.equal(inner.writes, []);
 });
 
+test('a PVC is patched only with an outcome of a live restore Pod or Job that mounts it', async () => {
+  const { g, inner, metrics } = await setup();
+  await inner.create('PersistentVolumeClaim', 'db', pvc('other-data'));
+  await inner.create('PersistentVolumeClaim', 'kube-system', pvc('etcd-data', 'kube-system'));
+  inner.writes.length = 0;
+  const outcome = (o: Record<string, unknown>) => ({
+    metadata: {
+      annotations: {
+        'restoreguard.dev/outcome': JSON.stringify({
+          scope: 'pod',
+          state: 'failed',
+          pod: 'restore-0-abcde',
+          uid: 'uid-restore-0-abcde',
+          job: 'restore-0',
+          ...o,
+        }),
+      },
+    },
+  });
+  await g.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', outcome({}));
+  await g.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', outcome({ pod: 'gone', uid: 'x' }));
+  await refused(g.patch('PersistentVolumeClaim', 'db', 'other-data', outcome({})), /not mounted/);
+  await refused(g.patch('PersistentVolumeClaim', 'kube-system', 'etcd-data', outcome({})), /not mounted/);
+  await refused(
+    g.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', {
+      metadata: { annotations: { 'restoreguard.dev/x': 'y' } },
+    }),
+    /not mounted/,
+  );
+  assert.is(inner.writes.filter((w) => w.verb === 'patch').length, 2, 'only the mounted PVC was patched');
+  assert.is(metrics.refused.get({ verb: 'patch', kind: 'PersistentVolumeClaim' }), 3);
+});
+
 test.run();

@@ -773,4 +773,10 @@ test("func.yaml's health endpoints answer 200 on the server", async () => {
   assert.is((await server.app.request('/health/nope')).status, 404);
 });
 
+test("func.yaml's containerConcurrency is the server's own cap (RG_MAX_IN_FLIGHT)", () => {
+  const concurrency = fnYaml.deploy?.options?.resources?.limits?.concurrency;
+  assert.ok(concurrency && concurrency > 0, 'containerConcurrency is set (0 would be unlimited)');
+  assert.is(deployedConfig.RG_MAX_IN_FLIGHT, concurrency);
+});
+
 test.run();

@@ -99,4 +99,31 @@ test('the server records what it receives, and the replay reads it back as the s
   assert.equal(item.event.data, JSON.parse(body));
 });
 
+test('API keys and tokens in any header are redacted; captures are readable by their owner only', async () => {
+  const { statSync } = await import('node:fs');
+  const d = join(dir(), 'captures');
+  const rec = createRecorder(d, 10, memoryLogger());
+  rec({
+    path: '/completion',
+    headers: {
+      ...headers,
+      'X-Api-Key': 'k-123',
+      'x-auth-token': 't-456',
+      'x-amz-security-token': 'a-789',
+      'proxy-authorization': 'Basic xyz',
+      'ce-id': 'kept',
+    },
+    body,
+    receivedAt: new Date(),
+  });
+  await rec.flush();
+  const file = join(d, captures(d)[0]!);
+  const text = readFileSync(file, 'utf8');
+  for (const secret of ['k-123', 't-456', 'a-789', 'xyz', 'eyJhbGciOiJSUzI1NiJ9'])
+    assert.not.ok(text.includes(secret), secret);
+  assert.ok(text.includes('kept'));
+  assert.is(statSync(file).mode & 0o777, 0o600, 'the capture: owner read/write only');
+  assert.is(statSync(d).mode & 0o777, 0o700, 'the folder it made: owner only');
+});
+
 test.run();

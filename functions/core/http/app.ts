@@ -5,7 +5,13 @@ import type { CloudEvent } from './cloudevent.ts';
 import { parseCloudEvent, toBinary } from './cloudevent.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { InvalidEventError, PayloadTooLargeError, RestoreGuardError, isRestoreGuardError } from '../errors.ts';
+import {
+  InvalidEventError,
+  OverloadedError,
+  PayloadTooLargeError,
+  RestoreGuardError,
+  isRestoreGuardError,
+} from '../errors.ts';
 import type { FunctionDef } from './function.ts';
 
 /** Called with every request before it is parsed (the recorder). Must not throw. */
@@ -28,6 +34,8 @@ export interface AppOptions<D extends AppDeps> {
   deps: D;
   /** Requests with a larger body are refused with 413. */
   maxBodyBytes: number;
+  /** Events handled at once, over every function route; more are answered 503 at once. Default: no cap. */
+  maxInFlight?: number;
   tap?: RequestTap;
   /** Extra routes mounted by the server (the local broker's ingress). */
   extend?: (app: Hono) => void;
@@ -46,7 +54,8 @@ export async function invoke<D extends AppDeps>(
   let type = 'unknown';
   try {
     const event = parseCloudEvent(msg);
-    type = event.type;
+    // A metric label takes values from a known set only: a sender must not grow the series at will.
+    type = fn.types.includes(event.type) ? event.type : 'other';
     if (!fn.types.includes(event.type)) {
       throw new InvalidEventError(`${fn.name} does not take events of type ${event.type}`, {
         hint: `send one of: ${fn.types.join(', ')} (check the Trigger filter in eventing/)`,
@@ -149,10 +158,26 @@ export function createApp<D extends AppDeps>(opts: AppOptions<D>): Hono {
     });
     return c.json(err.toJSON(), err.status as 400);
   });
+  // The concurrency cap: an event beyond it is answered 503 before its body is read (Knative
+  // redelivers it with backoff), so a flood never holds more than maxInFlight bodies and handlers.
+  const maxInFlight = opts.maxInFlight ?? Number.POSITIVE_INFINITY;
+  let inFlight = 0;
   for (const fn of opts.functions) {
     app.post(`/${fn.name}`, async (c) => {
-      const res = await invoke(fn, deps, await readRequest(c, deps, opts.tap));
-      return res.status === 202 ? c.body(null, 202) : c.body(res.body, res.status as 200, res.headers);
+      if (inFlight >= maxInFlight) {
+        deps.metrics.events.inc({ function: fn.name, type: 'other', outcome: 'overloaded' });
+        const err = new OverloadedError(`${inFlight} events in flight, the limit is ${maxInFlight}`, {
+          hint: 'transient: the event is redelivered; raise RG_MAX_IN_FLIGHT (and containerConcurrency) if this persists',
+        });
+        return c.json(err.toJSON(), 503);
+      }
+      inFlight++;
+      try {
+        const res = await invoke(fn, deps, await readRequest(c, deps, opts.tap));
+        return res.status === 202 ? c.body(null, 202) : c.body(res.body, res.status as 200, res.headers);
+      } finally {
+        inFlight--;
+      }
     });
   }
   app.get('/health/liveness', (c) => c.json({ status: 'ok' }));
@@ -173,3 +198,18 @@ export function createApp<D extends AppDeps>(opts: AppOptions<D>): Hono {
   );
   return app;
 }
+
+/**
+ * The node server's timeouts, chosen for Knative's request timeout (300 s by default): a request
+ * must arrive whole soon (the queue-proxy forwards it at once; only a stalled or hostile client is
+ * slow), while an answer may take as long as Knative waits (retry's backoff waits inside the
+ * request, at most 240 s), so the socket is never cut before Knative gives up on it.
+ */
+export const SERVER_TIMEOUTS = {
+  /** All request headers within this (Node's headersTimeout). */
+  headersMs: 10_000,
+  /** The whole request, headers and body (at most RG_MAX_BODY_BYTES), within this (requestTimeout). */
+  requestMs: 30_000,
+  /** An idle socket (no byte either way) is closed after this (server.timeout): past Knative's 300 s. */
+  socketMs: 310_000,
+} as const;

@@ -12,7 +12,10 @@ export interface Capture {
 }
 
 /** Headers that carry credentials (Knative's OIDC tokens among them): never written to disk. */
-const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
+/** And any header whose name says it holds a key, token, secret, password or signature (X-Api-Key, X-Auth-Token, ...). */
+const SECRET_NAME = /(api[-_]?key|token|secret|passw|credential|signature|session|auth)/i;
+const isSecretHeader = (name: string) => SECRET_HEADERS.has(name.toLowerCase()) || SECRET_NAME.test(name);
 
 /**
  * Saves every request raw (headers, body, arrival time) before it is parsed: the CloudEvents SDK
@@ -30,7 +33,8 @@ export function createRecorder(
   log: Logger,
   maxPending = 512,
 ): RequestTap & { flush(): Promise<void>; dropped(): number } {
-  mkdirSync(dir, { recursive: true });
+  // Captures hold whole events (object specs, messages): readable by this process's user only.
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   let seq = 0;
   let pending = 0;
   let dropped = 0;
@@ -62,8 +66,7 @@ export function createRecorder(
     }
     const name = `${req.receivedAt.getTime().toString().padStart(14, '0')}-${process.pid}-${String(seq++).padStart(6, '0')}.capture.json`;
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers))
-      headers[k] = SECRET_HEADERS.has(k.toLowerCase()) ? '[redacted]' : v;
+    for (const [k, v] of Object.entries(req.headers)) headers[k] = isSecretHeader(k) ? '[redacted]' : v;
     const capture: Capture = { path: req.path, receivedAt: req.receivedAt.toISOString(), headers, body: req.body };
     pending++;
     writing.add(name);
@@ -73,7 +76,7 @@ export function createRecorder(
       if (writing.has(old)) dropAfterWrite.add(old);
       else remove(old);
     }
-    writeFile(join(dir, name), JSON.stringify(capture), (e) => {
+    writeFile(join(dir, name), JSON.stringify(capture), { mode: 0o600 }, (e) => {
       if (e) log.warn('recording not written', { file: name, error: e.message });
       writing.delete(name);
       if (dropAfterWrite.delete(name)) remove(name);

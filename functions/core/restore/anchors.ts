@@ -6,8 +6,9 @@ import type { Keys } from './keys.ts';
 import type { ProfileName } from './selection.ts';
 import type { KubeObject, LabelSelector, OwnerReference, Pod, PodSpec } from '../kube/objects.ts';
 import { annotationsOf, isControllerLabel, labelsOf } from '../kube/objects.ts';
-import { childName } from '../kube/names.ts';
+import { childName, labelValueFor } from '../kube/names.ts';
 import type { Selection } from './selection.ts';
+import { historyState } from './records.ts';
 
 /** Label keys that the pod's inter-pod (anti-)affinity and topology spread selectors look at. */
 export function selectorKeys(spec: PodSpec): string[] {
@@ -45,7 +46,9 @@ export function anchorLabels(pod: Pod, sel: Selection, domain: string): Record<s
     if (v !== undefined) copied[key] = v;
   }
   if (Object.keys(copied).length === 0) return null; // nothing a selector could match: no anchor needed
-  return { ...copied, [k.anchorFor]: pod.metadata.name, [k.group]: sel.group };
+  // A label value holds 63 characters: a longer pod name (a pod not made by a Job) is shortened
+  // deterministically; the anchor's annotation keeps the full name.
+  return { ...copied, [k.anchorFor]: labelValueFor(pod.metadata.name), [k.group]: sel.group };
 }
 
 export function anchorName(podName: string): string {
@@ -106,6 +109,7 @@ export function buildAnchor(
       labels,
       annotations: {
         [k.anchorUid]: pod.metadata.uid ?? '',
+        [k.anchorPod]: pod.metadata.name,
         [k.profile]: sel.profile,
         ...(size ? { [k.groupSize]: size } : {}),
       },
@@ -245,4 +249,22 @@ export async function deleteAnchorFor(
   return (await cluster.delete('Pod', namespace, anchor.metadata.name, { uid: anchor.metadata.uid ?? '' }))
     ? anchor.metadata.name
     : null;
+}
+
+/**
+ * Is the failure of a pod that is gone on record? Its Job's history (written by labeling from the
+ * live pod, or from completion's judgement of the pod's last state where it vanished first) says
+ * this uid failed. A pod whose record says it succeeded, or that is not recorded at all, did not
+ * fail as far as anything trustworthy knows: its anchor stays until its group ends (or its deadline).
+ */
+export async function failureRecorded(
+  cluster: Cluster,
+  k: Keys,
+  namespace: string,
+  job: string | null,
+  uid: string | null,
+): Promise<boolean> {
+  if (!job || !uid) return false;
+  const j = await cluster.get('Job', namespace, job);
+  return historyState(j?.metadata.annotations?.[k.history], uid) === 'failed';
 }

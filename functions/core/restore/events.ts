@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import { ReasonSchema } from './reasons.ts';
 import { JobSchema, PodSchema } from '../kube/objects.ts';
 import type { CloudEvent } from '../http/cloudevent.ts';
-import { stableHash } from '../kube/names.ts';
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN, LABEL_VALUE, stableHash } from '../kube/names.ts';
 
 /** Event types (README, Routes and events). */
 export const EventType = {
@@ -27,8 +27,18 @@ export const API_TYPES = [EventType.apiAdd, EventType.apiUpdate, EventType.apiDe
 export const ResourceDataSchema = z.discriminatedUnion('kind', [PodSchema, JobSchema]);
 export type ResourceData = z.infer<typeof ResourceDataSchema>;
 
+/**
+ * Names in event data are validated as Kubernetes validates them: they end up in label selectors,
+ * object paths and label values, so a free string could select, or name, something else (a group
+ * `g,other/key` pasted into a selector matches every object with that key).
+ */
+const objectName = () => z.string().check(z.regex(DNS1123_SUBDOMAIN, 'expected a DNS-1123 name'));
+const namespaceName = () => z.string().check(z.regex(DNS1123_LABEL, 'expected a DNS-1123 label (a namespace)'));
+const groupName = () => z.string().check(z.regex(LABEL_VALUE, 'expected a label value (a group)'));
+const uidValue = () => z.string().check(z.regex(/^[A-Za-z0-9][-A-Za-z0-9_.]{0,127}$/, 'expected an object uid'));
+
 export const ContainerOutcomeSchema = z.object({
-  name: z.string(),
+  name: z.string().check(z.regex(DNS1123_LABEL, 'expected a container name')),
   exitCode: z.nullable(z.int()),
   reason: z.nullable(z.string()),
   startedAt: z.nullable(z.string()),
@@ -38,13 +48,13 @@ export type ContainerOutcome = z.infer<typeof ContainerOutcomeSchema>;
 
 /** The data of every dev.restoreguard.* event (README, Routes and events). */
 export const RestoreDataSchema = z.object({
-  namespace: z.string().check(z.minLength(1)),
-  group: z.string().check(z.minLength(1)),
+  namespace: namespaceName(),
+  group: groupName(),
   profile: z.enum(['kubeblocks', 'generic']),
-  job: z.nullable(z.string()),
-  pod: z.nullable(z.string()),
-  uid: z.nullable(z.string()),
-  node: z.nullable(z.string()),
+  job: z.nullable(objectName()),
+  pod: z.nullable(objectName()),
+  uid: z.nullable(uidValue()),
+  node: z.nullable(objectName()),
   scope: z.enum(['pod', 'job']),
   state: z.enum(['gated', 'placed', 'succeeded', 'failed']),
   reason: z.nullable(ReasonSchema),
@@ -56,25 +66,25 @@ export const RestoreDataSchema = z.object({
   startedAt: z.nullable(z.string()),
   finishedAt: z.nullable(z.string()),
   /** PVCs the pod (or the Job's template) mounts: where the record must go, even once they are gone. */
-  claims: z.optional(z.array(z.string())),
+  claims: z.optional(z.array(objectName())),
   /** The pod's phase when judged (pod scope): a sidecar may keep a finished restore's pod Running. */
   phase: z.optional(z.nullable(z.string())),
 });
 export type RestoreData = z.infer<typeof RestoreDataSchema>;
 
 export const GroupDataSchema = z.object({
-  namespace: z.string(),
-  group: z.string(),
+  namespace: namespaceName(),
+  group: groupName(),
   profile: z.enum(['kubeblocks', 'generic']),
-  anchorsDeleted: z.array(z.string()),
+  anchorsDeleted: z.array(objectName()),
   members: z.int(),
 });
 export type GroupData = z.infer<typeof GroupDataSchema>;
 
 export const RetryDataSchema = z.extend(RestoreDataSchema, {
-  retryJob: z.nullable(z.string()),
+  retryJob: z.nullable(objectName()),
   delayMs: z.nullable(z.int()),
-  avoidNodes: z.array(z.string()),
+  avoidNodes: z.array(objectName()),
 });
 export type RetryData = z.infer<typeof RetryDataSchema>;
 

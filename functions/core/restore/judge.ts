@@ -193,8 +193,9 @@ export function judgePod(pod: Pod, sel: Selection, ctx: JudgeContext): RestoreDa
 
   // 2. The pod ended (or is going) without its restore containers finishing.
   if (ended || going) {
+    const sidecars = nativeSidecars(pod);
     const init = (pod.status.initContainerStatuses ?? []).find(
-      (s) => (s.state?.terminated?.exitCode ?? 0) !== 0 && !isNativeSidecar(pod, s.name),
+      (s) => (s.state?.terminated?.exitCode ?? 0) !== 0 && !sidecars.has(s.name),
     );
     if (init && phase === 'Failed') {
       const t = init.state!.terminated!;
@@ -238,8 +239,9 @@ function firstExit(containers: ContainerOutcome[]): number | null {
   return containers.find((c) => c.exitCode !== null && c.exitCode !== 0)?.exitCode ?? null;
 }
 
-function isNativeSidecar(pod: Pod, name: string): boolean {
-  return (pod.spec.initContainers ?? []).some((c) => c.name === name && c.restartPolicy === 'Always');
+/** Names of the native sidecars (init containers with restartPolicy Always). */
+function nativeSidecars(pod: Pod): Set<string> {
+  return new Set((pod.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name));
 }
 
 /**
@@ -253,9 +255,13 @@ function waitingFailure(
   names: string[],
   ctx: JudgeContext | null,
 ): { reason: Reason; message: string } | null {
-  const all = [...(pod.status.initContainerStatuses ?? []), ...(pod.status.containerStatuses ?? [])];
+  // Every init container counts, and the restore containers among the regular ones (a Set: linear).
+  const restore = new Set(names);
+  const all = [
+    ...(pod.status.initContainerStatuses ?? []),
+    ...(pod.status.containerStatuses ?? []).filter((s) => restore.has(s.name)),
+  ];
   for (const s of all) {
-    if (!names.includes(s.name) && !(pod.status.initContainerStatuses ?? []).includes(s)) continue;
     const w = s.state?.waiting?.reason;
     if (!w) continue;
     const reason: Reason | null = IMAGE_PULL.has(w) ? 'ImagePullFailed' : CONFIG.has(w) ? 'ConfigError' : null;

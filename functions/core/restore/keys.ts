@@ -8,6 +8,8 @@ export function keys(domain: string) {
     groupSize: `${domain}/group-size`,
     anchorFor: `${domain}/anchor-for`,
     anchorUid: `${domain}/anchor-for-uid`,
+    /** The full name of the pod an anchor stands for (the label holds a shortened one past 63 characters). */
+    anchorPod: `${domain}/anchor-for-pod`,
     profile: `${domain}/profile`,
     retry: `${domain}/retry`,
     attempt: `${domain}/attempt`,

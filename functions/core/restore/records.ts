@@ -48,3 +48,11 @@ export function readHistory(text: string | undefined): HistoryEntry[] {
 export function historyHas(existing: string | undefined, podUid: string): boolean {
   return readHistory(existing).some((e) => e.uid === podUid);
 }
+
+/** The state a Job's history records for this pod (by uid), or null when it records none. */
+export function historyState(existing: string | undefined, podUid: string): string | null {
+  return (
+    readHistory(existing).findLast((e) => e.scope !== 'job' && e.uid === podUid && typeof e.state === 'string')
+      ?.state ?? null
+  );
+}

@@ -2,6 +2,8 @@ import type { Config } from '../config.ts';
 import { KB, keys } from './keys.ts';
 import type { Job, KubeObject, Pod } from '../kube/objects.ts';
 import { annotationsOf, labelsOf } from '../kube/objects.ts';
+import { isLabelValue } from '../kube/names.ts';
+import { InvalidEventError } from '../errors.ts';
 
 export type ProfileName = 'kubeblocks' | 'generic';
 
@@ -24,7 +26,7 @@ export interface Selector {
   isAnchor(obj: KubeObject): boolean;
   /** Label selectors (one per profile) that find every restore object; for list calls and manifests. */
   listSelectors(): string[];
-  /** Label selector for the members (pods and jobs) of one group. */
+  /** Label selector for the members (pods and jobs) of one group. Throws when the group is not a label value. */
   groupSelector(sel: Pick<Selection, 'profile' | 'group'>): string;
 }
 
@@ -85,14 +87,24 @@ export function createSelector(
     isAnchor: (obj) => labelsOf(obj)[k.anchorFor] !== undefined,
     listSelectors: () =>
       [...(kubeblocks ? [KB.restore] : []), ...(generic ? [k.group] : [])].map((key) => `${key},!${k.anchorFor}`),
-    groupSelector: (sel) => `${sel.profile === 'kubeblocks' ? KB.restore : k.group}=${sel.group}`,
+    groupSelector: (sel) => {
+      // Never paste a free string into a selector: `g,other/key` would select every object with that key.
+      if (!isLabelValue(sel.group))
+        throw new InvalidEventError(`group ${JSON.stringify(sel.group.slice(0, 80))} is not a label value`, {
+          hint: 'a group is the value of a label: at most 63 characters of [A-Za-z0-9_.-]',
+        });
+      return `${sel.profile === 'kubeblocks' ? KB.restore : k.group}=${sel.group}`;
+    },
   };
 }
 
 /** Which containers decide the restore's outcome. Native sidecars (init, restartPolicy Always) never count. */
 export function restoreContainerNames(pod: Pick<Pod, 'spec'>, sel: Selection): string[] {
+  // Sets, not lists: an event may carry tens of thousands of containers (linear, never quadratic).
   const regular = pod.spec.containers.map((c) => c.name);
-  const named = sel.restoreContainers.filter((n) => regular.includes(n));
+  const present = new Set(regular);
+  const named = [...new Set(sel.restoreContainers)].filter((n) => present.has(n));
   if (named.length > 0) return named;
-  return regular.filter((n) => !sel.helpers.includes(n));
+  const helpers = new Set(sel.helpers);
+  return regular.filter((n) => !helpers.has(n));
 }

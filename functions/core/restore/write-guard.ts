@@ -1,9 +1,11 @@
 import type { Cluster, Kind } from '../kube/cluster.ts';
 import { RefusedWriteError } from '../errors.ts';
 import type { Job, KubeObject, Pod } from '../kube/objects.ts';
+import { claimsOf, readJob, readPod } from '../kube/objects.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { KB, keys } from './keys.ts';
+import { labelValueFor } from '../kube/names.ts';
 import type { Selector } from './selection.ts';
 
 /**
@@ -59,19 +61,51 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     return null;
   };
 
+  /**
+   * A PVC is ours to annotate only while a selected restore Pod or Job that mounts it is live: the
+   * patch carries the outcome it records, whose pod (by uid) or Job (by name) must be that object.
+   * Null when allowed, else why not.
+   */
+  const notMounted = async (ns: string, name: string, patch: Record<string, unknown>): Promise<string | null> => {
+    const text = (patch.metadata as { annotations?: Record<string, unknown> } | undefined)?.annotations?.[k.outcome];
+    let about: { pod?: unknown; uid?: unknown; job?: unknown; scope?: unknown } = {};
+    try {
+      about = typeof text === 'string' ? (JSON.parse(text) as typeof about) : {};
+    } catch {
+      // unreadable: about nothing
+    }
+    const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
+    const pod = str(about.pod);
+    const job = str(about.job);
+    if (pod) {
+      const live = readPod(await inner.get('Pod', ns, pod));
+      if (live && (about.scope !== 'pod' || live.metadata.uid === about.uid) && isOurs('Pod', live)) {
+        if (claimsOf(live.spec).includes(name)) return null;
+      }
+    }
+    if (job) {
+      const live = readJob(await inner.get('Job', ns, job));
+      if (live && isOurs('Job', live) && claimsOf(live.spec.template.spec).includes(name)) return null;
+    }
+    return 'not mounted by a live selected restore Pod or Job that the outcome is about';
+  };
+
   return {
     get: (...a) => inner.get(...a),
     list: (...a) => inner.list(...a),
     logs: (...a) => inner.logs(...a),
     async create(kind, ns, obj) {
       if (kind === 'Pod') {
-        const forPod = obj.metadata.labels?.[k.anchorFor];
-        if (!forPod || !obj.metadata.labels?.[k.group])
+        const label = obj.metadata.labels?.[k.anchorFor];
+        const forPod = obj.metadata.annotations?.[k.anchorPod] ?? label;
+        if (!forPod || !label || !obj.metadata.labels?.[k.group])
           refuse('create', kind, ns, obj.metadata.name, 'only anchor pods may be created');
         const restorePod = await inner.get('Pod', ns, forPod!);
         if (!restorePod || selector.selectPod(restorePod as unknown as Pod) === null) {
           refuse('create', kind, ns, obj.metadata.name, `anchor for ${forPod}, which is not a selected restore pod`);
         }
+        if (label !== labelValueFor(forPod!))
+          refuse('create', kind, ns, obj.metadata.name, `its label ${k.anchorFor} does not stand for ${forPod}`);
       }
       if (kind === 'Job' && !(isOurs('Job', obj) && obj.metadata.annotations?.[k.retryOf])) {
         refuse('create', kind, ns, obj.metadata.name, 'only retries of selected restore Jobs may be created');
@@ -95,7 +129,10 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
         if (!isOurs(kind, live)) refuse('patch', kind, ns, name, 'not a selected restore object');
         const gates = kind === 'Pod' ? gatesChange(patch, live) : null;
         if (gates) refuse('patch', kind, ns, name, gates);
-      } else if (kind !== 'PersistentVolumeClaim') refuse('patch', kind, ns, name, 'never patched');
+      } else if (kind === 'PersistentVolumeClaim') {
+        const why = await notMounted(ns, name, patch);
+        if (why) refuse('patch', kind, ns, name, why);
+      } else refuse('patch', kind, ns, name, 'never patched');
       return inner.patch(kind, ns, name, patch);
     },
     async delete(kind, ns, name, opts = {}) {
