@@ -4,7 +4,7 @@
 # and whose stamp (.rig/stamps/<family>) matches the wanted recipe is skipped,
 # so a warm run takes well under a second.
 #
-# Usage: test/rig/build.sh [kube] [etcd] [kwok] [adapter]   (default: all)
+# Usage: test/rig/build.sh [kube] [etcd] [kwok] [adapter] [kubeblocks]   (default: all)
 #        RIG_FORCE=1 test/rig/build.sh ...                   (rebuild anyway)
 #
 # Families, each built from its own throwaway module in .rig/build/<family>:
@@ -12,6 +12,8 @@
 #   etcd    etcd
 #   kwok    kwok
 #   adapter Knative eventing's ApiServerSource receive adapter
+#   kubeblocks KubeBlocks' dataprotection controller (cmd/dataprotection) and the CRDs it watches,
+#           copied from the modules into .rig/crds/kubeblocks
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -28,6 +30,10 @@ KWOK_VERSION="${RIG_KWOK_VERSION:-v0.8.0}"
 # knative.dev/eventing tags each knative-v1.N.P release also as the Go version
 # v0.(N+27).P; v0.48.2 is knative-v1.21.2.
 KNATIVE_EVENTING_VERSION="${RIG_KNATIVE_EVENTING_VERSION:-v0.48.2}"
+# KubeBlocks v1.0.2: the release with the restore-manager sidecar. Pin it exactly: the proxy refuses
+# the module's version list, so `go install …@v1.0.2` and version queries fail; `go get` of the
+# exact version inside a module works.
+KUBEBLOCKS_VERSION="${RIG_KUBEBLOCKS_VERSION:-v1.0.2}"
 RECIPE=3   # bump when the build recipe below changes
 
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
@@ -187,8 +193,40 @@ build_adapter() {
     knative.dev/eventing/cmd/apiserver_receive_adapter apiserver_receive_adapter ""
 }
 
+# The CRDs the dataprotection manager watches: without any one of them its cache sync times out
+# after 2 min and it exits. All of dataprotection.kubeblocks.io; apps.kubeblocks.io Cluster and
+# ComponentDefinition; snapshot.storage.k8s.io VolumeSnapshot (from external-snapshotter, a dependency).
+KB_CRDS=(
+  "github.com/apecloud/kubeblocks config/crd/bases dataprotection.kubeblocks.io_actionsets.yaml"
+  "github.com/apecloud/kubeblocks config/crd/bases dataprotection.kubeblocks.io_backuppolicies.yaml"
+  "github.com/apecloud/kubeblocks config/crd/bases dataprotection.kubeblocks.io_backuppolicytemplates.yaml"
+  "github.com/apecloud/kubeblocks config/crd/bases dataprotection.kubeblocks.io_backuprepos.yaml"
+  "github.com/apecloud/kubeblocks config/crd/bases dataprotection.kubeblocks.io_backups.yaml"
+  "github.com/apecloud/kubeblocks config/crd/bases dataprotection.kubeblocks.io_backupschedules.yaml"
+  "github.com/apecloud/kubeblocks config/crd/bases dataprotection.kubeblocks.io_restores.yaml"
+  "github.com/apecloud/kubeblocks config/crd/bases dataprotection.kubeblocks.io_storageproviders.yaml"
+  "github.com/apecloud/kubeblocks config/crd/bases apps.kubeblocks.io_clusters.yaml"
+  "github.com/apecloud/kubeblocks config/crd/bases apps.kubeblocks.io_componentdefinitions.yaml"
+  "github.com/kubernetes-csi/external-snapshotter/client/v6 config/crd snapshot.storage.k8s.io_volumesnapshots.yaml"
+)
+
+build_kubeblocks() {
+  build_cmd kubeblocks "kubeblocks dataprotection" "$KUBEBLOCKS_VERSION" github.com/apecloud/kubeblocks \
+    github.com/apecloud/kubeblocks/cmd/dataprotection dataprotection ""
+  local out="$RIG/crds/kubeblocks" entry mod sub file dir
+  mkdir -p "$out"
+  for entry in "${KB_CRDS[@]}"; do
+    read -r mod sub file <<<"$entry"
+    [ -s "$out/$file" ] && continue
+    dir="$(cd "$BUILD/kubeblocks" && "$GO" list -m -f '{{.Dir}}' "$mod")"
+    [ -s "$dir/$sub/$file" ] || { log "kubeblocks: CRD $file not found in $mod"; return 1; }
+    cp "$dir/$sub/$file" "$out/$file" && chmod 644 "$out/$file"
+  done
+  log "kubeblocks: ${#KB_CRDS[@]} CRDs in $out"
+}
+
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(kube etcd kwok adapter)
+[ ${#targets[@]} -eq 0 ] && targets=(kube etcd kwok adapter kubeblocks)
 T0=$SECONDS
 for t in "${targets[@]}"; do
   case "$t" in
@@ -196,7 +234,8 @@ for t in "${targets[@]}"; do
     etcd) build_etcd ;;
     kwok) build_kwok ;;
     adapter) build_adapter ;;
-    *) echo "unknown component: $t (kube|etcd|kwok|adapter)" >&2; exit 2 ;;
+    kubeblocks) build_kubeblocks ;;
+    *) echo "unknown component: $t (kube|etcd|kwok|adapter|kubeblocks)" >&2; exit 2 ;;
   esac
 done
 log "done in $((SECONDS - T0))s; binaries in $BIN"

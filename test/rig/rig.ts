@@ -1,5 +1,6 @@
 // Starts, checks and stops the rig's control plane: etcd, kube-apiserver,
-// kube-controller-manager, kube-scheduler and kwok, all on 127.0.0.1.
+// kube-controller-manager, kube-scheduler, kwok and KubeBlocks' dataprotection controller (with its
+// CRDs), all on 127.0.0.1.
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -16,9 +17,17 @@ import {
   binPath,
 } from './paths.ts';
 import { certKubeconfig, ensurePki, type Pki } from './pki.ts';
+import { parseAllDocuments } from 'yaml';
 import { Kube, request, sleep, waitFor } from './http.ts';
 
-export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
+export const COMPONENTS = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kwok',
+  'dataprotection',
+] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 /** Controllers the rig's kube-controller-manager runs. */
@@ -33,6 +42,10 @@ export const CONTROLLERS = [
   'resourcequota-controller',
   'root-ca-certificate-publisher-controller',
 ];
+
+/** KubeBlocks' namespace (CM_NAMESPACE): where its controller would run its own helper Jobs. */
+export const KUBEBLOCKS_NAMESPACE = 'kb-system';
+export const KUBEBLOCKS_CRD_DIR = path.join(RIG_DIR, 'crds', 'kubeblocks');
 
 export const NODE_COUNT = 5;
 export const NODE_NAMES = Array.from({ length: NODE_COUNT }, (_, i) => `rig-node-${i + 1}`);
@@ -124,16 +137,24 @@ export function build(components: string[] = []): void {
 }
 
 export function missingBinaries(): string[] {
-  const need = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'];
-  return need.map(binPath).filter((p) => !fs.existsSync(p));
+  const need = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'dataprotection'];
+  const missing = need.map(binPath).filter((p) => !fs.existsSync(p));
+  if (!fs.existsSync(path.join(KUBEBLOCKS_CRD_DIR, 'dataprotection.kubeblocks.io_restores.yaml')))
+    missing.push(KUBEBLOCKS_CRD_DIR);
+  return missing;
 }
 
-function startProcess(name: Component, args: string[], env: NodeJS.ProcessEnv = process.env): number {
+function startProcess(
+  name: Component,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = RUN_DIR,
+): number {
   fs.mkdirSync(LOG_DIR, { recursive: true });
   const logFile = path.join(LOG_DIR, `${name}.log`);
   const fd = fs.openSync(logFile, 'w');
   fs.writeSync(fd, `# ${new Date().toISOString()} ${binPath(name)} ${args.join(' ')}\n`);
-  const child = spawn(binPath(name), args, { detached: true, stdio: ['ignore', fd, fd], env, cwd: RUN_DIR });
+  const child = spawn(binPath(name), args, { detached: true, stdio: ['ignore', fd, fd], env, cwd });
   fs.closeSync(fd);
   child.unref();
   if (!child.pid) throw new Error(`could not start ${name}`);
@@ -167,6 +188,7 @@ export async function health(state: RigState | undefined = readState()): Promise
     'kube-controller-manager': () => ok(`https://127.0.0.1:${p['kube-controller-manager']}/healthz`, true),
     'kube-scheduler': () => ok(`https://127.0.0.1:${p['kube-scheduler']}/healthz`, true),
     kwok: () => ok(`http://127.0.0.1:${p.kwok}/healthz`),
+    dataprotection: () => ok(`http://127.0.0.1:${p['dataprotection-probe']}/readyz`),
   };
   await Promise.all(
     COMPONENTS.map(async (c) => {
@@ -202,7 +224,14 @@ export async function down(quiet = false): Promise<void> {
     if (!quiet) log('rig is not running (no state file)');
     return;
   }
-  const order: Component[] = ['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
+  const order: Component[] = [
+    'dataprotection',
+    'kwok',
+    'kube-scheduler',
+    'kube-controller-manager',
+    'kube-apiserver',
+    'etcd',
+  ];
   for (const c of order) {
     const pid = state.pids[c];
     const name = c === 'kube-apiserver' || c === 'etcd' ? path.basename(binPath(c)) : c;
@@ -286,9 +315,19 @@ async function upLocked(): Promise<{ state: RigState; already: boolean }> {
   fs.mkdirSync(KUBECONFIG_DIR, { recursive: true });
   const pki = ensurePki();
   const ports: Record<string, number> = {};
-  for (const k of ['etcd', 'etcd-peer', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok']) {
+  const portNames = [
+    'etcd',
+    'etcd-peer',
+    'kube-apiserver',
+    'kube-controller-manager',
+    'kube-scheduler',
+    'kwok',
+    'dataprotection-metrics',
+    'dataprotection-probe',
+  ];
+  for (const k of portNames) {
     let p = await freePort();
-    while (p === 8080 || Object.values(ports).includes(p)) p = await freePort();
+    while (p === 8080 || p === 8081 || Object.values(ports).includes(p)) p = await freePort();
     ports[k] = p;
   }
   const server = `https://127.0.0.1:${ports['kube-apiserver']}`;
@@ -459,6 +498,32 @@ async function upLocked(): Promise<{ state: RigState; already: boolean }> {
       200,
     );
     log(`${NODE_COUNT} kwok nodes Ready (${Date.now() - t0} ms)`);
+
+    // KubeBlocks' dataprotection controller, from its own code (test/rig/build.sh kubeblocks): its CRDs
+    // first (it exits when one it watches is missing), then the manager, as the admin.
+    await installKubeBlocksCrds(kube);
+    log(`KubeBlocks CRDs established (${Date.now() - t0} ms)`);
+    await kube.create('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: KUBEBLOCKS_NAMESPACE },
+    });
+    const dpDir = path.join(RUN_DIR, 'dataprotection'); // no config.yaml here: it reads one from its cwd
+    fs.mkdirSync(dpDir, { recursive: true });
+    state.pids.dataprotection = startProcess(
+      'dataprotection',
+      [
+        `--kubeconfig=${adminKubeconfig}`,
+        `--metrics-bind-address=127.0.0.1:${ports['dataprotection-metrics']}`,
+        `--health-probe-bind-address=127.0.0.1:${ports['dataprotection-probe']}`,
+        '--zap-encoder=console',
+        '--zap-log-level=info',
+      ],
+      { ...process.env, CM_NAMESPACE: KUBEBLOCKS_NAMESPACE, KUBECONFIG: adminKubeconfig },
+      dpDir,
+    );
+    save();
+    log(`KubeBlocks dataprotection starting (pid ${state.pids.dataprotection})`);
     await waitFor(
       'all components healthy',
       async () => {
@@ -491,6 +556,35 @@ async function upLocked(): Promise<{ state: RigState; already: boolean }> {
     await down(true);
     throw e;
   }
+}
+
+/** Creates KubeBlocks' CRDs (plain POST: two of them are too large for a last-applied annotation) and waits until each is established. */
+async function installKubeBlocksCrds(kube: Kube): Promise<void> {
+  const names: string[] = [];
+  for (const f of fs
+    .readdirSync(KUBEBLOCKS_CRD_DIR)
+    .filter((x) => x.endsWith('.yaml'))
+    .sort()) {
+    for (const doc of parseAllDocuments(fs.readFileSync(path.join(KUBEBLOCKS_CRD_DIR, f), 'utf8'))) {
+      const crd = doc.toJS() as { kind?: string; metadata?: { name?: string } } | null;
+      if (crd?.kind !== 'CustomResourceDefinition' || !crd.metadata?.name) continue;
+      await kube.create('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
+      names.push(crd.metadata.name);
+    }
+  }
+  await waitFor(
+    'KubeBlocks CRDs established',
+    async () => {
+      for (const n of names) {
+        const crd = await kube.find(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${n}`);
+        const ok = (crd?.status?.conditions ?? []).some((c: any) => c.type === 'Established' && c.status === 'True');
+        if (!ok) return false;
+      }
+      return true;
+    },
+    60_000,
+    200,
+  );
 }
 
 function nodeObject(name: string, i: number): unknown {

@@ -1,0 +1,171 @@
+// KubeBlocks' own dataprotection controller (v1.0.2, built from the module proxy and started by the
+// rig) makes the restore Jobs from a Restore: its names, labels, owner, finalizer and backoffLimit, the
+// restore and restore-manager containers, the stop signal, the Serial policy's deletions and the
+// point-in-time backup sets. restore-guard runs beside it as it would in a cluster (the Pod and Job
+// ApiServerSource, and the second one over Restores). KWOK plays the containers: each restore
+// container ends after the Restore's RIG_RUN_MS; restore-manager ends once the stop annotation is set.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { L, placement, startChain, waitFor, type Chain } from '../support/chain.ts';
+import {
+  createKubeBlocksRestore,
+  DP,
+  ensureBackups,
+  restorePhase,
+  type KubeBlocksRestoreOptions,
+} from '../support/kubeblocks.ts';
+import { saKubeconfig, startAdapter, type AdapterHandle } from '../rig/index.ts';
+
+let plain: Chain;
+let guard: Chain;
+let restores: AdapterHandle | null = null;
+const THREE = ['rig-node-1', 'rig-node-2', 'rig-node-3'];
+const TWO = ['rig-node-4', 'rig-node-5'];
+
+test.before(async () => {
+  [plain, guard] = await Promise.all([startChain({ mode: 'plain' }), startChain({ mode: 'guard' })]);
+  await Promise.all([ensureBackups(plain.kube, plain.ns), ensureBackups(guard.kube, guard.ns)]);
+  restores = startAdapter({
+    name: 'restores',
+    sink: guard.ingress!,
+    namespaces: [guard.ns],
+    resources: [{ group: 'dataprotection.kubeblocks.io', version: 'v1alpha1', resource: 'restores' }],
+    kubeconfig: await saKubeconfig('restore-guard', 'restore-guard-source'),
+  });
+  await restores.ready;
+});
+
+test.after(async () => {
+  await restores?.stop();
+  // Restores carry KubeBlocks' finalizer: delete them while the controller still runs.
+  for (const c of [plain, guard]) {
+    if (!c) continue;
+    const list = await c.kube.find(`${DP}/namespaces/${c.ns}/restores`);
+    for (const r of list?.items ?? []) await c.kube.del(`${DP}/namespaces/${c.ns}/restores/${r.metadata.name}`);
+  }
+  await Promise.all([plain?.teardown(), guard?.teardown()]);
+});
+
+async function run(c: Chain, o: KubeBlocksRestoreOptions, end: 'Completed' | 'Failed' = 'Completed') {
+  const r = await createKubeBlocksRestore(c.kube, c.ns, o);
+  const phase = await waitFor(
+    `Restore ${o.name} ${end}`,
+    async () => {
+      const p = await restorePhase(c.kube, c.ns, o.name);
+      return p === 'Completed' || p === 'Failed' ? p : undefined;
+    },
+    120_000,
+    200,
+  );
+  assert.is(phase, end, `Restore ${o.name} ends ${end}`);
+  const pods = c.observer.groupPods(o.name);
+  return { ...r, pods, nodes: pods.map((h) => placement(h)?.node).filter((n): n is string => !!n) };
+}
+
+/** Restore pods per member (apps.kubeblocks.io/pod-name) and the nodes they ran on. */
+function byMember(pods: ReturnType<Chain['observer']['groupPods']>) {
+  const m = new Map<string, string[]>();
+  for (const h of pods) {
+    const member = h[0]!.obj.metadata.labels['apps.kubeblocks.io/pod-name'] as string;
+    const node = placement(h)?.node;
+    if (node) m.set(member, [...(m.get(member) ?? []), node]);
+  }
+  return m;
+}
+
+test('what KubeBlocks makes: Jobs and pods of its own shape, selected by restore-guard', async () => {
+  const r = await run(guard, {
+    name: 'shape',
+    instance: 'shape',
+    component: 'mysql',
+    replicas: 2,
+    policy: 'Parallel',
+    runMs: 200,
+    nodes: THREE,
+  });
+  const jobs = guard.observer.histories('Job', (o) => o.metadata.labels?.[L.kbRestore] === 'shape');
+  assert.is(jobs.length, 2);
+  for (const h of jobs) {
+    const job = h[0]!.obj;
+    assert.match(job.metadata.name, new RegExp(`^restore-preparedata-${r.uid.slice(0, 8)}-full-1-[01]$`));
+    assert.equal(
+      job.metadata.ownerReferences.map((o: any) => [o.kind, o.name, o.controller]),
+      [['Restore', 'shape', true]],
+    );
+    assert.ok(job.metadata.finalizers.includes('dataprotection.kubeblocks.io/finalizer'));
+    assert.is(job.spec.backoffLimit, 1);
+    assert.equal(
+      job.spec.template.spec.containers.map((c: any) => c.name),
+      ['restore', 'restore-manager'],
+    );
+  }
+  // restore-guard recorded every member on its PVC
+  for (const claim of r.claims) {
+    const pvc = await guard.pvc(claim);
+    const rec = JSON.parse(pvc.metadata.annotations?.[L.outcome] ?? 'null');
+    assert.is(rec?.state, 'succeeded', `${claim} has its record`);
+  }
+  await waitFor(
+    'anchors of shape gone',
+    async () => (await guard.pods(`${L.group}=shape,${L.anchorFor}`)).length === 0,
+  );
+});
+
+test('baseline without restore-guard: Serial, instant restores, 3 replicas on 2 nodes share a node', async () => {
+  const r = await run(plain, {
+    name: 'base',
+    instance: 'base',
+    component: 'mysql',
+    replicas: 3,
+    policy: 'Serial',
+    runMs: 0,
+    nodes: TWO,
+  });
+  assert.is(r.nodes.length, 3);
+  assert.ok(new Set(r.nodes).size < 3, `two members on one node: ${r.nodes.join(', ')}`);
+});
+
+for (const policy of ['Serial', 'Parallel'] as const) {
+  test(`restore-guard, ${policy}: 3 replicas on distinct nodes, records on every PVC, Restore Completed, anchors gone`, async () => {
+    const name = `r-${policy.toLowerCase()}`;
+    const r = await run(guard, {
+      name,
+      instance: name,
+      component: 'mysql',
+      replicas: 3,
+      policy,
+      runMs: 0,
+      nodes: THREE,
+    });
+    assert.is(new Set(r.nodes).size, 3, `members on distinct nodes: ${r.nodes.join(', ')}`);
+    for (const claim of r.claims) {
+      const rec = JSON.parse((await guard.pvc(claim)).metadata.annotations?.[L.outcome] ?? 'null');
+      assert.is(rec?.state, 'succeeded', `${claim} has its record`);
+    }
+    await waitFor(
+      `anchors of ${name} gone`,
+      async () => (await guard.pods(`${L.group}=${name},${L.anchorFor}`)).length === 0,
+    );
+  });
+}
+
+test('point in time: the continuous set restores onto the nodes of the full set (no deadlock)', async () => {
+  const r = await run(guard, {
+    name: 'pitr',
+    instance: 'pitr',
+    component: 'mysql',
+    replicas: 3,
+    policy: 'Parallel',
+    pointInTime: true,
+    runMs: 100,
+    nodes: THREE,
+  });
+  const members = byMember(r.pods);
+  assert.is(members.size, 3);
+  const first = [...members.values()].map((n) => n[0]);
+  assert.is(new Set(first).size, 3, `the full set on distinct nodes: ${first.join(', ')}`);
+  for (const [m, nodes] of members) assert.is(nodes.length, 2, `${m}: a pod per backup set`);
+  await waitFor('anchors of pitr gone', async () => (await guard.pods(`${L.group}=pitr,${L.anchorFor}`)).length === 0);
+});
+
+test.run();
