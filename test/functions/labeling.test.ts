@@ -13,7 +13,7 @@ async function chain(h: ReturnType<typeof harness>, obj: KubeObject) {
   return { completion: c, labeling: await h.post('/labeling', ev), event: ev };
 }
 
-test('placed: an anchor on the same node with exactly the selector labels, owned by the Job', async () => {
+test('placed: an anchor on the same node repelling what the pod repels but its own member, owned by the Job', async () => {
   const h = harness();
   const pod = restorePod({ restore: 'running' });
   await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
@@ -23,12 +23,24 @@ test('placed: an anchor on the same node with exactly the selector labels, owned
   const anchor = await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor');
   assert.ok(anchor, 'anchor exists');
   const spec = anchor!.spec as Record<string, any>;
+  // Never the labels the group's anti-affinity selects (it would repel its own member's successor),
+  // never the Job controller's; the anchor's own anti-affinity holds the footprint.
   assert.equal(anchor!.metadata.labels, {
-    'app.kubernetes.io/instance': 'mysql',
-    'dataprotection.kubeblocks.io/restore': 'mysql-restore',
     'restoreguard.dev/anchor-for': 'restore-0-abcde',
     'restoreguard.dev/group': 'mysql-restore',
   });
+  assert.equal(spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution, [
+    {
+      labelSelector: {
+        matchLabels: { 'app.kubernetes.io/instance': 'mysql' },
+        matchExpressions: [
+          { key: 'dataprotection.kubeblocks.io/restore', operator: 'Exists' },
+          { key: 'batch.kubernetes.io/job-name', operator: 'NotIn', values: ['restore-0'] },
+        ],
+      },
+      topologyKey: 'kubernetes.io/hostname',
+    },
+  ]);
   assert.is(spec.nodeName, 'node-1');
   assert.is(spec.priorityClassName, 'high');
   assert.equal(spec.tolerations, pod.spec.tolerations);

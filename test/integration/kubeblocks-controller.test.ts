@@ -6,7 +6,7 @@
 // container ends after the Restore's RIG_RUN_MS; restore-manager ends once the stop annotation is set.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { L, placement, startChain, waitFor, type Chain } from '../support/chain.ts';
+import { L, Observer, placement, startChain, waitFor, type Chain } from '../support/chain.ts';
 import {
   createKubeBlocksRestore,
   DP,
@@ -137,17 +137,67 @@ for (const policy of ['Serial', 'Parallel'] as const) {
       runMs: 0,
       nodes: THREE,
     });
+    const completedSeen = Date.now();
     assert.is(new Set(r.nodes).size, 3, `members on distinct nodes: ${r.nodes.join(', ')}`);
     for (const claim of r.claims) {
       const rec = JSON.parse((await guard.pvc(claim)).metadata.annotations?.[L.outcome] ?? 'null');
       assert.is(rec?.state, 'succeeded', `${claim} has its record`);
     }
+    // The anchors are owned by the Restore as controller, not by the Jobs KubeBlocks deletes.
+    const anchors = guard.observer.anchors(name);
+    assert.is(anchors.length, 3, 'an anchor per member');
+    for (const a of anchors) {
+      assert.equal(
+        a[0]!.obj.metadata.ownerReferences.map((o: any) => [o.kind, o.name, o.uid, o.controller]),
+        [['Restore', name, r.uid, true]],
+      );
+    }
     await waitFor(
       `anchors of ${name} gone`,
       async () => (await guard.pods(`${L.group}=${name},${L.anchorFor}`)).length === 0,
     );
+    // released on the Restore's own event (the second ApiServerSource), not on a resync ping
+    const gone = (h: (typeof anchors)[number]) =>
+      (Observer.first(h, (o) => !!o.metadata.deletionTimestamp) ?? h.find((c) => c.type === 'DELETED'))!.at;
+    const lastGone = Math.max(...anchors.map(gone));
+    assert.ok(lastGone - completedSeen < 5000, `anchors gone ${lastGone - completedSeen} ms after Completed was seen`);
+    await waitFor('release answered group.completed', async () =>
+      guard.logs.some(
+        (l) =>
+          l.msg === 'answered' && l.out === 'dev.restoreguard.group.completed' && l.subject === `${guard.ns}/${name}`,
+      ),
+    );
+    if (policy === 'Serial') {
+      // KubeBlocks deletes each finished Job before it creates the next: the anchors outlive them.
+      const jobs = guard.observer.histories('Job', (o) => o.metadata.labels?.[L.kbRestore] === name);
+      const firstJobGone = Math.min(
+        ...jobs.map((h) => h.find((c) => c.type === 'DELETED')?.at ?? Number.POSITIVE_INFINITY),
+      );
+      const lastJobMade = Math.max(...jobs.map((h) => h[0]!.at));
+      assert.ok(firstJobGone < lastJobMade, 'Serial: the first Job was deleted before the last was made');
+      for (const a of anchors) assert.ok(gone(a) > lastJobMade, 'every anchor outlived the Jobs deleted before it');
+    }
   });
 }
+
+test('deleting a Restore collects the anchors it owns', async () => {
+  await createKubeBlocksRestore(guard.kube, guard.ns, {
+    name: 'gone',
+    instance: 'gone',
+    component: 'mysql',
+    replicas: 1,
+    policy: 'Parallel',
+    runMs: 600_000,
+    nodes: THREE,
+  });
+  await waitFor('anchor of gone', async () => (await guard.pods(`${L.group}=gone,${L.anchorFor}`)).length === 1);
+  await guard.kube.del(`${DP}/namespaces/${guard.ns}/restores/gone`);
+  await waitFor(
+    'garbage collector removes the anchor',
+    async () => (await guard.pods(`${L.group}=gone,${L.anchorFor}`)).length === 0,
+    60_000,
+  );
+});
 
 test('point in time: the continuous set restores onto the nodes of the full set (no deadlock)', async () => {
   const r = await run(guard, {

@@ -1,10 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
+  anchorAntiAffinity,
   anchorLabels,
   anchorName,
   anchorOwner,
   buildAnchor,
+  memberOf,
   selectorKeys,
 } from '../../functions/core/restore/anchors.ts';
 import { loadConfig } from '../../functions/core/config.ts';
@@ -47,20 +49,54 @@ test('selector keys: required and preferred (anti-)affinity, matchLabelKeys, top
   ]);
 });
 
-test("anchor labels: exactly the pod's labels the selectors use, never the Job controller's, plus ours", () => {
+test("anchor labels: only ours for anti-affinity (the anchor's own term holds it); spread and affinity selectors' labels carried", () => {
   const pod = restorePod();
-  pod.spec.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!.labelSelector!.matchLabels![
-    'job-name'
-  ] = 'restore-0';
+  assert.equal(anchorLabels(pod, sel(pod), 'restoreguard.dev'), {
+    'restoreguard.dev/anchor-for': 'restore-0-abcde',
+    'restoreguard.dev/group': 'mysql-restore',
+  });
+  pod.spec.topologySpreadConstraints = [
+    { labelSelector: { matchLabels: { 'app.kubernetes.io/instance': 'mysql', 'job-name': 'x' } }, topologyKey: 'zone' },
+  ];
   assert.equal(anchorLabels(pod, sel(pod), 'restoreguard.dev'), {
     'app.kubernetes.io/instance': 'mysql',
-    'dataprotection.kubeblocks.io/restore': 'mysql-restore',
     'restoreguard.dev/anchor-for': 'restore-0-abcde',
     'restoreguard.dev/group': 'mysql-restore',
   });
 });
 
-test('no anchor without inter-pod rules, without a node, or when the pod lacks every selected label', () => {
+test("the anchor's anti-affinity: the pod's terms, its own member excluded by its member label", () => {
+  const pod = restorePod({ labels: { 'apps.kubeblocks.io/pod-name': 'mysql-mysql-0' } });
+  const term = pod.spec.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!;
+  term.matchLabelKeys = ['dataprotection.kubeblocks.io/restore'];
+  assert.equal(memberOf(pod, 'restoreguard.dev'), { key: 'apps.kubeblocks.io/pod-name', value: 'mysql-mysql-0' });
+  assert.equal(anchorAntiAffinity(pod, 'restoreguard.dev'), {
+    requiredDuringSchedulingIgnoredDuringExecution: [
+      {
+        labelSelector: {
+          matchLabels: { 'app.kubernetes.io/instance': 'mysql' },
+          matchExpressions: [
+            { key: 'dataprotection.kubeblocks.io/restore', operator: 'Exists' },
+            { key: 'dataprotection.kubeblocks.io/restore', operator: 'In', values: ['mysql-restore'] },
+            { key: 'apps.kubeblocks.io/pod-name', operator: 'NotIn', values: ['mysql-mysql-0'] },
+          ],
+        },
+        topologyKey: 'kubernetes.io/hostname',
+      },
+    ],
+  });
+  // without KubeBlocks' pod name: our member label, else the Job's name
+  const generic = restorePod({ profile: 'generic', job: 'pg-0' });
+  assert.equal(memberOf(generic, 'restoreguard.dev'), { key: 'batch.kubernetes.io/job-name', value: 'pg-0' });
+  const labelled = restorePod({ profile: 'generic', labels: { 'restoreguard.dev/member': 'pg-0' } });
+  assert.equal(memberOf(labelled, 'restoreguard.dev'), { key: 'restoreguard.dev/member', value: 'pg-0' });
+  const anchor = buildAnchor(pod, sel(pod), cfg, [])!;
+  assert.equal((anchor.spec as { affinity?: unknown }).affinity, {
+    podAntiAffinity: anchorAntiAffinity(pod, 'restoreguard.dev'),
+  });
+});
+
+test('no anchor without inter-pod rules or without a node; a pod not matching its own selector still repels what it repels', () => {
   const none = restorePod({ antiAffinity: false });
   assert.is(buildAnchor(none, sel(none), cfg, []), null);
   const unbound = restorePod({ node: null });
@@ -69,7 +105,13 @@ test('no anchor without inter-pod rules, without a node, or when the pod lacks e
   other.spec.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!.labelSelector = {
     matchLabels: { absent: 'x' },
   };
-  assert.is(buildAnchor(other, sel(other), cfg, []), null);
+  const a = buildAnchor(other, sel(other), cfg, [])!;
+  assert.ok(a, 'an anchor: a live pod repels the pods its required anti-affinity names');
+  assert.equal(
+    (a.spec as any).affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector
+      .matchLabels,
+    { absent: 'x' },
+  );
 });
 
 test('anchor names are deterministic and valid even for long pod names', () => {

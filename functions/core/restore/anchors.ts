@@ -1,10 +1,10 @@
 import type { Cluster } from '../kube/cluster.ts';
 import type { Config } from '../config.ts';
 import type { Deps } from '../deps.ts';
-import { keys } from './keys.ts';
+import { KB, keys } from './keys.ts';
 import type { Keys } from './keys.ts';
 import type { ProfileName } from './selection.ts';
-import type { KubeObject, LabelSelector, OwnerReference, Pod, PodSpec } from '../kube/objects.ts';
+import type { KubeObject, LabelSelector, OwnerReference, Pod, PodAffinityTerm, PodSpec } from '../kube/objects.ts';
 import { annotationsOf, isControllerLabel, labelsOf } from '../kube/objects.ts';
 import { childName, labelValueFor } from '../kube/names.ts';
 import type { Selection } from './selection.ts';
@@ -35,17 +35,118 @@ export function selectorKeys(spec: PodSpec): string[] {
   return [...out].sort();
 }
 
-/** The labels an anchor carries: exactly the restore pod's labels that the group's selectors use. */
+/**
+ * The label that tells a restore pod's member apart (what it restores): KubeBlocks' pod name
+ * (`apps.kubeblocks.io/pod-name`, which the workload pod restored onto the PVCs carries too), else
+ * our own `restoreguard.dev/member` label where a pod template sets it, else the Job's name (the
+ * Job controller's next pod of the same Job is the same member).
+ */
+export function memberOf(pod: Pick<Pod, 'metadata'>, domain: string): { key: string; value: string } | null {
+  const labels = labelsOf(pod);
+  for (const key of [KB.podName, keys(domain).member, 'batch.kubernetes.io/job-name', 'job-name']) {
+    const value = labels[key];
+    if (value) return { key, value };
+  }
+  return null;
+}
+
+/** A term's selector with matchLabelKeys/mismatchLabelKeys resolved from the pod's own labels. */
+function resolvedSelector(t: PodAffinityTerm, labels: Record<string, string>): LabelSelector {
+  const s = t.labelSelector ?? {};
+  const extra = [
+    ...(t.matchLabelKeys ?? []).flatMap((key) =>
+      labels[key] !== undefined ? [{ key, operator: 'In', values: [labels[key]!] }] : [],
+    ),
+    ...(t.mismatchLabelKeys ?? []).flatMap((key) =>
+      labels[key] !== undefined ? [{ key, operator: 'NotIn', values: [labels[key]!] }] : [],
+    ),
+  ];
+  return {
+    ...(s.matchLabels ? { matchLabels: s.matchLabels } : {}),
+    ...(s.matchExpressions?.length || extra.length
+      ? { matchExpressions: [...(s.matchExpressions ?? []), ...extra] }
+      : {}),
+  };
+}
+
+/**
+ * The anchor's own pod anti-affinity: the restore pod's anti-affinity terms, with every other member
+ * excluded only by the member's own label. kube-scheduler enforces an existing pod's required
+ * anti-affinity against every incoming pod, so the anchor repels exactly the pods the restore pod's
+ * terms would have repelled, except that member's own successor (its next backup set, a retry, the
+ * workload pod restored onto its PVCs): the node is handed over without a window, and an anchor that
+ * outlives its group never blocks its own member.
+ */
+export function anchorAntiAffinity(pod: Pod, domain: string): Record<string, unknown> | null {
+  const anti = pod.spec.affinity?.podAntiAffinity;
+  const required = anti?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+  const preferred = anti?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+  if (!required.length && !preferred.length) return null;
+  const labels = labelsOf(pod);
+  const member = memberOf(pod, domain);
+  const term = (t: PodAffinityTerm) => {
+    const sel = resolvedSelector(t, labels);
+    const notSelf = member ? [{ key: member.key, operator: 'NotIn', values: [member.value] }] : [];
+    return {
+      labelSelector: { ...sel, matchExpressions: [...(sel.matchExpressions ?? []), ...notSelf] },
+      topologyKey: t.topologyKey ?? 'kubernetes.io/hostname',
+      ...(t.namespaces?.length ? { namespaces: t.namespaces } : {}),
+      ...(t.namespaceSelector ? { namespaceSelector: t.namespaceSelector } : {}),
+    };
+  };
+  return {
+    ...(required.length ? { requiredDuringSchedulingIgnoredDuringExecution: required.map(term) } : {}),
+    ...(preferred.length
+      ? {
+          preferredDuringSchedulingIgnoredDuringExecution: preferred.map((w) => ({
+            weight: w.weight ?? 1,
+            podAffinityTerm: term(w.podAffinityTerm),
+          })),
+        }
+      : {}),
+  };
+}
+
+/**
+ * Label keys the anchor must carry itself: those of the selectors that count pods (topology spread)
+ * or attract them (pod affinity). Anti-affinity is the anchor's own term (anchorAntiAffinity), so its
+ * selector keys are not copied: the anchor would match its own member's successor.
+ */
+export function carriedKeys(spec: PodSpec): string[] {
+  const out = new Set<string>();
+  const fromSelector = (s: LabelSelector | null | undefined) => {
+    for (const k of Object.keys(s?.matchLabels ?? {})) out.add(k);
+    for (const e of s?.matchExpressions ?? []) out.add(e.key);
+  };
+  const aff = spec.affinity?.podAffinity;
+  for (const t of [
+    ...(aff?.requiredDuringSchedulingIgnoredDuringExecution ?? []),
+    ...(aff?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((w) => w.podAffinityTerm),
+  ]) {
+    fromSelector(t.labelSelector);
+    for (const k of t.matchLabelKeys ?? []) out.add(k);
+  }
+  for (const c of spec.topologySpreadConstraints ?? []) {
+    fromSelector(c.labelSelector);
+    for (const k of c.matchLabelKeys ?? []) out.add(k);
+  }
+  return [...out].sort();
+}
+
+/**
+ * The labels an anchor carries: the restore pod's labels that spread and affinity selectors count,
+ * and ours. Null when the pod has no rule an anchor could hold (no anti-affinity either).
+ */
 export function anchorLabels(pod: Pod, sel: Selection, domain: string): Record<string, string> | null {
   const k = keys(domain);
   const labels = labelsOf(pod);
   const copied: Record<string, string> = {};
-  for (const key of selectorKeys(pod.spec)) {
+  for (const key of carriedKeys(pod.spec)) {
     if (isControllerLabel(key)) continue;
     const v = labels[key];
     if (v !== undefined) copied[key] = v;
   }
-  if (Object.keys(copied).length === 0) return null; // nothing a selector could match: no anchor needed
+  if (Object.keys(copied).length === 0 && !anchorAntiAffinity(pod, domain)) return null;
   // A label value holds 63 characters: a longer pod name (a pod not made by a Job) is shortened
   // deterministically; the anchor's annotation keeps the full name.
   return { ...copied, [k.anchorFor]: labelValueFor(pod.metadata.name), [k.group]: sel.group };
@@ -97,6 +198,7 @@ export function buildAnchor(
   if (!node) return null;
   const labels = anchorLabels(pod, sel, cfg.RG_DOMAIN);
   if (!labels) return null;
+  const antiAffinity = anchorAntiAffinity(pod, cfg.RG_DOMAIN);
   const k = keys(cfg.RG_DOMAIN);
   const size = annotationsOf(pod)[k.groupSize];
   const resources = { cpu: cfg.RG_ANCHOR_CPU, memory: cfg.RG_ANCHOR_MEMORY };
@@ -124,6 +226,7 @@ export function buildAnchor(
       enableServiceLinks: false,
       ...(pod.spec.tolerations?.length ? { tolerations: pod.spec.tolerations } : {}),
       ...(pod.spec.priorityClassName ? { priorityClassName: pod.spec.priorityClassName } : {}),
+      ...(antiAffinity ? { affinity: { podAntiAffinity: antiAffinity } } : {}),
       securityContext: {
         runAsNonRoot: true,
         runAsUser: 65535,

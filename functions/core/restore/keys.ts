@@ -20,6 +20,8 @@ export function keys(domain: string) {
     containers: `${domain}/restore-containers`,
     /** The scheduling gate of the opt-in placement gate (generic profile): pods wait until their siblings are anchored. */
     gate: `${domain}/placement`,
+    /** Optional member label (generic profile): the restore pod and the workload pod restored onto its PVCs share it. */
+    member: `${domain}/member`,
   } as const;
 }
 export type Keys = ReturnType<typeof keys>;
@@ -31,4 +33,6 @@ export const KB = {
   stop: 'dataprotection.kubeblocks.io/stop-restore-manager',
   restoreContainer: 'restore',
   helper: 'restore-manager',
+  /** The member a restore pod restores: the name of the workload pod its PVCs are for. */
+  podName: 'apps.kubeblocks.io/pod-name',
 } as const;
