@@ -2,7 +2,7 @@ import type { Deps } from '../core/deps.ts';
 import { RefusedWriteError, TransientClusterError, isConflict } from '../core/errors.ts';
 import type { Cluster } from '../core/kube/cluster.ts';
 import type { Job, KubeObject, Pod } from '../core/kube/objects.ts';
-import { annotationsOf, claimsOf, labelsOf, readJob, readPod } from '../core/kube/objects.ts';
+import { annotationsOf, labelsOf, readJob, readPod } from '../core/kube/objects.ts';
 import type { AnchorResult } from '../core/restore/anchors.ts';
 import { anchorReads, ensureAnchor, getJob } from '../core/restore/anchors.ts';
 import type { RestoreData } from '../core/restore/events.ts';
@@ -13,7 +13,7 @@ import { earlyStop } from '../core/restore/kubeblocks.ts';
 import { RETRY_VERDICTS, historyState, parseOutcome } from '../core/restore/records.ts';
 import { judgeObject } from '../core/restore/judge.ts';
 import type { Selection } from '../core/restore/selection.ts';
-import { restoreContainerNames } from '../core/restore/selection.ts';
+import { restoreClaims, restoreContainerNames } from '../core/restore/selection.ts';
 import {
   hasRecord,
   jobRecordPatch,
@@ -256,7 +256,7 @@ export async function record(deps: Deps, cluster: Cluster, told: RestoreData): P
   // Only the PVCs the live pod (or, with the pod gone, the live Job's template) mounts: never the
   // event's list, which could name any PVC (README, Security). The write guard checks it again.
   const spec = livePod?.spec ?? parsedJob?.spec.template.spec;
-  for (const claim of new Set(spec ? claimsOf(spec) : [])) {
+  for (const claim of new Set(spec ? restoreClaims(spec, d.profile) : [])) {
     writes.push(
       (async () => {
         const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);

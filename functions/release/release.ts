@@ -1,7 +1,8 @@
 import type { Deps } from '../core/deps.ts';
 import type { Cluster } from '../core/kube/cluster.ts';
 import type { KubeObject } from '../core/kube/objects.ts';
-import { claimsOf, readJob, readPod } from '../core/kube/objects.ts';
+import { readJob, readPod } from '../core/kube/objects.ts';
+import { restoreClaims } from '../core/restore/selection.ts';
 import { deleteAnchorFor, failureRecorded } from '../core/restore/anchors.ts';
 import { judgeObject } from '../core/restore/judge.ts';
 import type { GroupData, RestoreData } from '../core/restore/events.ts';
@@ -35,7 +36,7 @@ export async function podReleasable(
     if (job && !historyHas(job.metadata.annotations?.[k.history], pod.metadata.uid ?? ''))
       return `no record on job ${d.job}`;
   }
-  for (const claim of claimsOf(readPod(pod)!.spec)) {
+  for (const claim of restoreClaims(readPod(pod)!.spec, d.profile)) {
     const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);
     if (pvc && !pvc.metadata.annotations?.[k.outcome]) return `no record on PVC ${claim}`;
   }

@@ -24,6 +24,9 @@ export interface PodOpts {
   creationTimestamp?: string;
 }
 
+/** KubeBlocks names a restore's data volumes dp-claim-<pvc> / dp-claim-tpl-<pvc>; generic Jobs name them freely. */
+const volumeName = (profile: string, claim: string) => (profile === 'kubeblocks' ? `dp-claim-tpl-${claim}` : claim);
+
 const T0 = '2026-11-29T10:00:00Z';
 const T1 = '2026-11-29T10:00:05Z';
 
@@ -96,7 +99,10 @@ export function restorePod(o: PodOpts = {}): Pod {
       ...(o.gates ? { schedulingGates: o.gates.map((name) => ({ name })) } : {}),
       restartPolicy: 'Never',
       containers,
-      volumes: (o.claims ?? ['data-mysql-0']).map((c) => ({ name: c, persistentVolumeClaim: { claimName: c } })),
+      volumes: (o.claims ?? ['data-mysql-0']).map((c) => ({
+        name: volumeName(profile, c),
+        persistentVolumeClaim: { claimName: c },
+      })),
       tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoSchedule' }],
       priorityClassName: 'high',
       ...(o.antiAffinity === false
@@ -169,7 +175,10 @@ export function restoreJob(o: JobOpts = {}): Job {
           ...pod.spec,
           nodeName: undefined,
           ...(o.gates ? { schedulingGates: o.gates.map((name) => ({ name })) } : {}),
-          volumes: (o.claims ?? ['data-mysql-0']).map((c) => ({ name: c, persistentVolumeClaim: { claimName: c } })),
+          volumes: (o.claims ?? ['data-mysql-0']).map((c) => ({
+            name: volumeName(profile, c),
+            persistentVolumeClaim: { claimName: c },
+          })),
         },
       },
     },

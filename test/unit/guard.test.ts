@@ -150,16 +150,45 @@ test('a PVC is patched only with an outcome of a live restore Pod or Job that mo
   });
   await g.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', outcome({}));
   await g.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', outcome({ pod: 'gone', uid: 'x' }));
-  await refused(g.patch('PersistentVolumeClaim', 'db', 'other-data', outcome({})), /not mounted/);
-  await refused(g.patch('PersistentVolumeClaim', 'kube-system', 'etcd-data', outcome({})), /not mounted/);
+  await refused(g.patch('PersistentVolumeClaim', 'db', 'other-data', outcome({})), /not a data PVC/);
+  await refused(g.patch('PersistentVolumeClaim', 'kube-system', 'etcd-data', outcome({})), /not a data PVC/);
   await refused(
     g.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', {
       metadata: { annotations: { 'restoreguard.dev/x': 'y' } },
     }),
-    /not mounted/,
+    /not a data PVC/,
   );
   assert.is(inner.writes.filter((w) => w.verb === 'patch').length, 2, 'only the mounted PVC was patched');
   assert.is(metrics.refused.get({ verb: 'patch', kind: 'PersistentVolumeClaim' }), 3);
+});
+
+test("KubeBlocks' shared backup repository PVC (volume dp-backup-data) is never the restore's: no record on it", async () => {
+  const inner = new MemoryCluster();
+  const g = guarded(inner, createSelector(loadConfig({})), 'restoreguard.dev', memoryLogger(), createMetrics());
+  const pod = restorePod({ claims: ['data-mysql-0'] });
+  pod.spec.volumes!.push({ name: 'dp-backup-data', persistentVolumeClaim: { claimName: 'pvc-backuprepo-minio' } });
+  for (const o of [pod, pvc('data-mysql-0'), pvc('pvc-backuprepo-minio')] as KubeObject[])
+    await inner.create(o.kind as 'Pod', 'db', o);
+  const outcome = {
+    metadata: {
+      annotations: {
+        'restoreguard.dev/outcome': JSON.stringify({
+          scope: 'pod',
+          state: 'succeeded',
+          pod: pod.metadata.name,
+          uid: pod.metadata.uid,
+        }),
+      },
+    },
+  };
+  await g.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', outcome);
+  await refused(g.patch('PersistentVolumeClaim', 'db', 'pvc-backuprepo-minio', outcome), /not a data PVC/);
+  assert.is(
+    (await inner.get('PersistentVolumeClaim', 'db', 'pvc-backuprepo-minio'))!.metadata.annotations?.[
+      'restoreguard.dev/outcome'
+    ],
+    undefined,
+  );
 });
 
 test.run();

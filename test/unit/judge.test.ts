@@ -71,10 +71,15 @@ const c = (
 type Expected = Omit<RestoreData, 'uid' | 'claims' | 'phase'>;
 
 /** The PVCs an object mounts, as the answer must carry them (checked on its own below). */
-function claimsIn(data: { kind: string; spec: Record<string, any> }): string[] {
+/** The restore's own PVCs: every claim but KubeBlocks' shared backup repository volume (dp-backup-data). */
+function claimsIn(data: { kind: string; spec: Record<string, any>; metadata?: Record<string, any> }): string[] {
   const spec = data.kind === 'Job' ? data.spec.template.spec : data.spec;
-  return (spec.volumes ?? []).flatMap((v: { persistentVolumeClaim?: { claimName: string } }) =>
-    v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : [],
+  const kb = !!(
+    data.metadata?.labels?.['dataprotection.kubeblocks.io/restore'] ??
+    data.spec.template?.metadata?.labels?.['dataprotection.kubeblocks.io/restore']
+  );
+  return (spec.volumes ?? []).flatMap((v: { name: string; persistentVolumeClaim?: { claimName: string } }) =>
+    v.persistentVolumeClaim && !(kb && v.name === 'dp-backup-data') ? [v.persistentVolumeClaim.claimName] : [],
   );
 }
 
@@ -815,6 +820,7 @@ test('judging is pure: same input, same answer, and the object is not changed', 
 test('the answer names the PVCs the pod mounts, so records reach them after the pod and Job are gone', () => {
   const names = readdirSync(DIR).filter((f) => f.endsWith('.json'));
   let withClaims = 0;
+  let withRepo = 0;
   for (const n of names) {
     const ev = fixture(n.replace(/\.json$/, ''));
     const got = judgeEvent(ev, DEFAULTS);
@@ -822,8 +828,16 @@ test('the answer names the PVCs the pod mounts, so records reach them after the 
     const want = claimsIn(ev.data as never);
     assert.equal(got.claims, want, n);
     if (want.length) withClaims++;
+    if (JSON.stringify(ev.data).includes('"dp-backup-data"')) {
+      withRepo++;
+      assert.not.ok(
+        got.claims?.some((c) => c.startsWith('pvc-backuprepo')),
+        `${n}: the shared repository PVC is not the restore's`,
+      );
+    }
   }
   assert.ok(withClaims > 5, `fixtures with PVCs: ${withClaims}`);
+  assert.ok(withRepo > 0, 'a fixture mounts a Mount-type backup repository');
 });
 
 test('judgement is linear in the containers: 30,000 of them (a 1 MiB event) judged in well under a second', async () => {

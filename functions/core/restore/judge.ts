@@ -3,11 +3,11 @@ import type { Reason } from './reasons.ts';
 import { keys } from './keys.ts';
 import type { ContainerOutcome, RestoreData } from './events.ts';
 import type { Condition, ContainerStatus, Job, Pod } from '../kube/objects.ts';
-import { annotationsOf, claimsOf, jobNameOf } from '../kube/objects.ts';
+import { annotationsOf, jobNameOf } from '../kube/objects.ts';
 import type { RetryPolicy } from './reasons.ts';
 import { isRetryable } from './reasons.ts';
 import type { Selection } from './selection.ts';
-import { restoreContainerNames } from './selection.ts';
+import { restoreClaims, restoreContainerNames } from './selection.ts';
 import { parseOutcome, readHistory } from './records.ts';
 
 /**
@@ -154,7 +154,7 @@ export function judgePod(pod: Pod, sel: Selection, ctx: JudgeContext): RestoreDa
     attempt: attemptOf(annotationsOf(pod), ctx.domain),
     startedAt: minIso(containers.map((c) => c.startedAt)) ?? pod.status.startTime ?? null,
     finishedAt: maxIso(containers.map((c) => c.finishedAt)),
-    claims: claimsOf(pod.spec),
+    claims: restoreClaims(pod.spec, sel.profile),
     phase: phase ?? null,
   };
   const failed = (reason: Reason, exitCode: number | null, message: string | null): RestoreData => ({
@@ -304,7 +304,7 @@ export function judgeJob(job: Job, sel: Selection, ctx: JudgeContext): RestoreDa
     attempt: attemptOf(ann, ctx.domain),
     startedAt: job.status.startTime ?? null,
     finishedAt: job.status.completionTime ?? null,
-    claims: claimsOf(job.spec.template.spec),
+    claims: restoreClaims(job.spec.template.spec, sel.profile),
   };
   const done = trueCondition(job, 'Complete', 'SuccessCriteriaMet');
   if (done) {

@@ -35,4 +35,6 @@ export const KB = {
   helper: 'restore-manager',
   /** The member a restore pod restores: the name of the workload pod its PVCs are for. */
   podName: 'apps.kubeblocks.io/pod-name',
+  /** The volume of a Mount-type backup repository: a PVC shared by every restore. */
+  repoVolume: 'dp-backup-data',
 } as const;

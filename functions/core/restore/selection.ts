@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
 import { KB, keys } from './keys.ts';
-import type { Job, KubeObject, Pod } from '../kube/objects.ts';
+import type { Job, KubeObject, Pod, PodSpec } from '../kube/objects.ts';
 import { annotationsOf, labelsOf } from '../kube/objects.ts';
 import { isLabelValue } from '../kube/names.ts';
 import { InvalidEventError } from '../errors.ts';
@@ -107,4 +107,18 @@ export function restoreContainerNames(pod: Pick<Pod, 'spec'>, sel: Selection): s
   if (named.length > 0) return named;
   const helpers = new Set(sel.helpers);
   return regular.filter((n) => !helpers.has(n));
+}
+
+/**
+ * The PVCs a restore restores into: where its outcome is recorded, and what release checks. KubeBlocks
+ * mounts its Mount-type backup repository as the volume `dp-backup-data`: one PVC shared by every
+ * restore, not the restore's own (its data volumes are `dp-claim-<pvc>` / `dp-claim-tpl-<name>`).
+ * The generic profile: every PVC the pod mounts.
+ */
+export function restoreClaims(spec: PodSpec, profile: ProfileName): string[] {
+  return (spec.volumes ?? []).flatMap((v) =>
+    v.persistentVolumeClaim && !(profile === 'kubeblocks' && v.name === KB.repoVolume)
+      ? [v.persistentVolumeClaim.claimName]
+      : [],
+  );
 }

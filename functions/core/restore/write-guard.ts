@@ -1,12 +1,13 @@
 import type { Cluster, Kind } from '../kube/cluster.ts';
 import { RefusedWriteError } from '../errors.ts';
 import type { Job, KubeObject, Pod } from '../kube/objects.ts';
-import { claimsOf, readJob, readPod } from '../kube/objects.ts';
+import { readJob, readPod } from '../kube/objects.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { KB, keys } from './keys.ts';
 import { labelValueFor } from '../kube/names.ts';
 import type { Selector } from './selection.ts';
+import { restoreClaims } from './selection.ts';
 
 /**
  * The write guard (README, Guarantees): every write checks again, on the live object, that its target is a
@@ -79,15 +80,15 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     const job = str(about.job);
     if (pod) {
       const live = readPod(await inner.get('Pod', ns, pod));
-      if (live && (about.scope !== 'pod' || live.metadata.uid === about.uid) && isOurs('Pod', live)) {
-        if (claimsOf(live.spec).includes(name)) return null;
-      }
+      const sel = live && (about.scope !== 'pod' || live.metadata.uid === about.uid) ? selector.selectPod(live) : null;
+      if (live && sel && restoreClaims(live.spec, sel.profile).includes(name)) return null;
     }
     if (job) {
       const live = readJob(await inner.get('Job', ns, job));
-      if (live && isOurs('Job', live) && claimsOf(live.spec.template.spec).includes(name)) return null;
+      const sel = live ? selector.selectJob(live) : null;
+      if (live && sel && restoreClaims(live.spec.template.spec, sel.profile).includes(name)) return null;
     }
-    return 'not mounted by a live selected restore Pod or Job that the outcome is about';
+    return 'not a data PVC of a live selected restore Pod or Job that the outcome is about';
   };
 
   return {
