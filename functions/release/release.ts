@@ -146,8 +146,12 @@ export async function releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreDat
         const failed = judgeObject(readPod(pod)!, deps, false, deps.clock())?.state === 'failed';
         const gone = failed ? await deleteAnchorFor(cluster, k, d.namespace, d.pod, d.uid) : null;
         if (gone) done.push(`anchor ${gone}`);
+        // KubeBlocks reads a failed restore pod's log into its Restore's status (its log collector)
+        // and deletes its Jobs, and with them their pods, when the Restore ends: its failed pods stay.
+        const keep = failed && d.profile === 'kubeblocks';
         if (
           deps.config.RG_DELETE_FINISHED_PODS &&
+          !keep &&
           (await cluster.delete('Pod', d.namespace, d.pod, { uid: d.uid ?? '' }))
         )
           done.push(`pod ${d.pod}`);

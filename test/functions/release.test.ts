@@ -151,6 +151,23 @@ test("a failed attempt's anchor goes at once, so the Job's next pod is not repel
   h.cluster.observe(failed);
   await run(h, failed);
   assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
+  // KubeBlocks' log collector reads the failed pod into the Restore's status; KubeBlocks deletes it with its Job
+  const kept = await h.cluster.get('Pod', 'db', failed.metadata.name);
+  assert.ok(kept, "a KubeBlocks failed pod stays for KubeBlocks' own log collector");
+  assert.is(kept!.metadata.labels?.['restoreguard.dev/state'], 'failed', 'recorded all the same');
+});
+
+test('a generic failed pod is released once recorded (its anchor with it)', async () => {
+  const h = harness();
+  const job = restoreJob({ profile: 'generic', group: 'pg' });
+  const placed = restorePod({ profile: 'generic', group: 'pg', restore: 'running' });
+  await h.seed(placed, job, pvc('data-mysql-0'));
+  await run(h, placed);
+  assert.ok(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'));
+  const failed = restorePod({ profile: 'generic', group: 'pg', restore: { exit: 1 }, phase: 'Failed' });
+  h.cluster.observe(failed);
+  await run(h, failed);
+  assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
   assert.is(await h.cluster.get('Pod', 'db', failed.metadata.name), null, 'the failed pod is released once recorded');
 });
 
