@@ -1,9 +1,9 @@
 import type { Deps } from '../core/deps.ts';
 import type { Cluster } from '../core/kube/cluster.ts';
-import type { KubeObject } from '../core/kube/objects.ts';
+import type { KubeObject, LabelSelector } from '../core/kube/objects.ts';
 import { readJob, readPod } from '../core/kube/objects.ts';
 import { restoreClaims } from '../core/restore/selection.ts';
-import { deleteAnchorFor, failureRecorded } from '../core/restore/anchors.ts';
+import { deleteAnchorFor, failureRecorded, selectorString } from '../core/restore/anchors.ts';
 import { judgeObject } from '../core/restore/judge.ts';
 import type { GroupData, RestoreData } from '../core/restore/events.ts';
 import { keys } from '../core/restore/keys.ts';
@@ -81,19 +81,78 @@ export async function viewGroup(
   return { profile, owner, jobs, pods: members, anchors, retryJobs: deps.config.RG_RETRY_JOBS };
 }
 
-/** Deletes a group's anchors once the group is complete. Returns the anchors deleted, or null if not complete. */
+/**
+ * A restore of another group that the anchors' own anti-affinity repels and that is still in flight
+ * (a pod not finished, a Job not finished): the scheduling constraint spans both groups (KubeBlocks
+ * makes one Restore per instance template of a component), so the anchors must stay. Null when none.
+ */
+async function siblingInFlight(
+  deps: Deps,
+  cluster: Cluster,
+  namespace: string,
+  group: string,
+  anchors: KubeObject[],
+): Promise<string | null> {
+  const selectors = new Set<string>();
+  for (const a of anchors) {
+    const spec = a.spec as {
+      affinity?: {
+        podAntiAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { labelSelector?: LabelSelector }[] };
+      };
+    };
+    for (const t of spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) {
+      const s = t.labelSelector ? selectorString(t.labelSelector) : '';
+      if (s) selectors.add(s);
+    }
+  }
+  const other = (sel: { group: string } | null) => !!sel && sel.group !== group;
+  for (const s of selectors) {
+    const [pods, jobs] = await Promise.all([cluster.list('Pod', namespace, s), cluster.list('Job', namespace, s)]);
+    for (const p of pods.map((o) => readPod(o)!)) {
+      const phase = p.status.phase;
+      if (deps.selector.isAnchor(p) || phase === 'Succeeded' || phase === 'Failed' || p.metadata.deletionTimestamp)
+        continue;
+      const sel = deps.selector.selectPod(p);
+      if (other(sel)) return `${sel!.group} (pod ${p.metadata.name})`;
+    }
+    for (const j of jobs.map((o) => readJob(o)!)) {
+      const done = (j.status?.conditions ?? []).some(
+        (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+      );
+      const sel = deps.selector.selectJob(j);
+      if (!done && other(sel)) return `${sel!.group} (job ${j.metadata.name})`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Deletes a group's anchors once the group is complete and no restore of another group under the same
+ * scheduling constraint is in flight; then the anchors of the groups that share the constraint and were
+ * held for this one (cascade). Returns the anchors deleted, or null if not complete.
+ */
 export async function releaseGroup(
   deps: Deps,
   cluster: Cluster,
   namespace: string,
   profile: ProfileName,
   group: string,
+  cascade = true,
 ): Promise<GroupData | null> {
   const k = keys(deps.config.RG_DOMAIN);
   const view = await viewGroup(deps, cluster, namespace, profile, group);
   const verdict = groupComplete(view, k);
   if (!verdict.complete) {
     deps.log.debug('group not complete', { namespace, group, why: verdict.why });
+    return null;
+  }
+  const busy = view.anchors.length ? await siblingInFlight(deps, cluster, namespace, group, view.anchors) : null;
+  if (busy) {
+    deps.log.info('group complete; anchors held for a restore under the same constraint', {
+      namespace,
+      group,
+      for: busy,
+    });
     return null;
   }
   // All at once: the workload pods that follow wait on the last of them.
@@ -104,6 +163,21 @@ export async function releaseGroup(
   if (deleted.length) {
     deps.metrics.anchors.add({}, -deleted.length);
     deps.log.info('group complete: anchors deleted', { namespace, group, why: verdict.why, anchors: deleted });
+  }
+  // Groups under the same constraint whose anchors were held for this one may go now.
+  const constraints = new Set(
+    view.anchors.map((a) => a.metadata.labels?.[k.constraint]).filter((c): c is string => !!c),
+  );
+  if (cascade && constraints.size) {
+    const siblings = new Map<string, ProfileName>();
+    for (const c of constraints) {
+      for (const a of await cluster.list('Pod', namespace, `${k.constraint}=${c},${k.anchorFor}`)) {
+        const g = a.metadata.labels?.[k.group];
+        if (g && g !== group)
+          siblings.set(g, a.metadata.annotations?.[k.profile] === 'kubeblocks' ? 'kubeblocks' : 'generic');
+      }
+    }
+    for (const [g, p] of siblings) await releaseGroup(deps, cluster, namespace, p, g, false);
   }
   // Finished Jobs go (by policy) with the group, after its anchors: a Job may own anchors (the
   // garbage collector would take them along), and a failed member's Job is what counts it in a

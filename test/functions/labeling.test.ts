@@ -25,10 +25,12 @@ test('placed: an anchor on the same node repelling what the pod repels but its o
   const spec = anchor!.spec as Record<string, any>;
   // Never the labels the group's anti-affinity selects (it would repel its own member's successor),
   // never the Job controller's; the anchor's own anti-affinity holds the footprint.
-  assert.equal(anchor!.metadata.labels, {
+  const { 'restoreguard.dev/constraint': constraint, ...labels } = anchor!.metadata.labels!;
+  assert.equal(labels, {
     'restoreguard.dev/anchor-for': 'restore-0-abcde',
     'restoreguard.dev/group': 'mysql-restore',
   });
+  assert.match(constraint ?? '', /^[0-9a-f]{16}$/, 'the constraint it holds, for groups that share it');
   assert.equal(spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution, [
     {
       labelSelector: {

@@ -187,6 +187,53 @@ test("KubeBlocks: the Restore's own update to Completed releases the anchors at 
   assert.is(wrong.status, 400, 'only Restores come to release from the API server');
 });
 
+test('one component, two Restores (instance templates): the first one done keeps its anchors while the second restores, both go with the second', async () => {
+  const h = harness();
+  const cr = (name: string, phase: string) => ({
+    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
+    kind: 'Restore',
+    metadata: { name, namespace: 'db', uid: `uid-${name}` },
+    status: { phase },
+  });
+  const a = restorePod({ name: 'a-0-x', job: 'a-0', group: 'tpl-a', claims: ['data-a-0'], restore: 'running' });
+  const b = restorePod({
+    name: 'b-0-x',
+    job: 'b-0',
+    group: 'tpl-b',
+    node: 'node-2',
+    claims: ['data-b-0'],
+    restore: 'running',
+  });
+  await h.seed(
+    a,
+    b,
+    restoreJob({ name: 'a-0', group: 'tpl-a', claims: ['data-a-0'] }),
+    restoreJob({ name: 'b-0', group: 'tpl-b', claims: ['data-b-0'] }),
+    pvc('data-a-0'),
+    pvc('data-b-0'),
+    cr('tpl-a', 'Running') as KubeObject,
+    cr('tpl-b', 'Running') as KubeObject,
+  );
+  await run(h, a);
+  await run(h, b);
+  const anchors = async () =>
+    (await h.cluster.list('Pod', 'db', 'restoreguard.dev/anchor-for')).map((p) => p.metadata.name).sort();
+  assert.equal(await anchors(), ['a-0-x-anchor', 'b-0-x-anchor']);
+  // template A ends: its Restore is Completed, but B's pod is still restoring under the same anti-affinity
+  await h.cluster.patch('Pod', 'db', 'a-0-x', { status: { phase: 'Succeeded' } });
+  await h.cluster.patch('Restore', 'db', 'tpl-a', { status: { phase: 'Completed' } });
+  const heldA = await h.post('/release', apiEvent(cr('tpl-a', 'Completed') as KubeObject));
+  assert.is(heldA.status, 202, heldA.text);
+  assert.equal(await anchors(), ['a-0-x-anchor', 'b-0-x-anchor'], "A's anchor stays while B restores");
+  assert.ok(h.log.lines.some((l) => l.msg === 'group complete; anchors held for a restore under the same constraint'));
+  // template B ends: both groups' anchors go
+  await h.cluster.patch('Pod', 'db', 'b-0-x', { status: { phase: 'Succeeded' } });
+  await h.cluster.patch('Restore', 'db', 'tpl-b', { status: { phase: 'Completed' } });
+  const doneB = await h.post('/release', apiEvent(cr('tpl-b', 'Completed') as KubeObject));
+  assert.is(doneB.reply?.type, EventType.groupCompleted, doneB.text);
+  assert.equal(await anchors(), [], 'both go with the last');
+});
+
 test('finished Jobs are deleted by policy only, with their group', async () => {
   for (const [env, expectDeleted] of [
     [{}, false],

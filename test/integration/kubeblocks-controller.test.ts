@@ -199,6 +199,56 @@ test('deleting a Restore collects the anchors it owns', async () => {
   );
 });
 
+test('one component, two instance templates (two Restores): anchors stay until both are done, members on distinct nodes', async () => {
+  const base = { instance: 'two', component: 'mysql', policy: 'Parallel' as const, nodes: THREE };
+  await createKubeBlocksRestore(guard.kube, guard.ns, {
+    ...base,
+    name: 'two-a',
+    template: 'data-two-a',
+    replicas: 2,
+    runMs: 0,
+  });
+  await createKubeBlocksRestore(guard.kube, guard.ns, {
+    ...base,
+    name: 'two-b',
+    template: 'data-two-b',
+    startingIndex: 2,
+    replicas: 1,
+    runMs: 4000,
+  });
+  await waitFor(
+    'Restore two-a Completed',
+    async () => (await restorePhase(guard.kube, guard.ns, 'two-a')) === 'Completed',
+    120_000,
+    100,
+  );
+  assert.is.not(await restorePhase(guard.kube, guard.ns, 'two-b'), 'Completed', 'two-b still restores');
+  await guard.settle(500);
+  assert.is(
+    (await guard.pods(`${L.group}=two-a,${L.anchorFor}`)).length,
+    2,
+    "two-a is Completed but two-b restores under the same anti-affinity: two-a's anchors hold",
+  );
+  await waitFor(
+    'Restore two-b Completed',
+    async () => (await restorePhase(guard.kube, guard.ns, 'two-b')) === 'Completed',
+    120_000,
+    100,
+  );
+  await waitFor('anchors of both gone', async () => {
+    const left = await Promise.all(['two-a', 'two-b'].map((g) => guard.pods(`${L.group}=${g},${L.anchorFor}`)));
+    return left.every((l) => l.length === 0);
+  });
+  const nodes = ['two-a', 'two-b'].flatMap((g) =>
+    guard.observer
+      .groupPods(g)
+      .map((h) => placement(h)?.node)
+      .filter((n): n is string => !!n),
+  );
+  assert.is(nodes.length, 3);
+  assert.is(new Set(nodes).size, 3, `members of both templates on distinct nodes: ${nodes.join(', ')}`);
+});
+
 test('point in time: the continuous set restores onto the nodes of the full set (no deadlock)', async () => {
   const r = await run(guard, {
     name: 'pitr',

@@ -6,6 +6,7 @@ import {
   anchorName,
   anchorOwner,
   buildAnchor,
+  constraintOf,
   memberOf,
   selectorKeys,
 } from '../../functions/core/restore/anchors.ts';
@@ -51,10 +52,18 @@ test('selector keys: required and preferred (anti-)affinity, matchLabelKeys, top
 
 test("anchor labels: only ours for anti-affinity (the anchor's own term holds it); spread and affinity selectors' labels carried", () => {
   const pod = restorePod();
+  const constraint = constraintOf(pod)!;
+  assert.match(constraint, /^[0-9a-f]{16}$/);
   assert.equal(anchorLabels(pod, sel(pod), 'restoreguard.dev'), {
     'restoreguard.dev/anchor-for': 'restore-0-abcde',
     'restoreguard.dev/group': 'mysql-restore',
+    'restoreguard.dev/constraint': constraint,
   });
+  // every member of the component shares it; another selector is another constraint
+  assert.is(constraintOf(restorePod({ name: 'restore-1-x', job: 'restore-1', group: 'other-restore' })), constraint);
+  const elsewhere = restorePod();
+  elsewhere.spec.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!.topologyKey = 'zone';
+  assert.is.not(constraintOf(elsewhere), constraint);
   pod.spec.topologySpreadConstraints = [
     { labelSelector: { matchLabels: { 'app.kubernetes.io/instance': 'mysql', 'job-name': 'x' } }, topologyKey: 'zone' },
   ];
@@ -62,6 +71,7 @@ test("anchor labels: only ours for anti-affinity (the anchor's own term holds it
     'app.kubernetes.io/instance': 'mysql',
     'restoreguard.dev/anchor-for': 'restore-0-abcde',
     'restoreguard.dev/group': 'mysql-restore',
+    'restoreguard.dev/constraint': constraint,
   });
 });
 

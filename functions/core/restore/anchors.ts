@@ -6,7 +6,7 @@ import type { Keys } from './keys.ts';
 import type { ProfileName } from './selection.ts';
 import type { KubeObject, LabelSelector, OwnerReference, Pod, PodAffinityTerm, PodSpec } from '../kube/objects.ts';
 import { annotationsOf, isControllerLabel, labelsOf } from '../kube/objects.ts';
-import { childName, labelValueFor } from '../kube/names.ts';
+import { childName, labelValueFor, stableHash } from '../kube/names.ts';
 import type { Selection } from './selection.ts';
 import { historyState } from './records.ts';
 
@@ -108,6 +108,32 @@ export function anchorAntiAffinity(pod: Pod, domain: string): Record<string, unk
 }
 
 /**
+ * Which scheduling constraint the pod's anchor holds: a hash of its required anti-affinity terms
+ * (selectors and topology keys, as the group's members share them). Restores of one component made by
+ * several Restores (one per instance template) share it: their anchors are released together.
+ */
+export function constraintOf(pod: Pod): string | null {
+  const required = pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+  if (!required.length) return null;
+  const labels = labelsOf(pod);
+  const terms = required.map((t) => JSON.stringify([t.topologyKey ?? '', resolvedSelector(t, labels)])).sort();
+  return stableHash(pod.metadata.namespace ?? '', ...terms).slice(0, 16);
+}
+
+/** A label selector in the API's string form (matchLabels and the four expression operators). */
+export function selectorString(s: LabelSelector): string {
+  const parts = Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of s.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(',');
+    if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${values})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
+  }
+  return parts.join(',');
+}
+
+/**
  * Label keys the anchor must carry itself: those of the selectors that count pods (topology spread)
  * or attract them (pod affinity). Anti-affinity is the anchor's own term (anchorAntiAffinity), so its
  * selector keys are not copied: the anchor would match its own member's successor.
@@ -149,7 +175,13 @@ export function anchorLabels(pod: Pod, sel: Selection, domain: string): Record<s
   if (Object.keys(copied).length === 0 && !anchorAntiAffinity(pod, domain)) return null;
   // A label value holds 63 characters: a longer pod name (a pod not made by a Job) is shortened
   // deterministically; the anchor's annotation keeps the full name.
-  return { ...copied, [k.anchorFor]: labelValueFor(pod.metadata.name), [k.group]: sel.group };
+  const constraint = constraintOf(pod);
+  return {
+    ...copied,
+    [k.anchorFor]: labelValueFor(pod.metadata.name),
+    [k.group]: sel.group,
+    ...(constraint ? { [k.constraint]: constraint } : {}),
+  };
 }
 
 export function anchorName(podName: string): string {

@@ -22,6 +22,8 @@ export function keys(domain: string) {
     gate: `${domain}/placement`,
     /** Optional member label (generic profile): the restore pod and the workload pod restored onto its PVCs share it. */
     member: `${domain}/member`,
+    /** On anchors: a hash of the scheduling constraint (anti-affinity) they hold; groups that share it are released together. */
+    constraint: `${domain}/constraint`,
   } as const;
 }
 export type Keys = ReturnType<typeof keys>;
