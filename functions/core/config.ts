@@ -56,7 +56,8 @@ export const ConfigSchema = z.object({
   RG_GENERIC_RESTORE_CONTAINERS: list(''),
   RG_HELPER_CONTAINERS: list('restore-manager'),
   RG_ANCHOR_IMAGE: z._default(z.string().check(z.minLength(1)), 'registry.k8s.io/pause:3.10'),
-  RG_ANCHOR_DEADLINE_SECONDS: int(6 * 3600, 60, 7 * 24 * 3600),
+  // The anchors' lease: resync renews it while the group is in flight; without restore-guard it lapses.
+  RG_ANCHOR_DEADLINE_SECONDS: int(600, 120, 7 * 24 * 3600),
   RG_ANCHOR_CPU: z._default(quantity, '1m'),
   RG_ANCHOR_MEMORY: z._default(quantity, '8Mi'),
   RG_NON_RETRYABLE_EXIT_CODES: z.pipe(

@@ -3,6 +3,7 @@ import type { FunctionDef } from '../core/http/function.ts';
 import { dataOf } from '../core/http/function.ts';
 import { readPod } from '../core/kube/objects.ts';
 import { anchorReads, ensureAnchor, getJob } from '../core/restore/anchors.ts';
+import { keys } from '../core/restore/keys.ts';
 import { admitNext, templateGated } from '../core/restore/gate.ts';
 import type { RestoreData } from '../core/restore/events.ts';
 import { EventType, RestoreDataSchema, podEnded, replyEvent } from '../core/restore/events.ts';
@@ -44,6 +45,7 @@ export const labeling: FunctionDef<Deps> = {
           // The pod and what its anchor needs are read at once (one round trip, not two).
           const reads = anchorReads(
             cluster,
+            keys(deps.config.RG_DOMAIN),
             d.namespace,
             d.profile,
             d.group,

@@ -169,7 +169,7 @@ export async function record(deps: Deps, cluster: Cluster, told: RestoreData): P
   const jobRead = getJob(cluster, d.namespace, d.job);
   const reads =
     d.scope === 'pod' && d.pod && d.state === 'succeeded'
-      ? anchorReads(cluster, d.namespace, d.profile, d.group, d.pod, jobRead)
+      ? anchorReads(cluster, k, d.namespace, d.profile, d.group, d.pod, jobRead)
       : undefined;
   reads?.catch(() => {}); // awaited below when needed; never an unhandled rejection
   const [podObj, named] = await Promise.all([

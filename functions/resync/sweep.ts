@@ -3,7 +3,7 @@ import type { Deps } from '../core/deps.ts';
 import type { KubeObject } from '../core/kube/objects.ts';
 import { readJob, readPod } from '../core/kube/objects.ts';
 import type { Job, Pod } from '../core/kube/objects.ts';
-import { ensureAnchor } from '../core/restore/anchors.ts';
+import { ensureAnchor, holding, leaseLeft, renewAnchor } from '../core/restore/anchors.ts';
 import { admitNext } from '../core/restore/gate.ts';
 import type { GroupData, RestoreData } from '../core/restore/events.ts';
 import { EventType } from '../core/restore/events.ts';
@@ -48,6 +48,8 @@ export interface SweepReport {
   orphanAnchors: number;
   /** placement gates lifted (opt-in gated groups) */
   gatesLifted: number;
+  /** anchors of groups in flight replaced before their lease ran out, or after they ended */
+  anchorsRenewed: number;
   errors: number;
 }
 
@@ -71,9 +73,11 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
     groupsCompletedAnchors: 0,
     orphanAnchors: 0,
     gatesLifted: 0,
+    anchorsRenewed: 0,
     errors: 0,
   };
   const namespaces: (string | null)[] = deps.config.RG_NAMESPACES.length ? deps.config.RG_NAMESPACES : [null];
+  const allAnchors: KubeObject[] = [];
   const gatedGroups = new Map<string, { namespace: string; profile: ProfileName; group: string }>();
   const groups = new Map<string, { namespace: string; profile: ProfileName; group: string }>();
   const step = async (what: string, fn: () => Promise<void>) => {
@@ -99,6 +103,7 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
     });
     const anchors = await cluster.list('Pod', ns, k.anchorFor);
     anchorsSeen += anchors.length;
+    allAnchors.push(...anchors);
 
     for (const o of objects) {
       let obj: Pod | Job;
@@ -193,6 +198,7 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
         groups.set(`${ns2}/${profile}/${group}`, { namespace: ns2, profile, group });
     }
   }
+  const inFlight = new Set<string>();
   for (const g of groups.values()) {
     report.groups++;
     await step(`group ${g.namespace}/${g.group}`, async () => {
@@ -201,6 +207,20 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
         report.groupsCompleted++;
         report.groupsCompletedAnchors += done.anchorsDeleted.length;
       }
+      if (!done) inFlight.add(`${g.namespace}/${g.group}`);
+    });
+  }
+  // Anchors are leases: while their group is in flight, one past half its lease, or one that ended
+  // (expired, evicted, preempted), is replaced by a fresh copy before it lapses. If restore-guard is
+  // gone, nothing renews them and the footprint lapses within one lease (fail open).
+  const half = deps.config.RG_ANCHOR_DEADLINE_SECONDS / 2;
+  for (const a of allAnchors) {
+    const group = a.metadata.labels?.[k.group];
+    if (!group || !inFlight.has(`${a.metadata.namespace}/${group}`) || a.metadata.deletionTimestamp) continue;
+    const left = leaseLeft(a, now);
+    if (holding(a) && (left === null || left > half)) continue;
+    await step(`renew anchor ${a.metadata.namespace}/${a.metadata.name}`, async () => {
+      if (await renewAnchor(deps, cluster, a)) report.anchorsRenewed++;
     });
   }
   // The sweep knows the true count; events only move the gauge between sweeps.

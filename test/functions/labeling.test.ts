@@ -46,7 +46,7 @@ test('placed: an anchor on the same node repelling what the pod repels but its o
   assert.is(spec.nodeName, 'node-1');
   assert.is(spec.priorityClassName, 'high');
   assert.equal(spec.tolerations, pod.spec.tolerations);
-  assert.is(spec.activeDeadlineSeconds, 21600);
+  assert.is(spec.activeDeadlineSeconds, 600, 'a lease of 10 minutes, renewed by resync while the group runs');
   assert.equal(spec.containers[0].resources.requests, { cpu: '1m', memory: '8Mi' });
   assert.is(spec.containers[0].securityContext.allowPrivilegeEscalation, false);
   assert.equal(spec.containers[0].securityContext.capabilities, { drop: ['ALL'] });

@@ -199,7 +199,8 @@ test('the same end state whether events came once, twice, out of order or never'
 });
 
 test('a converged sweep repeats nothing: no write, no Event once they expired, exhausted counted once', async () => {
-  const h = harness();
+  // a lease longer than the 11 minutes this test lets pass: renewals are the next test's business
+  const h = harness({ RG_ANCHOR_DEADLINE_SECONDS: '21600' });
   const restore = {
     apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
     kind: 'Restore',
@@ -284,6 +285,57 @@ test('a converged sweep repeats nothing: no write, no Event once they expired, e
   );
   assert.equal(events(), []);
   assert.is(await metric(), 1, 'still once');
+});
+
+test('anchors are leases: a sweep renews one past half its lease, and replaces one that ended, while the group is in flight; a new generation first, then the old one goes', async () => {
+  const h = harness();
+  const restore = {
+    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
+    kind: 'Restore',
+    metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
+    status: { phase: 'Running' },
+  };
+  await h.seed(
+    restorePod({ name: 'r-0', job: 'restore-0', node: 'node-0', claims: ['d0'] }),
+    restorePod({ name: 'r-1', job: 'restore-1', node: 'node-1', claims: ['d1'] }),
+    restoreJob({ name: 'restore-0', claims: ['d0'] }),
+    restoreJob({ name: 'restore-1', claims: ['d1'] }),
+    pvc('d0'),
+    pvc('d1'),
+    restore,
+  );
+  const anchors = async () =>
+    (await h.cluster.list('Pod', 'db', 'restoreguard.dev/anchor-for')).map((a) => a.metadata.name).sort();
+  await h.post('/resync', ping());
+  assert.equal(await anchors(), ['r-0-anchor', 'r-1-anchor']);
+  // 4 minutes in: more than half of a 10-minute lease left, nothing to do
+  h.advance(4 * 60_000);
+  await h.post('/resync', ping());
+  assert.equal(await anchors(), ['r-0-anchor', 'r-1-anchor']);
+  // one of them ended (evicted, preempted or expired): replaced at once
+  await h.cluster.patch('Pod', 'db', 'r-1-anchor', { status: { phase: 'Failed', reason: 'Evicted' } });
+  await h.post('/resync', ping());
+  assert.equal(await anchors(), ['r-0-anchor', 'r-1-anchor-1']);
+  // 6 minutes in: r-0's lease is past half: renewed, the copy on the same node with a fresh lease
+  h.advance(2 * 60_000);
+  const n = h.cluster.writes.length;
+  await h.post('/resync', ping());
+  assert.equal(await anchors(), ['r-0-anchor-1', 'r-1-anchor-1']);
+  const verbs = h.cluster.writes
+    .slice(n)
+    .filter((w) => w.changed)
+    .map((w) => `${w.verb} ${w.kind}/${w.name}`);
+  assert.equal(verbs, ['create Pod/r-0-anchor-1', 'delete Pod/r-0-anchor'], 'the copy exists before the old one goes');
+  const copy = (await h.cluster.get('Pod', 'db', 'r-0-anchor-1'))!;
+  assert.is((copy.spec as any).nodeName, 'node-0');
+  assert.is((copy.spec as any).activeDeadlineSeconds, 600);
+  assert.is(copy.metadata.annotations!['restoreguard.dev/anchor-for-uid'], 'uid-r-0');
+  assert.is(copy.metadata.annotations!['restoreguard.dev/generation'], '1');
+  // the Restore is done: its anchors are deleted, never renewed
+  await h.cluster.patch('Restore', 'db', 'mysql-restore', { status: { phase: 'Completed' } });
+  h.advance(20 * 60_000);
+  await h.post('/resync', ping());
+  assert.equal(await anchors(), []);
 });
 
 test.run();

@@ -184,8 +184,87 @@ export function anchorLabels(pod: Pod, sel: Selection, domain: string): Record<s
   };
 }
 
-export function anchorName(podName: string): string {
-  return childName(podName, 'anchor');
+/** An anchor's name: `<pod>-anchor`, then `<pod>-anchor-<n>` for the n-th renewal or replacement. */
+export function anchorName(podName: string, generation = 0): string {
+  return childName(podName, generation ? `anchor-${generation}` : 'anchor');
+}
+
+/** Every anchor standing for a pod of this name (all generations, any uid), by its label. */
+export function anchorsOf(cluster: Cluster, k: Keys, namespace: string, pod: string): Promise<KubeObject[]> {
+  return cluster.list('Pod', namespace, `${k.anchorFor}=${labelValueFor(pod)}`);
+}
+
+/** Is this anchor still holding its node for the scheduler (not ended, not being deleted)? */
+export function holding(anchor: KubeObject): boolean {
+  const phase = (anchor.status as { phase?: string } | undefined)?.phase;
+  return !anchor.metadata.deletionTimestamp && phase !== 'Failed' && phase !== 'Succeeded';
+}
+
+function nextGeneration(anchors: KubeObject[], k: Keys): number {
+  if (!anchors.length) return 0;
+  return 1 + Math.max(...anchors.map((a) => Number(a.metadata.annotations?.[k.generation] ?? 0) || 0));
+}
+
+/**
+ * The seconds an anchor has left of its lease (activeDeadlineSeconds from its creation); null when
+ * it has no deadline or no creation time.
+ */
+export function leaseLeft(anchor: KubeObject, now: Date): number | null {
+  const deadline = (anchor.spec as { activeDeadlineSeconds?: number } | undefined)?.activeDeadlineSeconds;
+  const created = Date.parse(anchor.metadata.creationTimestamp ?? '');
+  if (!deadline || !Number.isFinite(created)) return null;
+  return deadline - (now.getTime() - created) / 1000;
+}
+
+/**
+ * Renews an anchor's lease: a pod's activeDeadlineSeconds cannot grow, so a copy (same node, labels,
+ * anti-affinity, owner; the next generation's name; a new lease) is created first, then the old one
+ * is deleted: the footprint never lapses while its group is in flight. Returns the new name.
+ */
+export async function renewAnchor(
+  deps: Pick<Deps, 'config' | 'log' | 'metrics' | 'clock'>,
+  cluster: Cluster,
+  old: KubeObject,
+): Promise<string | null> {
+  const k = keys(deps.config.RG_DOMAIN);
+  const ns = old.metadata.namespace ?? '';
+  const pod = old.metadata.annotations?.[k.anchorPod] ?? old.metadata.labels?.[k.anchorFor] ?? '';
+  if (!pod) return null;
+  const all = await anchorsOf(cluster, k, ns, pod);
+  // Already replaced (by labeling's repair, or another replica's sweep): only the old one goes.
+  const uid = old.metadata.annotations?.[k.anchorUid];
+  const fresh = all.find(
+    (a) =>
+      a.metadata.name !== old.metadata.name &&
+      a.metadata.annotations?.[k.anchorUid] === uid &&
+      holding(a) &&
+      (leaseLeft(a, deps.clock()) ?? Number.POSITIVE_INFINITY) > deps.config.RG_ANCHOR_DEADLINE_SECONDS / 2,
+  );
+  if (fresh) {
+    await cluster.delete('Pod', ns, old.metadata.name, { uid: old.metadata.uid ?? '' });
+    return null;
+  }
+  const gen = nextGeneration(all, k);
+  const spec = {
+    ...(old.spec as Record<string, unknown>),
+    activeDeadlineSeconds: deps.config.RG_ANCHOR_DEADLINE_SECONDS,
+  };
+  const copy: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: anchorName(pod, gen),
+      namespace: ns,
+      labels: old.metadata.labels ?? {},
+      annotations: { ...old.metadata.annotations, [k.generation]: String(gen) },
+      ...(old.metadata.ownerReferences?.length ? { ownerReferences: old.metadata.ownerReferences } : {}),
+    },
+    spec,
+  };
+  const r = await cluster.create('Pod', ns, copy);
+  await cluster.delete('Pod', ns, old.metadata.name, { uid: old.metadata.uid ?? '' });
+  deps.log.info('anchor renewed', { namespace: ns, pod, from: old.metadata.name, to: copy.metadata.name });
+  return r.created ? copy.metadata.name : null;
 }
 
 /**
@@ -295,9 +374,9 @@ function groupOwner(restore: KubeObject | null, job: KubeObject | null): KubeObj
   return ctrl ? { apiVersion: ctrl.apiVersion, kind: ctrl.kind, metadata: { name: ctrl.name, uid: ctrl.uid } } : null;
 }
 
-/** What ensureAnchor reads besides the pod: the anchor by its name, the Job, KubeBlocks' Restore. */
+/** What ensureAnchor reads besides the pod: the anchors standing for a pod of its name, the Job, KubeBlocks' Restore. */
 export interface AnchorReads {
-  existing: KubeObject | null;
+  anchors: KubeObject[];
   job: KubeObject | null;
   restore: KubeObject | null;
 }
@@ -312,6 +391,7 @@ export const getJob = (cluster: Cluster, namespace: string, job: string | null) 
  */
 export function anchorReads(
   cluster: Cluster,
+  k: Keys,
   namespace: string,
   profile: ProfileName,
   group: string,
@@ -319,10 +399,10 @@ export function anchorReads(
   job: Promise<KubeObject | null>,
 ): Promise<AnchorReads> {
   return Promise.all([
-    cluster.get('Pod', namespace, anchorName(pod)),
+    anchorsOf(cluster, k, namespace, pod),
     job,
     profile === 'kubeblocks' ? cluster.get('Restore', namespace, group) : Promise.resolve(null),
-  ]).then(([existing, j, restore]) => ({ existing, job: j, restore }));
+  ]).then(([anchors, j, restore]) => ({ anchors, job: j, restore }));
 }
 
 /**
@@ -342,19 +422,30 @@ export async function ensureAnchor(
   if (FINAL.has(labelsOf(pod)[k.state] ?? '')) return 'skipped'; // recorded before: the anchor was handled then
   if (!pod.spec.nodeName) return 'skipped';
   if (!buildAnchor(pod, sel, deps.config, [])) return 'not-needed';
-  const name = anchorName(pod.metadata.name);
-  const { existing, job, restore } = await (reads ??
+  const { anchors, job, restore } = await (reads ??
     anchorReads(
       cluster,
+      k,
       sel.namespace,
       sel.profile,
       sel.group,
       pod.metadata.name,
       getJob(cluster, sel.namespace, jobName),
     ));
-  if (existing) return 'exists';
+  const mine = anchors.filter((a) => a.metadata.annotations?.[k.anchorUid] === pod.metadata.uid);
+  if (mine.some(holding)) return 'exists';
+  // None holds (none yet, or one expired, evicted or deleted): a new one, the next generation if the
+  // name is taken; the ones that no longer hold go once it exists.
   const anchor = buildAnchor(pod, sel, deps.config, anchorOwner(groupOwner(restore, job), job))!;
+  const gen = nextGeneration(anchors, k);
+  if (gen > 0) {
+    anchor.metadata.name = anchorName(pod.metadata.name, gen);
+    anchor.metadata.annotations = { ...anchor.metadata.annotations, [k.generation]: String(gen) };
+  }
+  const name = anchor.metadata.name;
   const r = await cluster.create('Pod', sel.namespace, anchor);
+  for (const old of mine)
+    await cluster.delete('Pod', sel.namespace, old.metadata.name, { uid: old.metadata.uid ?? '' });
   if (r.created) {
     deps.metrics.anchors.add({}, 1);
     deps.log.info('anchor created', {
@@ -379,11 +470,14 @@ export async function deleteAnchorFor(
   pod: string,
   uid: string | null,
 ): Promise<string | null> {
-  const anchor = await cluster.get('Pod', namespace, anchorName(pod));
-  if (!anchor || !uid || anchor.metadata.annotations?.[k.anchorUid] !== uid) return null;
-  return (await cluster.delete('Pod', namespace, anchor.metadata.name, { uid: anchor.metadata.uid ?? '' }))
-    ? anchor.metadata.name
-    : null;
+  if (!uid) return null;
+  let deleted: string | null = null;
+  for (const anchor of await anchorsOf(cluster, k, namespace, pod)) {
+    if (anchor.metadata.annotations?.[k.anchorUid] !== uid) continue;
+    if (await cluster.delete('Pod', namespace, anchor.metadata.name, { uid: anchor.metadata.uid ?? '' }))
+      deleted = anchor.metadata.name;
+  }
+  return deleted;
 }
 
 /**

@@ -24,6 +24,8 @@ export function keys(domain: string) {
     member: `${domain}/member`,
     /** On anchors: a hash of the scheduling constraint (anti-affinity) they hold; groups that share it are released together. */
     constraint: `${domain}/constraint`,
+    /** On anchors: how many times the lease was renewed (each renewal is a new anchor pod). */
+    generation: `${domain}/generation`,
   } as const;
 }
 export type Keys = ReturnType<typeof keys>;
