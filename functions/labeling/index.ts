@@ -2,7 +2,7 @@ import type { Deps } from '../core/deps.ts';
 import type { FunctionDef } from '../core/http/function.ts';
 import { dataOf } from '../core/http/function.ts';
 import { readPod } from '../core/kube/objects.ts';
-import { anchorReads, ensureAnchor, getJob } from '../core/restore/anchors.ts';
+import { anchorReads, ensureAnchor, getJob, handOver } from '../core/restore/anchors.ts';
 import { keys } from '../core/restore/keys.ts';
 import { admitNext, templateGated } from '../core/restore/gate.ts';
 import type { RestoreData } from '../core/restore/events.ts';
@@ -25,7 +25,7 @@ export function recordedEvent(d: RestoreData, now: Date): ReturnType<typeof repl
 /** labeling: make the state durable and visible to the scheduler. */
 export const labeling: FunctionDef<Deps> = {
   name: NAME,
-  types: [EventType.gated, EventType.placed, EventType.succeeded, EventType.failed],
+  types: [EventType.gated, EventType.pending, EventType.placed, EventType.succeeded, EventType.failed],
   async handle(event, deps) {
     const d = dataOf(RestoreDataSchema, event);
     // A running pod repeats its outcome with every status update. An exact repeat (same outcome,
@@ -35,6 +35,14 @@ export const labeling: FunctionDef<Deps> = {
       `${NAME}:${event.id}:${d.phase ?? ''}`,
       async () => {
         const cluster = await deps.cluster();
+        if (d.state === 'pending') {
+          // A pod waiting for a node: its member's earlier anchors hand their node over to it.
+          if (!d.pod) return null;
+          const pod = readPod(await cluster.get('Pod', d.namespace, d.pod));
+          const sel = pod && pod.metadata.uid === d.uid && !pod.spec.nodeName ? deps.selector.selectPod(pod) : null;
+          if (pod && sel) await handOver(deps, cluster, pod, sel.namespace);
+          return null;
+        }
         if (d.state === 'gated') {
           // A gated pod (opt-in placement gate): let the group's next pod go once its siblings are anchored.
           await admitNext(deps, cluster, d.namespace, d.profile, d.group);

@@ -3,7 +3,7 @@ import type { Deps } from '../core/deps.ts';
 import type { KubeObject } from '../core/kube/objects.ts';
 import { readJob, readPod } from '../core/kube/objects.ts';
 import type { Job, Pod } from '../core/kube/objects.ts';
-import { ensureAnchor, holding, leaseLeft, renewAnchor } from '../core/restore/anchors.ts';
+import { ensureAnchor, handOver, holding, leaseLeft, renewAnchor } from '../core/restore/anchors.ts';
 import { admitNext } from '../core/restore/gate.ts';
 import type { GroupData, RestoreData } from '../core/restore/events.ts';
 import { EventType } from '../core/restore/events.ts';
@@ -50,6 +50,8 @@ export interface SweepReport {
   gatesLifted: number;
   /** anchors of groups in flight replaced before their lease ran out, or after they ended */
   anchorsRenewed: number;
+  /** anchors that took their labels off for their member's pending successor */
+  handedOver: number;
   errors: number;
 }
 
@@ -74,6 +76,7 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
     orphanAnchors: 0,
     gatesLifted: 0,
     anchorsRenewed: 0,
+    handedOver: 0,
     errors: 0,
   };
   const namespaces: (string | null)[] = deps.config.RG_NAMESPACES.length ? deps.config.RG_NAMESPACES : [null];
@@ -130,6 +133,14 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
       if (obj.kind === 'Pod') report.pods++;
       else report.jobs++;
       if (!d) continue;
+      if (d.state === 'pending') {
+        if (obj.kind === 'Pod') {
+          await step(`hand over ${sel.namespace}/${obj.metadata.name}`, async () => {
+            report.handedOver += (await handOver(deps, cluster, obj, sel.namespace)).length;
+          });
+        }
+        continue;
+      }
       if (d.state === 'gated') {
         gatedGroups.set(`${sel.namespace}/${sel.profile}/${sel.group}`, {
           namespace: sel.namespace,

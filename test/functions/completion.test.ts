@@ -71,7 +71,7 @@ async function post(s: Server, path: string, req: { headers: Record<string, stri
 const EXPECTED: Record<string, 202 | [RestoreData['state'], RestoreData['reason'], boolean]> = {
   'anchor-pod.add': 202,
   'unselected-pod.update': 202,
-  'kb-restore-pod-pending.add': 202,
+  'kb-restore-pod-pending.add': ['pending', null, false],
   'kb-restore-job-active.update': 202,
   'kb-restore-pod-bound.update': ['placed', null, false],
   'kb-restore-pod-running.update': ['placed', null, false],
@@ -115,6 +115,7 @@ test('every fixture has an expected answer here, and every expectation a fixture
 
 const TYPE_OF = {
   gated: EventType.gated,
+  pending: EventType.pending,
   placed: EventType.placed,
   succeeded: EventType.succeeded,
   failed: EventType.failed,

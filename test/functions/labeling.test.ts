@@ -23,12 +23,15 @@ test('placed: an anchor on the same node repelling what the pod repels but its o
   const anchor = await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor');
   assert.ok(anchor, 'anchor exists');
   const spec = anchor!.spec as Record<string, any>;
-  // Never the labels the group's anti-affinity selects (it would repel its own member's successor),
-  // never the Job controller's; the anchor's own anti-affinity holds the footprint.
+  // The labels the group's selectors look at (never the Job controller's), ours, the constraint and
+  // the member; and its own anti-affinity, which excludes its member (the hand-over).
   const { 'restoreguard.dev/constraint': constraint, ...labels } = anchor!.metadata.labels!;
   assert.equal(labels, {
+    'app.kubernetes.io/instance': 'mysql',
+    'dataprotection.kubeblocks.io/restore': 'mysql-restore',
     'restoreguard.dev/anchor-for': 'restore-0-abcde',
     'restoreguard.dev/group': 'mysql-restore',
+    'restoreguard.dev/anchor-member': 'restore-0',
   });
   assert.match(constraint ?? '', /^[0-9a-f]{16}$/, 'the constraint it holds, for groups that share it');
   assert.equal(spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution, [
@@ -512,6 +515,78 @@ test('a pod name over 63 characters (a pod not made by a Job) still gets an anch
   assert.ok(a.metadata.name.length <= 63, a.metadata.name);
   for (const [key, v] of Object.entries(a.metadata.labels!)) assert.ok(LABEL_VALUE.test(v), `${key}=${v}`);
   assert.is(a.metadata.annotations!['restoreguard.dev/anchor-for-pod'], name, 'the full name is kept in an annotation');
+});
+
+test("a pending successor of a member (its next backup set) takes the node over: its member's anchors lose the selected labels, other members' keep them", async () => {
+  const h = harness();
+  const member = { 'apps.kubeblocks.io/pod-name': 'pg-mysql-0' };
+  const first = restorePod({
+    name: 'set0-x',
+    job: 'set0',
+    labels: member,
+    restore: { exit: 0 },
+    helperRunning: false,
+    phase: 'Succeeded',
+  });
+  const other = restorePod({
+    name: 'set0b-x',
+    job: 'set0b',
+    node: 'node-2',
+    labels: { 'apps.kubeblocks.io/pod-name': 'pg-mysql-1' },
+  });
+  await h.seed(first, other, restoreJob({ name: 'set0' }), restoreJob({ name: 'set0b' }), pvc('data-mysql-0'));
+  // anchors as labeling made them at placement
+  for (const p of [first, other]) {
+    const placed = {
+      ...p,
+      status: { ...p.status, phase: 'Running', containerStatuses: [{ name: 'restore', state: { running: {} } }] },
+    };
+    await h.cluster.patch('Pod', 'db', p.metadata.name, { status: placed.status });
+    await chain(h, (await h.cluster.get('Pod', 'db', p.metadata.name))!);
+  }
+  const labelsOf = async (n: string) => (await h.cluster.get('Pod', 'db', n))!.metadata.labels!;
+  assert.is((await labelsOf('set0-x-anchor'))['app.kubernetes.io/instance'], 'mysql');
+  // the member's next backup set: a new pod, same member, not bound yet
+  const next = restorePod({
+    name: 'set1-x',
+    job: 'set1',
+    labels: member,
+    node: null,
+    restore: 'waiting',
+    phase: 'Pending',
+  });
+  await h.seed(next, restoreJob({ name: 'set1' }));
+  const r = await chain(h, next);
+  assert.is(r.completion.reply!.type, EventType.pending);
+  assert.is(r.labeling.status, 202, r.labeling.text);
+  const handed = await labelsOf('set0-x-anchor');
+  assert.is(handed['app.kubernetes.io/instance'], undefined, 'handed over: no label the successor avoids');
+  assert.is(handed['dataprotection.kubeblocks.io/restore'], undefined);
+  assert.is(handed['restoreguard.dev/anchor-for'], 'set0-x', 'still our anchor');
+  const term = ((await h.cluster.get('Pod', 'db', 'set0-x-anchor'))!.spec as any).affinity.podAntiAffinity
+    .requiredDuringSchedulingIgnoredDuringExecution[0];
+  assert.equal(
+    term.labelSelector.matchExpressions.at(-1),
+    {
+      key: 'apps.kubeblocks.io/pod-name',
+      operator: 'NotIn',
+      values: ['pg-mysql-0'],
+    },
+    'its own anti-affinity still repels every other member',
+  );
+  assert.is(
+    (await labelsOf('set0b-x-anchor'))['app.kubernetes.io/instance'],
+    'mysql',
+    "another member's anchor is untouched",
+  );
+  // the guard lets only anchors lose labels that are not ours
+  const guard = await h.server.deps.cluster();
+  try {
+    await guard.patch('Pod', 'db', 'set0b-x', { metadata: { labels: { 'app.kubernetes.io/instance': null } } });
+    assert.unreachable('refused');
+  } catch (e) {
+    assert.match((e as Error).message, /only anchors may lose labels/);
+  }
 });
 
 test.run();

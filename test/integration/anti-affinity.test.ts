@@ -96,7 +96,7 @@ test('restore-guard: 3 sequential replicas on 2 nodes, the third waits unschedul
     const term = a.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0];
     assert.is(term.labelSelector.matchLabels[L.instance], g.instance, "anchor's term selects the group's label");
     assert.equal(term.labelSelector.matchExpressions.at(-1).operator, 'NotIn', 'its own member excluded');
-    assert.not.ok(a.metadata.labels[L.instance], 'anchor does not match the selector itself');
+    assert.is(a.metadata.labels[L.instance], g.instance, 'anchor carries the label the anti-affinity selects');
     assert.not.ok(a.metadata.labels['job-name'], 'anchor carries no Job controller label');
   }
   g.stop();

@@ -50,29 +50,28 @@ test('selector keys: required and preferred (anti-)affinity, matchLabelKeys, top
   ]);
 });
 
-test("anchor labels: only ours for anti-affinity (the anchor's own term holds it); spread and affinity selectors' labels carried", () => {
+test("anchor labels: the pod's labels its selectors use (never the Job controller's), ours, the constraint and the member", () => {
   const pod = restorePod();
+  pod.spec.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!.labelSelector!.matchLabels![
+    'job-name'
+  ] = 'restore-0';
   const constraint = constraintOf(pod)!;
   assert.match(constraint, /^[0-9a-f]{16}$/);
   assert.equal(anchorLabels(pod, sel(pod), 'restoreguard.dev'), {
+    'app.kubernetes.io/instance': 'mysql',
+    'dataprotection.kubeblocks.io/restore': 'mysql-restore',
     'restoreguard.dev/anchor-for': 'restore-0-abcde',
     'restoreguard.dev/group': 'mysql-restore',
     'restoreguard.dev/constraint': constraint,
+    'restoreguard.dev/anchor-member': 'restore-0',
   });
-  // every member of the component shares it; another selector is another constraint
-  assert.is(constraintOf(restorePod({ name: 'restore-1-x', job: 'restore-1', group: 'other-restore' })), constraint);
+  // every member of the component shares the constraint; another topology is another constraint
+  const sibling = restorePod({ name: 'restore-1-x', job: 'restore-1', group: 'other-restore' });
+  sibling.spec.affinity = pod.spec.affinity;
+  assert.is(constraintOf(sibling), constraint);
   const elsewhere = restorePod();
   elsewhere.spec.affinity!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution![0]!.topologyKey = 'zone';
   assert.is.not(constraintOf(elsewhere), constraint);
-  pod.spec.topologySpreadConstraints = [
-    { labelSelector: { matchLabels: { 'app.kubernetes.io/instance': 'mysql', 'job-name': 'x' } }, topologyKey: 'zone' },
-  ];
-  assert.equal(anchorLabels(pod, sel(pod), 'restoreguard.dev'), {
-    'app.kubernetes.io/instance': 'mysql',
-    'restoreguard.dev/anchor-for': 'restore-0-abcde',
-    'restoreguard.dev/group': 'mysql-restore',
-    'restoreguard.dev/constraint': constraint,
-  });
 });
 
 test("the anchor's anti-affinity: the pod's terms, its own member excluded by its member label", () => {

@@ -98,9 +98,24 @@ function expectAnswer(name: string, expected: Expected | null | 'unselected', co
 
 // ---------------------------------------------------------------- KubeBlocks restore pods
 
-test('kubeblocks: a pending pod not yet bound to a node has nothing to say', () => {
+test("kubeblocks: a pod not yet bound to a node → pending (its member's earlier anchors hand the node over)", () => {
   assert.is(fixture('kb-restore-pod-pending.add').data.spec.nodeName, undefined);
-  expectAnswer('kb-restore-pod-pending.add', null);
+  expectAnswer('kb-restore-pod-pending.add', {
+    ...KB,
+    job: kbJob(0),
+    pod: `${kbJob(0)}-x2k9q`,
+    node: null,
+    scope: 'pod',
+    attempt: 1,
+    state: 'pending',
+    reason: null,
+    retryable: false,
+    exitCode: null,
+    containers: [c('restore', null, null, null, null)],
+    message: null,
+    startedAt: null,
+    finishedAt: null,
+  });
 });
 
 const kbPod0 = {

@@ -28,6 +28,8 @@ const DESIGN: Record<string, string[]> = {
   [EventType.apiAdd]: ['/completion'],
   [EventType.apiUpdate]: ['/completion'],
   [EventType.apiDelete]: ['/completion'],
+  [EventType.gated]: ['/labeling'],
+  [EventType.pending]: ['/labeling'],
   [EventType.placed]: ['/labeling'],
   [EventType.succeeded]: ['/labeling'],
   [EventType.failed]: ['/labeling', '/retry'],

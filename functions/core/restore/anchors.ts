@@ -134,57 +134,72 @@ export function selectorString(s: LabelSelector): string {
 }
 
 /**
- * Label keys the anchor must carry itself: those of the selectors that count pods (topology spread)
- * or attract them (pod affinity). Anti-affinity is the anchor's own term (anchorAntiAffinity), so its
- * selector keys are not copied: the anchor would match its own member's successor.
- */
-export function carriedKeys(spec: PodSpec): string[] {
-  const out = new Set<string>();
-  const fromSelector = (s: LabelSelector | null | undefined) => {
-    for (const k of Object.keys(s?.matchLabels ?? {})) out.add(k);
-    for (const e of s?.matchExpressions ?? []) out.add(e.key);
-  };
-  const aff = spec.affinity?.podAffinity;
-  for (const t of [
-    ...(aff?.requiredDuringSchedulingIgnoredDuringExecution ?? []),
-    ...(aff?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((w) => w.podAffinityTerm),
-  ]) {
-    fromSelector(t.labelSelector);
-    for (const k of t.matchLabelKeys ?? []) out.add(k);
-  }
-  for (const c of spec.topologySpreadConstraints ?? []) {
-    fromSelector(c.labelSelector);
-    for (const k of c.matchLabelKeys ?? []) out.add(k);
-  }
-  return [...out].sort();
-}
-
-/**
- * The labels an anchor carries: the restore pod's labels that spread and affinity selectors count,
- * and ours. Null when the pod has no rule an anchor could hold (no anti-affinity either).
+ * The labels an anchor carries: the restore pod's labels that its affinity, anti-affinity and spread
+ * selectors look at (so kube-scheduler counts the anchor as it counted the pod, and requeues the pods
+ * it held back when it goes), never the Job controller's; plus ours, with the member it stands for.
+ * Null when the pod has no rule an anchor could hold.
  */
 export function anchorLabels(pod: Pod, sel: Selection, domain: string): Record<string, string> | null {
   const k = keys(domain);
   const labels = labelsOf(pod);
   const copied: Record<string, string> = {};
-  for (const key of carriedKeys(pod.spec)) {
+  for (const key of selectorKeys(pod.spec)) {
     if (isControllerLabel(key)) continue;
     const v = labels[key];
     if (v !== undefined) copied[key] = v;
   }
   if (Object.keys(copied).length === 0 && !anchorAntiAffinity(pod, domain)) return null;
+  const constraint = constraintOf(pod);
+  const member = memberOf(pod, domain);
   // A label value holds 63 characters: a longer pod name (a pod not made by a Job) is shortened
   // deterministically; the anchor's annotation keeps the full name.
-  const constraint = constraintOf(pod);
   return {
     ...copied,
     [k.anchorFor]: labelValueFor(pod.metadata.name),
     [k.group]: sel.group,
     ...(constraint ? { [k.constraint]: constraint } : {}),
+    ...(member ? { [k.anchorMember]: labelValueFor(member.value) } : {}),
   };
 }
 
-/** An anchor's name: `<pod>-anchor`, then `<pod>-anchor-<n>` for the n-th renewal or replacement. */
+/**
+ * Hands a member's node over to its successor (its next backup set, a new attempt): a pending
+ * restore pod of the same member is repelled by its member's anchors through the labels they carry,
+ * so those labels are taken off them. The anchors' own anti-affinity (which excludes the member) keeps
+ * repelling every other member, so there is no window; kube-scheduler requeues the successor on the
+ * label change. Returns the anchors handed over.
+ */
+export async function handOver(
+  deps: Pick<Deps, 'config' | 'log'>,
+  cluster: Cluster,
+  pod: Pod,
+  namespace: string,
+): Promise<string[]> {
+  const k = keys(deps.config.RG_DOMAIN);
+  const member = memberOf(pod, deps.config.RG_DOMAIN);
+  if (!member) return [];
+  const strip = selectorKeys(pod.spec).filter(
+    (key) => !isControllerLabel(key) && !key.startsWith(`${deps.config.RG_DOMAIN}/`),
+  );
+  const done: string[] = [];
+  for (const a of await cluster.list(
+    'Pod',
+    namespace,
+    `${k.anchorMember}=${labelValueFor(member.value)},${k.anchorFor}`,
+  )) {
+    if (a.metadata.annotations?.[k.anchorUid] === pod.metadata.uid || a.metadata.deletionTimestamp) continue;
+    const carried = strip.filter((key) => a.metadata.labels?.[key] !== undefined);
+    if (!carried.length) continue;
+    await cluster.patch('Pod', namespace, a.metadata.name, {
+      metadata: { labels: Object.fromEntries(carried.map((key) => [key, null])) },
+    });
+    done.push(a.metadata.name);
+  }
+  if (done.length)
+    deps.log.info("node handed over to the member's successor", { namespace, pod: pod.metadata.name, anchors: done });
+  return done;
+}
+
 export function anchorName(podName: string, generation = 0): string {
   return childName(podName, generation ? `anchor-${generation}` : 'anchor');
 }

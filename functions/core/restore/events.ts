@@ -11,6 +11,7 @@ export const EventType = {
   apiDelete: 'dev.knative.apiserver.resource.delete',
   ping: 'dev.knative.sources.ping',
   gated: 'dev.restoreguard.restore.gated',
+  pending: 'dev.restoreguard.restore.pending',
   placed: 'dev.restoreguard.restore.placed',
   succeeded: 'dev.restoreguard.restore.succeeded',
   failed: 'dev.restoreguard.restore.failed',
@@ -56,7 +57,7 @@ export const RestoreDataSchema = z.object({
   uid: z.nullable(uidValue()),
   node: z.nullable(objectName()),
   scope: z.enum(['pod', 'job']),
-  state: z.enum(['gated', 'placed', 'succeeded', 'failed']),
+  state: z.enum(['gated', 'pending', 'placed', 'succeeded', 'failed']),
   reason: z.nullable(ReasonSchema),
   retryable: z.boolean(),
   exitCode: z.nullable(z.int()),
@@ -113,6 +114,7 @@ export function replyEvent(
 
 export function stateType(state: RestoreData['state']): string {
   if (state === 'gated') return EventType.gated;
+  if (state === 'pending') return EventType.pending;
   return state === 'placed' ? EventType.placed : state === 'succeeded' ? EventType.succeeded : EventType.failed;
 }
 

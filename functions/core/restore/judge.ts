@@ -230,6 +230,10 @@ export function judgePod(pod: Pod, sel: Selection, ctx: JudgeContext): RestoreDa
   if (!node && hasPlacementGate(pod, ctx.domain)) {
     return { ...base, state: 'gated', reason: null, exitCode: null, retryable: false, message: null };
   }
+  // 6. Waiting for a node: its member's earlier anchors must hand the node over (a next backup set).
+  if (!node && !anyTerminated && (phase ?? 'Pending') === 'Pending') {
+    return { ...base, state: 'pending', reason: null, exitCode: null, retryable: false, message: null };
+  }
   return null;
 }
 

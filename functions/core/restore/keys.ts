@@ -26,6 +26,8 @@ export function keys(domain: string) {
     constraint: `${domain}/constraint`,
     /** On anchors: how many times the lease was renewed (each renewal is a new anchor pod). */
     generation: `${domain}/generation`,
+    /** On anchors: the member they stand for (its member label's value), to hand the node over to its successor. */
+    anchorMember: `${domain}/anchor-member`,
   } as const;
 }
 export type Keys = ReturnType<typeof keys>;

@@ -40,10 +40,20 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     if (metaExtra.length) return `patch touches metadata.${metaExtra.join(', metadata.')}`;
     const allowed = (key: string) => key.startsWith(`${domain}/`) || (kind === 'Pod' && key === KB.stop);
     for (const field of ['labels', 'annotations'] as const) {
-      const bad = Object.keys((meta[field] ?? {}) as object).filter((x) => !allowed(x));
+      const values = (meta[field] ?? {}) as Record<string, unknown>;
+      // Taking a label off a Pod (an anchor handing its node over; checked against the live pod) is
+      // the one change to other keys.
+      const bad = Object.keys(values).filter(
+        (x) => !allowed(x) && !(kind === 'Pod' && field === 'labels' && values[x] === null),
+      );
       if (bad.length) return `patch touches ${field} ${bad.join(', ')}`;
     }
     return null;
+  };
+  /** Labels a patch takes off that are not ours: allowed on our anchors only. */
+  const foreignRemovals = (patch: Record<string, unknown>): string[] => {
+    const labels = ((patch.metadata as Record<string, unknown> | undefined)?.labels ?? {}) as Record<string, unknown>;
+    return Object.keys(labels).filter((x) => labels[x] === null && !x.startsWith(`${domain}/`));
   };
 
   const gatesOnly = (patch: Record<string, unknown>): boolean => {
@@ -130,6 +140,9 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
         if (!isOurs(kind, live)) refuse('patch', kind, ns, name, 'not a selected restore object');
         const gates = kind === 'Pod' ? gatesChange(patch, live) : null;
         if (gates) refuse('patch', kind, ns, name, gates);
+        const removed = foreignRemovals(patch);
+        if (removed.length && !(kind === 'Pod' && selector.isAnchor(live)))
+          refuse('patch', kind, ns, name, `only anchors may lose labels that are not ours (${removed.join(', ')})`);
       } else if (kind === 'PersistentVolumeClaim') {
         const why = await notMounted(ns, name, patch);
         if (why) refuse('patch', kind, ns, name, why);
