@@ -73,6 +73,45 @@ export const L = {
 /** Default wait bound for one condition (generous, bounded). */
 export const WAIT_MS = 60_000;
 
+/**
+ * A PVC bound to a PV of its own (no node affinity): the rig runs no PV controller, and the
+ * scheduler's VolumeBinding plugin takes a claim as bound when it names its volume and carries
+ * bind-completed. Returns the PV's name (cluster-scoped: the caller deletes it).
+ */
+export async function createBoundClaim(
+  kube: Kube,
+  ns: string,
+  claim: string,
+  labels: Record<string, string> = {},
+): Promise<string> {
+  const pv = `${ns}-${claim}`;
+  await kube.create('/api/v1/persistentvolumes', {
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name: pv, labels: { 'rig.restoreguard.dev/namespace': ns } },
+    spec: {
+      capacity: { storage: '1Gi' },
+      accessModes: ['ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: '',
+      hostPath: { path: `/tmp/rig/${pv}` },
+      claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: claim },
+    },
+  });
+  await kube.create(`/api/v1/namespaces/${ns}/persistentvolumeclaims`, {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: claim, labels, annotations: { 'pv.kubernetes.io/bind-completed': 'yes' } },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      resources: { requests: { storage: '1Gi' } },
+      storageClassName: '',
+      volumeName: pv,
+    },
+  });
+  return pv;
+}
+
 export function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined | false>,
@@ -642,34 +681,7 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
   const drivers = new Set<{ stopped: boolean }>();
 
   const createClaim = async (claim: string): Promise<void> => {
-    const pv = `${ns}-${claim}`;
-    pvs.push(pv);
-    await kube.create('/api/v1/persistentvolumes', {
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: pv, labels: { 'rig.restoreguard.dev/namespace': ns } },
-      spec: {
-        capacity: { storage: '1Gi' },
-        accessModes: ['ReadWriteOnce'],
-        persistentVolumeReclaimPolicy: 'Retain',
-        storageClassName: '',
-        hostPath: { path: `/tmp/rig/${pv}` },
-        claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: claim },
-      },
-    });
-    // Pre-bound: the rig runs no PV controller, and the scheduler's VolumeBinding plugin takes a
-    // claim as bound when it names its volume and carries bind-completed.
-    await kube.create(`/api/v1/namespaces/${ns}/persistentvolumeclaims`, {
-      apiVersion: 'v1',
-      kind: 'PersistentVolumeClaim',
-      metadata: { name: claim, annotations: { 'pv.kubernetes.io/bind-completed': 'yes' } },
-      spec: {
-        accessModes: ['ReadWriteOnce'],
-        resources: { requests: { storage: '1Gi' } },
-        storageClassName: '',
-        volumeName: pv,
-      },
-    });
+    pvs.push(await createBoundClaim(kube, ns, claim));
   };
 
   const chain: Chain = {

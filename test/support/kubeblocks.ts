@@ -5,6 +5,7 @@
  * sidecars, the stop signal, the Serial deletions and the point-in-time backup sets.
  */
 import type { Kube } from '../rig/http.ts';
+import { createBoundClaim } from './chain.ts';
 
 export const DP = '/apis/dataprotection.kubeblocks.io/v1alpha1';
 export const FULL_BACKUP = 'full-1';
@@ -115,33 +116,7 @@ export async function createKubeBlocksRestore(
   const start = o.startingIndex ?? 0;
   const labels = { 'app.kubernetes.io/instance': o.instance, 'apps.kubeblocks.io/component-name': o.component };
   const claims = Array.from({ length: o.replicas }, (_, i) => `${template}-${start + i}`);
-  for (const claim of claims) {
-    const pv = `${ns}-${claim}`;
-    await kube.create('/api/v1/persistentvolumes', {
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: pv, labels: { 'rig.restoreguard.dev/namespace': ns } },
-      spec: {
-        capacity: { storage: '1Gi' },
-        accessModes: ['ReadWriteOnce'],
-        persistentVolumeReclaimPolicy: 'Retain',
-        storageClassName: '',
-        hostPath: { path: `/tmp/rig/${pv}` },
-        claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: claim },
-      },
-    });
-    await kube.create(`/api/v1/namespaces/${ns}/persistentvolumeclaims`, {
-      apiVersion: 'v1',
-      kind: 'PersistentVolumeClaim',
-      metadata: { name: claim, labels, annotations: { 'pv.kubernetes.io/bind-completed': 'yes' } },
-      spec: {
-        accessModes: ['ReadWriteOnce'],
-        resources: { requests: { storage: '1Gi' } },
-        storageClassName: '',
-        volumeName: pv,
-      },
-    });
-  }
+  for (const claim of claims) await createBoundClaim(kube, ns, claim, labels);
   const affinity: Record<string, unknown> = {
     podAntiAffinity: {
       requiredDuringSchedulingIgnoredDuringExecution: [
