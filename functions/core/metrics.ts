@@ -116,6 +116,10 @@ export function createMetrics() {
       'Job-level retries, by reason and decision (scheduled, exhausted, skipped).',
     ),
     refused: new Counter('restoreguard_refused_writes_total', 'Writes refused by the guard, by verb and kind.'),
+    anchorsRefused: new Counter(
+      'restoreguard_anchors_refused_total',
+      'Anchors the API server refused (admission: LimitRange, ResourceQuota), by whether a fitted anchor was then admitted.',
+    ),
     brokerDeliveries: new Counter(
       'restoreguard_broker_deliveries_total',
       'Local broker deliveries, by trigger and HTTP status.',

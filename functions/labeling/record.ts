@@ -9,7 +9,7 @@ import type { RestoreData } from '../core/restore/events.ts';
 import { KB, keys } from '../core/restore/keys.ts';
 import type { Keys } from '../core/restore/keys.ts';
 import { templateGated } from '../core/restore/gate.ts';
-import { earlyStop } from '../core/restore/kubeblocks.ts';
+import { earlyStop, restoreClaimsOfRestore } from '../core/restore/kubeblocks.ts';
 import { RETRY_VERDICTS, historyState, parseOutcome } from '../core/restore/records.ts';
 import { judgeObject } from '../core/restore/judge.ts';
 import type { Selection } from '../core/restore/selection.ts';
@@ -256,7 +256,13 @@ export async function record(deps: Deps, cluster: Cluster, told: RestoreData): P
   // Only the PVCs the live pod (or, with the pod gone, the live Job's template) mounts: never the
   // event's list, which could name any PVC (README, Security). The write guard checks it again.
   const spec = livePod?.spec ?? parsedJob?.spec.template.spec;
-  for (const claim of new Set(spec ? restoreClaims(spec, d.profile) : [])) {
+  // Pod and Job both gone (KubeBlocks deletes its Jobs the moment the Restore is Completed): the live
+  // Restore still names its PVCs, and the event's claims are written only where it does.
+  const fromRestore =
+    !spec && d.profile === 'kubeblocks'
+      ? restoreClaimsOfRestore(await cluster.get('Restore', d.namespace, d.group)).filter((c) => d.claims?.includes(c))
+      : [];
+  for (const claim of new Set(spec ? restoreClaims(spec, d.profile) : fromRestore)) {
     writes.push(
       (async () => {
         const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);

@@ -589,4 +589,30 @@ test("a pending successor of a member (its next backup set) takes the node over:
   }
 });
 
+test('KubeBlocks deleted the Job and its pod with the Completed Restore before the record: the live Restore names the PVCs, and only those get it', async () => {
+  const h = harness();
+  const restore = {
+    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
+    kind: 'Restore',
+    metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
+    spec: {
+      prepareDataConfig: {
+        volumeClaimsTemplate: { replicas: 2, templates: [{ metadata: { name: 'data-mysql' } }] },
+      },
+    },
+    status: { phase: 'Completed' },
+  };
+  await h.seed(restore as KubeObject, pvc('data-mysql-0'), pvc('data-mysql-9'));
+  // completion judged the pod while it lived; by now the pod and its Job are gone
+  const gone = restorePod({ claims: ['data-mysql-0'], restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' });
+  const c = await h.post('/completion', apiEvent(gone));
+  const data = { ...c.reply!.data, claims: ['data-mysql-0', 'data-mysql-9'] };
+  const l = await h.post('/labeling', restoreEvent(c.reply!.type!, data, c.reply!.id!));
+  assert.is(l.status, 200, l.text);
+  const rec = (n: string) =>
+    h.cluster.get('PersistentVolumeClaim', 'db', n).then((p) => p!.metadata.annotations?.['restoreguard.dev/outcome']);
+  assert.ok(await rec('data-mysql-0'), "the Restore's own PVC has the record");
+  assert.is(await rec('data-mysql-9'), undefined, 'a claim the Restore does not name gets nothing');
+});
+
 test.run();

@@ -677,11 +677,10 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
   }
   const chainMs = Date.now() - t0;
 
-  const pvs: string[] = [];
   const drivers = new Set<{ stopped: boolean }>();
 
   const createClaim = async (claim: string): Promise<void> => {
-    pvs.push(await createBoundClaim(kube, ns, claim));
+    await createBoundClaim(kube, ns, claim);
   };
 
   const chain: Chain = {
@@ -910,7 +909,11 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
           .catch(() => undefined);
       }
       await kube.del(`/api/v1/namespaces/${ns}`).catch(() => undefined);
-      for (const pv of pvs) {
+      // Every PV made for this namespace (the chain's groups and the KubeBlocks helper's), by its label.
+      const pvList = await kube
+        .get(`/api/v1/persistentvolumes?labelSelector=rig.restoreguard.dev/namespace%3D${ns}`)
+        .catch(() => ({ items: [] }));
+      for (const pv of (pvList.items as any[]).map((p) => p.metadata.name as string)) {
         await kube.patch(`/api/v1/persistentvolumes/${pv}`, { metadata: { finalizers: null } }).catch(() => undefined);
         await kube.del(`/api/v1/persistentvolumes/${pv}`).catch(() => undefined);
       }

@@ -7,6 +7,7 @@ export const RESOURCES = {
   PersistentVolumeClaim: { group: '', version: 'v1', plural: 'persistentvolumeclaims' },
   Event: { group: '', version: 'v1', plural: 'events' },
   Restore: { group: 'dataprotection.kubeblocks.io', version: 'v1alpha1', plural: 'restores' },
+  LimitRange: { group: '', version: 'v1', plural: 'limitranges' },
 } as const;
 export type Kind = keyof typeof RESOURCES;
 

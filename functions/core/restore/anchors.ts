@@ -9,6 +9,8 @@ import { annotationsOf, isControllerLabel, labelsOf } from '../kube/objects.ts';
 import { childName, labelValueFor, stableHash } from '../kube/names.ts';
 import type { Selection } from './selection.ts';
 import { historyState } from './records.ts';
+import { fitToLimits } from './admission.ts';
+import { ClusterRequestError } from '../errors.ts';
 
 /** Label keys that the pod's inter-pod (anti-)affinity and topology spread selectors look at. */
 export function selectorKeys(spec: PodSpec): string[] {
@@ -458,7 +460,7 @@ export async function ensureAnchor(
     anchor.metadata.annotations = { ...anchor.metadata.annotations, [k.generation]: String(gen) };
   }
   const name = anchor.metadata.name;
-  const r = await cluster.create('Pod', sel.namespace, anchor);
+  const r = await createAdmitted(deps, cluster, sel.namespace, anchor, job);
   for (const old of mine)
     await cluster.delete('Pod', sel.namespace, old.metadata.name, { uid: old.metadata.uid ?? '' });
   if (r.created) {
@@ -472,6 +474,85 @@ export async function ensureAnchor(
     });
   }
   return r.created ? 'created' : 'exists';
+}
+
+/**
+ * Creates an anchor; when admission refuses it (a LimitRange minimum, a ResourceQuota), fits it to the
+ * namespace's LimitRanges and tries once more. A refusal that stays is reported where an operator
+ * looks: a Kubernetes Event on the restore Job, the metric restoreguard_anchors_refused_total, a log
+ * line saying what to change. Then it is thrown (the event is redelivered).
+ */
+async function createAdmitted(
+  deps: Deps,
+  cluster: Cluster,
+  namespace: string,
+  anchor: KubeObject,
+  job: KubeObject | null,
+): Promise<{ created: boolean; object: KubeObject }> {
+  try {
+    return await cluster.create('Pod', namespace, anchor);
+  } catch (e) {
+    const status = e instanceof ClusterRequestError ? e.details?.status : undefined;
+    if (status !== 403 && status !== 422) throw e;
+    const fit = fitToLimits(anchor, await cluster.list('LimitRange', namespace, ''));
+    if (fit.anchor) {
+      try {
+        const r = await cluster.create('Pod', namespace, fit.anchor);
+        deps.metrics.anchorsRefused.inc({ fitted: 'true' });
+        deps.log.info('anchor fitted to the namespace', { namespace, anchor: anchor.metadata.name, why: fit.why });
+        return r;
+      } catch (again) {
+        await reportRefusal(deps, cluster, namespace, anchor, job, (again as Error).message);
+        throw again;
+      }
+    }
+    await reportRefusal(deps, cluster, namespace, anchor, job, `${(e as Error).message} (${fit.why})`);
+    throw e;
+  }
+}
+
+async function reportRefusal(
+  deps: Deps,
+  cluster: Cluster,
+  namespace: string,
+  anchor: KubeObject,
+  job: KubeObject | null,
+  message: string,
+): Promise<void> {
+  deps.metrics.anchorsRefused.inc({ fitted: 'false' });
+  const hint =
+    "the anchor holds its restore's scheduling footprint; allow it: raise RG_ANCHOR_CPU/RG_ANCHOR_MEMORY to the " +
+    "namespace's LimitRange minimum, leave room for one pod per restore member in its ResourceQuota, or grant the " +
+    'verb (eventing/rbac.yaml)';
+  deps.log.warn('anchor refused', { namespace, anchor: anchor.metadata.name, error: message, hint });
+  if (!job) return;
+  const now = deps.clock().toISOString();
+  try {
+    await cluster.create('Event', namespace, {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: {
+        name: childName(`${job.metadata.name}.anchor-refused`, stableHash(anchor.metadata.name, now).slice(0, 8)),
+        namespace,
+      },
+      involvedObject: {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        name: job.metadata.name,
+        namespace,
+        uid: job.metadata.uid,
+      },
+      reason: 'AnchorRefused',
+      message: `anchor ${anchor.metadata.name} refused: ${message}. To fix: ${hint}`.slice(0, 1000),
+      type: 'Warning',
+      source: { component: 'restore-guard' },
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    });
+  } catch (e) {
+    deps.log.warn('event not created', { namespace, about: `Job/${job.metadata.name}`, error: (e as Error).message });
+  }
 }
 
 /**

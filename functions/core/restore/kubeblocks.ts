@@ -1,6 +1,6 @@
 import type { Cluster } from '../kube/cluster.ts';
 import type { Deps } from '../deps.ts';
-import type { Pod } from '../kube/objects.ts';
+import type { KubeObject, Pod } from '../kube/objects.ts';
 import { annotationsOf } from '../kube/objects.ts';
 import { KB } from './keys.ts';
 import type { Selection } from './selection.ts';
@@ -17,4 +17,27 @@ export async function earlyStop(deps: Deps, cluster: Cluster, pod: Pod, sel: Sel
   await cluster.patch('Pod', sel.namespace, pod.metadata.name, { metadata: { annotations: { [KB.stop]: 'true' } } });
   deps.log.info('early stop signalled', { namespace: sel.namespace, pod: pod.metadata.name });
   return true;
+}
+
+/**
+ * The PVCs a KubeBlocks Restore restores into, from its spec: its fixed volumeClaims, and for each
+ * volumeClaimsTemplate `<template>-<startingIndex + i>` for every replica. When a restore's pod and Job
+ * are both gone (KubeBlocks deletes its Jobs, and so their pods, as soon as the Restore is Completed),
+ * the live Restore still says which PVCs its outcome belongs on.
+ */
+export function restoreClaimsOfRestore(restore: KubeObject | null): string[] {
+  const cfg = (restore?.spec as { prepareDataConfig?: Record<string, any> } | undefined)?.prepareDataConfig;
+  if (!cfg) return [];
+  const fixed = ((cfg.volumeClaims ?? []) as { metadata?: { name?: string } }[]).flatMap((c) =>
+    c.metadata?.name ? [c.metadata.name] : [],
+  );
+  const tpl = cfg.volumeClaimsTemplate as
+    | { replicas?: number; startingIndex?: number; templates?: { metadata?: { name?: string } }[] }
+    | undefined;
+  const start = tpl?.startingIndex ?? 0;
+  const replicas = Math.min(tpl?.replicas ?? 0, 10_000);
+  const templated = (tpl?.templates ?? []).flatMap((t) =>
+    t.metadata?.name ? Array.from({ length: replicas }, (_, i) => `${t.metadata!.name}-${start + i}`) : [],
+  );
+  return [...fixed, ...templated];
 }

@@ -8,6 +8,7 @@ import { KB, keys } from './keys.ts';
 import { labelValueFor } from '../kube/names.ts';
 import type { Selector } from './selection.ts';
 import { restoreClaims } from './selection.ts';
+import { restoreClaimsOfRestore } from './kubeblocks.ts';
 
 /**
  * The write guard (README, Guarantees): every write checks again, on the live object, that its target is a
@@ -79,7 +80,7 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
    */
   const notMounted = async (ns: string, name: string, patch: Record<string, unknown>): Promise<string | null> => {
     const text = (patch.metadata as { annotations?: Record<string, unknown> } | undefined)?.annotations?.[k.outcome];
-    let about: { pod?: unknown; uid?: unknown; job?: unknown; scope?: unknown } = {};
+    let about: { pod?: unknown; uid?: unknown; job?: unknown; scope?: unknown; group?: unknown } = {};
     try {
       about = typeof text === 'string' ? (JSON.parse(text) as typeof about) : {};
     } catch {
@@ -98,6 +99,10 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
       const sel = live ? selector.selectJob(live) : null;
       if (live && sel && restoreClaims(live.spec.template.spec, sel.profile).includes(name)) return null;
     }
+    // KubeBlocks: the pod and its Job may both be gone (deleted with a Completed Restore); the live
+    // Restore named by the outcome's group still lists its PVCs.
+    const group = str((about as { group?: unknown }).group);
+    if (group && restoreClaimsOfRestore(await inner.get('Restore', ns, group)).includes(name)) return null;
     return 'not a data PVC of a live selected restore Pod or Job that the outcome is about';
   };
 
