@@ -26,14 +26,20 @@ export async function earlyStop(deps: Deps, cluster: Cluster, pod: Pod, sel: Sel
  * the live Restore still says which PVCs its outcome belongs on.
  */
 export function restoreClaimsOfRestore(restore: KubeObject | null): string[] {
-  const cfg = (restore?.spec as { prepareDataConfig?: Record<string, any> } | undefined)?.prepareDataConfig;
+  type Named = { metadata?: { name?: string } };
+  const cfg = (
+    restore?.spec as
+      | {
+          prepareDataConfig?: {
+            volumeClaims?: Named[];
+            volumeClaimsTemplate?: { replicas?: number; startingIndex?: number; templates?: Named[] };
+          };
+        }
+      | undefined
+  )?.prepareDataConfig;
   if (!cfg) return [];
-  const fixed = ((cfg.volumeClaims ?? []) as { metadata?: { name?: string } }[]).flatMap((c) =>
-    c.metadata?.name ? [c.metadata.name] : [],
-  );
-  const tpl = cfg.volumeClaimsTemplate as
-    | { replicas?: number; startingIndex?: number; templates?: { metadata?: { name?: string } }[] }
-    | undefined;
+  const fixed = (cfg.volumeClaims ?? []).flatMap((c) => (c.metadata?.name ? [c.metadata.name] : []));
+  const tpl = cfg.volumeClaimsTemplate;
   const start = tpl?.startingIndex ?? 0;
   const replicas = Math.min(tpl?.replicas ?? 0, 10_000);
   const templated = (tpl?.templates ?? []).flatMap((t) =>
