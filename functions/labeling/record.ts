@@ -265,15 +265,29 @@ export async function record(deps: Deps, cluster: Cluster, told: RestoreData): P
   for (const claim of new Set(spec ? restoreClaims(spec, d.profile) : fromRestore)) {
     writes.push(
       (async () => {
-        const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);
-        if (!pvc || hasRecord(pvc, k, d) || olderThanRecord(pvc, k, d)) return;
-        // A Job's own verdict adds nothing to a PVC that already has its pod's (richer) record of the same state.
-        const onPvc = parseOutcome(pvc.metadata.annotations?.[k.outcome]);
-        if (d.scope === 'job' && onPvc?.scope === 'pod' && onPvc.state === d.state) return;
-        await cluster.patch('PersistentVolumeClaim', d.namespace, claim, {
-          metadata: { annotations: { [k.outcome]: text } },
+        // Read, decide, patch with the resourceVersion as precondition; on a conflict (the pod's and
+        // its Job's records arrive at once) read again and decide again, so a Job's verdict never
+        // overwrites the pod's richer record that landed in between.
+        for (let attempt = 0; attempt < 5; attempt++) {
+          const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);
+          if (!pvc || hasRecord(pvc, k, d) || olderThanRecord(pvc, k, d)) return;
+          // A Job's own verdict adds nothing to a PVC that already has its pod's (richer) record of the same state.
+          const onPvc = parseOutcome(pvc.metadata.annotations?.[k.outcome]);
+          if (d.scope === 'job' && onPvc?.scope === 'pod' && onPvc.state === d.state) return;
+          const rv = pvc.metadata.resourceVersion;
+          try {
+            await cluster.patch('PersistentVolumeClaim', d.namespace, claim, {
+              metadata: { annotations: { [k.outcome]: text }, ...(rv ? { resourceVersion: rv } : {}) },
+            });
+            wrote(`PersistentVolumeClaim/${claim}`);
+            return;
+          } catch (e) {
+            if (!isConflict(e)) throw e;
+          }
+        }
+        throw new TransientClusterError(`record on PVC ${d.namespace}/${claim}: still conflicting after 5 attempts`, {
+          hint: 'transient; the event will be redelivered',
         });
-        wrote(`PersistentVolumeClaim/${claim}`);
       })(),
     );
   }

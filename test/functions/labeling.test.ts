@@ -615,4 +615,36 @@ test('KubeBlocks deleted the Job and its pod with the Completed Restore before t
   assert.is(await rec('data-mysql-9'), undefined, 'a claim the Restore does not name gets nothing');
 });
 
+test("a Job's verdict never overwrites its pod's record that lands on the PVC in between (resourceVersion precondition)", async () => {
+  const h = harness();
+  const pod = restorePod({ restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' });
+  const job = restoreJob({ condition: { type: 'Complete' } });
+  await h.seed(pod, job, pvc('data-mysql-0'));
+  // The Job's verdict reads the PVC; before it patches, the pod's record lands (another labeling call).
+  const podEvent = await h.post('/completion', apiEvent(pod));
+  const jobEvent = await h.post('/completion', apiEvent(job));
+  const get = h.cluster.get.bind(h.cluster);
+  let raced = false;
+  h.cluster.get = (async (kind: string, ns: string, name: string) => {
+    const o = await get(kind as 'Pod', ns, name);
+    if (kind === 'PersistentVolumeClaim' && !raced) {
+      raced = true;
+      const l = await h.post(
+        '/labeling',
+        restoreEvent(podEvent.reply!.type!, podEvent.reply!.data, podEvent.reply!.id!),
+      );
+      assert.is(l.status, 200, l.text);
+    }
+    return o;
+  }) as typeof h.cluster.get;
+  const l = await h.post('/labeling', restoreEvent(jobEvent.reply!.type!, jobEvent.reply!.data, jobEvent.reply!.id!));
+  assert.is(l.status, 200, l.text);
+  assert.ok(raced, 'the race happened');
+  const rec = JSON.parse(
+    (await get('PersistentVolumeClaim', 'db', 'data-mysql-0'))!.metadata.annotations!['restoreguard.dev/outcome']!,
+  );
+  assert.is(rec.scope, 'pod', "the pod's record stays");
+  assert.is(rec.node, 'node-1');
+});
+
 test.run();
