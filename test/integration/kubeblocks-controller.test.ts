@@ -208,12 +208,15 @@ test('deleting a Restore collects the anchors it owns', async () => {
 
 test('one component, two instance templates (two Restores): anchors stay until both are done, members on distinct nodes', async () => {
   const base = { instance: 'two', component: 'mysql', policy: 'Parallel' as const, nodes: THREE };
+  // Template A's restores last 1.5 s: KubeBlocks stops a backup set's sidecars itself once its restore
+  // containers are done, so an instant restore can end before its anchor exists (README, Profiles: the
+  // window without a gate, which KubeBlocks pods cannot carry); this test is about the second Restore.
   await createKubeBlocksRestore(guard.kube, guard.ns, {
     ...base,
     name: 'two-a',
     template: 'data-two-a',
     replicas: 2,
-    runMs: 0,
+    runMs: 1500,
   });
   await createKubeBlocksRestore(guard.kube, guard.ns, {
     ...base,
