@@ -1,3 +1,4 @@
+import { quantity } from '../../functions/core/restore/admission.ts';
 /**
  * The pure parts of the benchmark: statistics, Kubernetes quantities, target verdicts and the
  * markdown table. No I/O here (test/unit/bench-table.test.ts covers it).
@@ -45,27 +46,8 @@ export function share(k: number, n: number): number {
   return n > 0 ? k / n : NaN;
 }
 
-const SUFFIX: Record<string, number> = {
-  '': 1,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  Ki: 1024,
-  Mi: 1024 ** 2,
-  Gi: 1024 ** 3,
-  Ti: 1024 ** 4,
-};
-
-/** A Kubernetes quantity (`500m`, `512Mi`, `2`) as a number (cores, bytes); NaN when unreadable. */
-export function quantity(q: string | number | undefined | null): number {
-  if (typeof q === 'number') return q;
-  if (typeof q !== 'string') return NaN;
-  const m = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q.trim());
-  if (!m) return NaN;
-  return Number(m[1]) * SUFFIX[m[2] ?? '']!;
-}
+// One parser of Kubernetes quantities: the one anchors are fitted with.
+export { quantity };
 
 /** What a pod reserves: the sum of its regular containers' requests, max'ed with any init container's. */
 export function podRequests(

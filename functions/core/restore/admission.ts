@@ -22,10 +22,11 @@ const SUFFIX: Record<string, number> = {
   Ti: 1024 ** 4,
 };
 
-/** A Kubernetes quantity as a number (cores for cpu, bytes for memory); NaN when it does not parse. */
-export function quantity(q: string | number | undefined): number {
+/** A Kubernetes quantity (`500m`, `512Mi`, `2`) as a number (cores, bytes); NaN when it does not parse. */
+export function quantity(q: string | number | undefined | null): number {
   if (typeof q === 'number') return q;
-  const m = /^([0-9.]+)(n|u|m|k|K|M|G|T|Ki|Mi|Gi|Ti)?$/.exec((q ?? '').trim());
+  if (typeof q !== 'string') return Number.NaN;
+  const m = /^([0-9]+(?:\.[0-9]+)?)(n|u|m|k|K|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q.trim());
   if (!m) return Number.NaN;
   return Number(m[1]) * (SUFFIX[m[2] ?? ''] ?? Number.NaN);
 }
