@@ -5,7 +5,7 @@ import type { FunctionDef } from '../core/http/function.ts';
 import { dataOf } from '../core/http/function.ts';
 import type { RestoreData } from '../core/restore/events.ts';
 import { API_TYPES, EventType, ResourceDataSchema, podEnded, replyEvent, stateType } from '../core/restore/events.ts';
-import { judgeObject } from '../core/restore/judge.ts';
+import { isNews, judgeObject } from '../core/restore/judge.ts';
 
 export const NAME = 'completion';
 
@@ -15,7 +15,14 @@ export function outcomeCloudEvent(fn: string, d: RestoreData, time: Date): Cloud
   const idParts =
     d.state === 'placed'
       ? [d.uid, d.state, d.node]
-      : [d.uid, d.scope, d.state, d.reason, ...(d.scope === 'pod' ? [podEnded(d)] : [])];
+      : [
+          d.uid,
+          d.scope,
+          d.state,
+          d.reason,
+          ...(d.scope === 'pod' ? [podEnded(d)] : []),
+          ...(d.recorded ? ['recorded'] : []),
+        ];
   return replyEvent(fn, stateType(d.state), subject, idParts, d, time);
 }
 
@@ -45,12 +52,9 @@ export const completion: FunctionDef<Deps> = {
 
     const obj = dataOf(ResourceDataSchema, event);
     const time = event.time ? new Date(event.time) : deps.clock();
-    const decided = judgeObject(
-      obj,
-      deps,
-      event.type === EventType.apiDelete,
-      Number.isNaN(time.getTime()) ? deps.clock() : time,
-    );
-    return decided ? outcomeCloudEvent(NAME, decided, deps.clock()) : null;
+    const deleted = event.type === EventType.apiDelete;
+    const decided = judgeObject(obj, deps, deleted, Number.isNaN(time.getTime()) ? deps.clock() : time);
+    // Only news goes on: a repeat the object itself shows handled ends here, with no request.
+    return decided && isNews(obj, decided, deleted) ? outcomeCloudEvent(NAME, decided, deps.clock()) : null;
   },
 };

@@ -71,11 +71,19 @@ export const labeling: FunctionDef<Deps> = {
           }
           return null;
         }
+        if (d.recorded) {
+          // The object already carried this record (a state mark): nothing to write, only to answer,
+          // once per process (release reads the live objects before it acts on it).
+          const reply = recordedEvent(d, deps.clock());
+          return deps.memory.once(`${NAME}:answered:${reply.id}`, async () => reply, null);
+        }
         // The answer is what was recorded: the live object's outcome, which may differ from the event's.
         const r = await record(deps, cluster, d);
         // A gated group moves on when a member is recorded (a success anchored, a failure let go).
         if (r.gated) await admitNext(deps, cluster, d.namespace, d.profile, d.group);
-        return r.data ? recordedEvent(r.data, deps.clock()) : null;
+        if (!r.data) return null;
+        const reply = recordedEvent(r.data, deps.clock());
+        return deps.memory.once(`${NAME}:answered:${reply.id}`, async () => reply, null);
       },
       null,
     );

@@ -1,7 +1,8 @@
 import type { RestoreData } from '../core/restore/events.ts';
 import type { KubeObject } from '../core/kube/objects.ts';
 import { stableHash } from '../core/kube/names.ts';
-import { HISTORY_MAX, parseOutcome, readHistory } from '../core/restore/records.ts';
+import { HISTORY_MAX, hasRecord, parseOutcome, readHistory } from '../core/restore/records.ts';
+export { hasRecord };
 import type { HistoryEntry } from '../core/restore/records.ts';
 import type { Keys } from '../core/restore/keys.ts';
 
@@ -39,14 +40,6 @@ export function withHistory(existing: string | undefined, d: RestoreData): strin
   return JSON.stringify(list.slice(-HISTORY_MAX));
 }
 
-/** Does the live object already carry this outcome? (Same state; for pod records, the same pod.) */
-export function hasRecord(obj: KubeObject | null, k: Keys, d: RestoreData): boolean {
-  if (!obj) return false;
-  const ann = obj.metadata.annotations ?? {};
-  const r = parseOutcome(ann[k.outcome]);
-  return !!r && r.state === d.state && r.scope === d.scope && (d.scope === 'job' || r.uid === d.uid);
-}
-
 /**
  * The metadata patch that records `d` on its Job, or null when the Job already says it. Pure.
  * A pod's outcome never overwrites the Job's own final outcome, nor retry's verdict on it
@@ -66,6 +59,10 @@ export function jobRecordPatch(
   const patch: { labels?: Record<string, string>; annotations: Record<string, string> } = { annotations: {} };
   if (!jobFinal && !hasRecord(job, k, d)) patch.annotations[k.outcome] = text;
   if (!jobFinal && !verdicts.has(state) && state !== d.state) patch.labels = { [k.state]: d.state };
+  // A generic group's Jobs are listed by its label (never every Job of a namespace): a Job that
+  // carries it only on its pod template gets it with its first record.
+  if (d.profile === 'generic' && job.metadata.labels?.[k.group] === undefined)
+    patch.labels = { ...patch.labels, [k.group]: d.group };
   if (ann[k.history] !== history) patch.annotations[k.history] = history;
   return patch.labels || Object.keys(patch.annotations).length ? patch : null;
 }

@@ -9,7 +9,7 @@ import type { RestoreData } from '../core/restore/events.ts';
 import { KB, keys } from '../core/restore/keys.ts';
 import type { Keys } from '../core/restore/keys.ts';
 import { templateGated } from '../core/restore/gate.ts';
-import { earlyStop, restoreClaimsOfRestore } from '../core/restore/kubeblocks.ts';
+import { restoreClaimsOfRestore, stopAnnotations } from '../core/restore/kubeblocks.ts';
 import { RETRY_VERDICTS, historyState, parseOutcome } from '../core/restore/records.ts';
 import { judgeObject } from '../core/restore/judge.ts';
 import type { Selection } from '../core/restore/selection.ts';
@@ -132,9 +132,13 @@ async function recordOnJob(
     if (!patch) return false;
     const rv = job.metadata.resourceVersion;
     try {
-      await cluster.patch('Job', d.namespace, job.metadata.name, {
-        metadata: { ...patch, ...(rv ? { resourceVersion: rv } : {}) },
-      });
+      await cluster.patch(
+        'Job',
+        d.namespace,
+        job.metadata.name,
+        { metadata: { ...patch, ...(rv ? { resourceVersion: rv } : {}) } },
+        { witness: [job] },
+      );
       return true;
     } catch (e) {
       if (!isConflict(e)) throw e;
@@ -216,8 +220,7 @@ export async function record(deps: Deps, cluster: Cluster, told: RestoreData): P
   result.data = d;
 
   // Anchor first, so a finished pod is never invisible while its siblings still schedule; then the
-  // early stop (KubeBlocks) together with the records, so the pod frees its requests at once. Release
-  // waits for the records on the live objects whatever the order.
+  // records, and the early stop (KubeBlocks) with the pod's.
   if (livePod && d.state === 'succeeded') {
     result.anchor = await ensureAnchor(
       deps,
@@ -228,10 +231,6 @@ export async function record(deps: Deps, cluster: Cluster, told: RestoreData): P
       liveSel.group === d.group && liveSel.profile === d.profile ? reads : undefined,
     );
   }
-  // The stop goes out now and the records beside it (separate keys, no ordering between them).
-  const stopping = livePod && d.scope === 'pod' ? earlyStop(deps, cluster, livePod, liveSel) : Promise.resolve(false);
-  stopping.catch(() => {}); // awaited with the records below; never an unhandled rejection
-
   const podRecorded = !!livePod && hasRecord(livePod, k, d) && labelsOf(livePod)[k.state] === d.state;
   // The log tail is read once, for the first record of a failure (not on every resync).
   const text = outcomeRecord(
@@ -239,19 +238,13 @@ export async function record(deps: Deps, cluster: Cluster, told: RestoreData): P
     now,
     livePod && !podRecorded && d.state === 'failed' ? await logTail(deps, cluster, livePod, liveSel) : null,
   );
-  // The records are independent writes: made at once (release checks every one on the live objects).
+  // The Job's and the PVCs' records are independent writes, made at once; the pod's comes last, so
+  // a record on the pod says the others are there (release and completion rely on it: README, "What
+  // one restore pod costs").
   const wrote = (what: string) => result.recorded.push(what);
   const writes: Promise<unknown>[] = [];
-  if (livePod && !podRecorded) {
-    const name = livePod.metadata.name;
-    writes.push(
-      cluster
-        .patch('Pod', d.namespace, name, {
-          metadata: { labels: { [k.state]: d.state }, annotations: { [k.outcome]: text } },
-        })
-        .then(() => wrote(`Pod/${name}`)),
-    );
-  }
+  // What this call read from the API server: the write guard checks its writes against these.
+  const witness = [livePod, job].filter((o): o is KubeObject => !!o);
   if (job) writes.push(recordOnJob(cluster, job, d, k, text).then((w) => w && wrote(`Job/${job.metadata.name}`)));
   // Only the PVCs the live pod (or, with the pod gone, the live Job's template) mounts: never the
   // event's list, which could name any PVC (README, Security). The write guard checks it again.
@@ -276,9 +269,13 @@ export async function record(deps: Deps, cluster: Cluster, told: RestoreData): P
           if (d.scope === 'job' && onPvc?.scope === 'pod' && onPvc.state === d.state) return;
           const rv = pvc.metadata.resourceVersion;
           try {
-            await cluster.patch('PersistentVolumeClaim', d.namespace, claim, {
-              metadata: { annotations: { [k.outcome]: text }, ...(rv ? { resourceVersion: rv } : {}) },
-            });
+            await cluster.patch(
+              'PersistentVolumeClaim',
+              d.namespace,
+              claim,
+              { metadata: { annotations: { [k.outcome]: text }, ...(rv ? { resourceVersion: rv } : {}) } },
+              { witness },
+            );
             wrote(`PersistentVolumeClaim/${claim}`);
             return;
           } catch (e) {
@@ -291,19 +288,39 @@ export async function record(deps: Deps, cluster: Cluster, told: RestoreData): P
       })(),
     );
   }
-  writes.push(stopping.then((stopped) => (result.stopped = stopped)));
   // Every write is attempted; the first failure (if any) is the answer, and a redelivery converges.
   const failures = (await Promise.allSettled(writes)).filter(
     (r): r is PromiseRejectedResult => r.status === 'rejected',
   );
   if (failures.length) throw failures[0]!.reason;
+  // The pod's record, and KubeBlocks' stop signal with it (one write).
+  const stop = livePod && d.scope === 'pod' ? stopAnnotations(livePod, liveSel) : null;
+  if (livePod && (!podRecorded || stop)) {
+    const name = livePod.metadata.name;
+    await cluster.patch(
+      'Pod',
+      d.namespace,
+      name,
+      {
+        metadata: podRecorded
+          ? { annotations: stop! }
+          : { labels: { [k.state]: d.state }, annotations: { [k.outcome]: text, ...stop } },
+      },
+      { witness },
+    );
+    if (!podRecorded) wrote(`Pod/${name}`);
+    if (stop) {
+      result.stopped = true;
+      deps.log.info('early stop signalled', { namespace: d.namespace, pod: name });
+    }
+  }
   // The Event tells of a new record: not of one a resync finds again an hour later (Events expire).
   // Best effort: the records are what release waits for, so a failed Event (e.g. its Job deleted by
   // its TTL meanwhile, which the guard refuses) is logged, never the answer.
   const about = job ?? livePod;
   if (about && (result.recorded.length || (hasRecord(about, k, d) && recentRecord(about, k, now, EVENT_WINDOW_MS)))) {
     try {
-      const ev = await cluster.create('Event', d.namespace, outcomeKubeEvent(about, d, now));
+      const ev = await cluster.create('Event', d.namespace, outcomeKubeEvent(about, d, now), { witness });
       if (ev.created) wrote(`Event/${ev.object.metadata.name}`);
     } catch (e) {
       deps.log.warn('event not created', {

@@ -55,6 +55,19 @@ function memberCount(v: GroupView, k: Keys): number {
 }
 
 /**
+ * Why the group is surely still in flight, from what is read first (KubeBlocks' Restore; then the
+ * group's Jobs, `null` while not read yet), or null when the rest must be read to tell. Pure; it
+ * agrees with groupComplete: whatever it says in flight, groupComplete says not complete.
+ */
+export function groupInFlight(owner: KubeObject | null, jobs: KubeObject[] | null): string | null {
+  const phase = (owner?.status as { phase?: string } | undefined)?.phase;
+  if (owner && (!phase || phase === 'Running')) return `Restore ${owner.metadata.name} is ${phase ?? 'not started'}`;
+  if (owner && (phase === 'Completed' || phase === 'Failed')) return null; // the Restore decides: read the rest
+  const running = jobs?.find((j) => !jobFinished(j));
+  return running ? `job ${running.metadata.name} is not finished` : null;
+}
+
+/**
  * Is the group finished and recorded, so its anchors can go? Pure.
  * - KubeBlocks with its Restore present: the Restore says Completed or Failed (its Serial policy
  *   creates Jobs one after another, so the Jobs alone cannot tell); in a phase that never ends

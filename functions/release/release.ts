@@ -2,23 +2,21 @@ import type { Deps } from '../core/deps.ts';
 import type { Cluster } from '../core/kube/cluster.ts';
 import type { KubeObject, LabelSelector } from '../core/kube/objects.ts';
 import { readJob, readPod } from '../core/kube/objects.ts';
-import { restoreClaims } from '../core/restore/selection.ts';
 import { deleteAnchorFor, failureRecorded, selectorString } from '../core/restore/anchors.ts';
 import { judgeObject } from '../core/restore/judge.ts';
 import type { GroupData, RestoreData } from '../core/restore/events.ts';
 import { keys } from '../core/restore/keys.ts';
-import { historyHas, parseOutcome } from '../core/restore/records.ts';
+import { parseOutcome } from '../core/restore/records.ts';
 import type { ProfileName } from '../core/restore/selection.ts';
 import type { GroupView } from './group.ts';
-import { groupComplete } from './group.ts';
+import { groupComplete, groupInFlight } from './group.ts';
 
-/** Why a finished pod may or may not be deleted yet: its record must be on the live objects. */
-export async function podReleasable(
-  deps: Deps,
-  cluster: Cluster,
-  d: RestoreData,
-  pod: KubeObject,
-): Promise<string | null> {
+/**
+ * Why a finished pod may or may not be deleted yet: its record must be on the live pod, and say what
+ * the live pod says. Labeling writes the pod's record last, after its Job's and its PVCs' (README,
+ * "What one restore pod costs"), so the record on the pod stands for all of them.
+ */
+export function podReleasable(deps: Deps, pod: KubeObject): string | null {
   const k = keys(deps.config.RG_DOMAIN);
   const phase = (pod.status as { phase?: string } | undefined)?.phase;
   if (phase !== 'Succeeded' && phase !== 'Failed') return `pod is ${phase ?? 'not finished'}`;
@@ -31,21 +29,13 @@ export async function podReleasable(
   const recorded = parseOutcome(pod.metadata.annotations[k.outcome]);
   if (recorded?.state !== live.state || recorded.uid !== pod.metadata.uid)
     return 'the outcome on the pod is not the live outcome';
-  if (d.job) {
-    const job = await cluster.get('Job', d.namespace, d.job);
-    if (job && !historyHas(job.metadata.annotations?.[k.history], pod.metadata.uid ?? ''))
-      return `no record on job ${d.job}`;
-  }
-  for (const claim of restoreClaims(readPod(pod)!.spec, d.profile)) {
-    const pvc = await cluster.get('PersistentVolumeClaim', d.namespace, claim);
-    if (pvc && !pvc.metadata.annotations?.[k.outcome]) return `no record on PVC ${claim}`;
-  }
   return null;
 }
 
 /**
- * A group's Jobs. KubeBlocks labels its Jobs; the generic profile only promises the label on the
- * pod template, so its Jobs are listed per namespace and selected by their template.
+ * A group's Jobs, by label selector: KubeBlocks labels its Jobs; a generic Job carries the group
+ * label itself, or gets it with its first record (labeling). Never every Job of a namespace (README,
+ * "What one restore pod costs"). `pods` adds the Jobs of the group's pods that the selector missed.
  */
 export async function listGroupJobs(
   deps: Deps,
@@ -54,30 +44,63 @@ export async function listGroupJobs(
   profile: ProfileName,
   group: string,
 ): Promise<KubeObject[]> {
-  if (profile === 'kubeblocks') return cluster.list('Job', namespace, deps.selector.groupSelector({ profile, group }));
-  const all = await cluster.list('Job', namespace, '');
-  return all.filter((j) => {
+  const listed =
+    profile === 'kubeblocks'
+      ? await cluster.list('Job', namespace, deps.selector.groupSelector({ profile, group }))
+      : await cluster.list('Job', namespace, `${keys(deps.config.RG_DOMAIN).group}=${group}`);
+  return listed.filter((j) => {
     const sel = deps.selector.selectJob(readJob(j)!);
-    return sel?.profile === 'generic' && sel.group === group;
+    return sel?.profile === profile && sel.group === group;
   });
 }
 
-/** Reads what release needs to judge a group. */
+/** The Jobs of the group's pods that the label selector missed (a Job labelled only on its template, not yet recorded). */
+async function jobsOfPods(
+  deps: Deps,
+  cluster: Cluster,
+  namespace: string,
+  profile: ProfileName,
+  group: string,
+  have: KubeObject[],
+  pods: KubeObject[],
+): Promise<KubeObject[]> {
+  const known = new Set(have.map((j) => j.metadata.name));
+  const out: KubeObject[] = [];
+  for (const p of pods) {
+    const owner = p.metadata.ownerReferences?.find((r) => r.kind === 'Job' && r.controller)?.name;
+    if (!owner || known.has(owner)) continue;
+    known.add(owner);
+    const j = await cluster.get('Job', namespace, owner);
+    const sel = j ? deps.selector.selectJob(readJob(j)!) : null;
+    if (j && sel?.profile === profile && sel.group === group) out.push(j);
+  }
+  return out;
+}
+
+/**
+ * Reads what release needs to judge a group, and stops reading as soon as the group is surely not
+ * complete (its Restore running, a Job running): most checks are of a group still in flight.
+ */
 export async function viewGroup(
   deps: Deps,
   cluster: Cluster,
   namespace: string,
   profile: ProfileName,
   group: string,
-): Promise<GroupView> {
+): Promise<GroupView | { complete: false; why: string }> {
   const k = keys(deps.config.RG_DOMAIN);
+  const owner = profile === 'kubeblocks' ? await cluster.get('Restore', namespace, group) : null;
+  const early = groupInFlight(owner, null);
+  if (early) return { complete: false, why: early };
+  const labelled = await listGroupJobs(deps, cluster, namespace, profile, group);
+  const running = groupInFlight(owner, labelled);
+  if (running) return { complete: false, why: running };
   const sel = deps.selector.groupSelector({ profile, group });
-  const [jobs, members, anchors, owner] = await Promise.all([
-    listGroupJobs(deps, cluster, namespace, profile, group),
+  const [members, anchors] = await Promise.all([
     cluster.list('Pod', namespace, `${sel},!${k.anchorFor}`),
     cluster.list('Pod', namespace, `${k.group}=${group},${k.anchorFor}`),
-    profile === 'kubeblocks' ? cluster.get('Restore', namespace, group) : Promise.resolve(null),
   ]);
+  const jobs = [...labelled, ...(await jobsOfPods(deps, cluster, namespace, profile, group, labelled, members))];
   return { profile, owner, jobs, pods: members, anchors, retryJobs: deps.config.RG_RETRY_JOBS };
 }
 
@@ -141,6 +164,10 @@ export async function releaseGroup(
 ): Promise<GroupData | null> {
   const k = keys(deps.config.RG_DOMAIN);
   const view = await viewGroup(deps, cluster, namespace, profile, group);
+  if ('complete' in view) {
+    deps.log.debug('group not complete', { namespace, group, why: view.why });
+    return null;
+  }
   const verdict = groupComplete(view, k);
   if (!verdict.complete) {
     deps.log.debug('group not complete', { namespace, group, why: verdict.why });
@@ -157,7 +184,9 @@ export async function releaseGroup(
   }
   // All at once: the workload pods that follow wait on the last of them.
   const gone = await Promise.all(
-    view.anchors.map((a) => cluster.delete('Pod', namespace, a.metadata.name, { uid: a.metadata.uid ?? '' })),
+    view.anchors.map((a) =>
+      cluster.delete('Pod', namespace, a.metadata.name, { uid: a.metadata.uid ?? '', witness: [a] }),
+    ),
   );
   const deleted = view.anchors.filter((_, i) => gone[i]).map((a) => a.metadata.name);
   if (deleted.length) {
@@ -213,7 +242,7 @@ export async function releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreDat
       if (gone) done.push(`anchor ${gone}`);
     }
     if (pod && pod.metadata.uid === d.uid && !pod.metadata.deletionTimestamp) {
-      const why = await podReleasable(deps, cluster, d, pod);
+      const why = podReleasable(deps, pod);
       if (why === null) {
         // A failed attempt's anchor would repel its own retry (same labels): it goes with the failure,
         // as the live pod tells it.
@@ -226,7 +255,7 @@ export async function releaseOutcome(deps: Deps, cluster: Cluster, d: RestoreDat
         if (
           deps.config.RG_DELETE_FINISHED_PODS &&
           !keep &&
-          (await cluster.delete('Pod', d.namespace, d.pod, { uid: d.uid ?? '' }))
+          (await cluster.delete('Pod', d.namespace, d.pod, { uid: d.uid ?? '', witness: [pod] }))
         )
           done.push(`pod ${d.pod}`);
       } else deps.log.debug('pod kept', { namespace: d.namespace, pod: d.pod, why });

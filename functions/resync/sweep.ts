@@ -132,6 +132,19 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
       });
       if (obj.kind === 'Pod') report.pods++;
       else report.jobs++;
+      // A generic Job labelled only on its pod template (or recorded before Jobs were labelled) gets
+      // its group label: release lists a group's Jobs by it, never every Job of a namespace.
+      if (obj.kind === 'Job' && sel.profile === 'generic' && obj.metadata.labels?.[k.group] === undefined) {
+        await step(`label job ${sel.namespace}/${obj.metadata.name}`, async () => {
+          await cluster.patch(
+            'Job',
+            sel.namespace,
+            obj.metadata.name,
+            { metadata: { labels: { [k.group]: sel.group } } },
+            { witness: [o] },
+          );
+        });
+      }
       if (!d) continue;
       if (d.state === 'pending') {
         if (obj.kind === 'Pod') {

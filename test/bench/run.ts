@@ -23,6 +23,7 @@ import { factsMarkdown, machineFacts } from './facts.ts';
 import { figure1, figure2, figure4, figure8, runScheduling, schedulingCells, type CellResult } from './scheduling.ts';
 import { figure3, runRecovery, type RecoverySample } from './recovery.ts';
 import { figure7, runDeadlock, type DeadlockResult } from './deadlock.ts';
+import { costCells, figure9, runCostCell, type CostResult } from './cost.ts';
 import {
   atLeast,
   atMost,
@@ -149,7 +150,13 @@ if (want(6)) {
 // ---------------------------------------------------------------------------------------------
 // 1–4, 7, 8: on the rig
 // ---------------------------------------------------------------------------------------------
-if (want(1, 2, 3, 4, 7, 8)) {
+if (want(1, 2, 3, 4, 7, 8, 9)) {
+  // restore-guard runs as the shipped bundle: built from this tree, never a stale dist/.
+  if (!want(6)) {
+    progress('rig: npm run build…');
+    const b = spawnSync(process.execPath, ['esbuild.config.ts'], { cwd: ROOT, encoding: 'utf8' });
+    if (b.status !== 0) throw new Error(`build failed: ${b.stderr || b.stdout}`);
+  }
   progress('rig: ensureRig…');
   const rig = await ensureRig();
   facts.kube = (await rig.kube.get('/version')).gitVersion;
@@ -228,6 +235,26 @@ if (want(1, 2, 3, 4, 7, 8)) {
       raw.deadlock = r;
       rows.push(...figure7(r));
       work.restorePods += r.guard.reduce((j, g) => j + g.members.length, 0);
+    }
+    if (want(9)) {
+      // One namespace for every cell: the unrelated objects accumulate (0, then 1,000, then 10,000).
+      const cells = costCells(full);
+      progress(`fig 9  API cost: ${cells.length} cells, ${cells[0]!.groups} groups of 3 each`);
+      const r: CostResult[] = await withArms({ guard: 'guard' } as const, async (c) => {
+        const out: CostResult[] = [];
+        for (const cell of cells) {
+          const res = await runCostCell(c.guard, cell, { concurrency: P.concurrency, capMs: P.capMs, progress });
+          progress(
+            `fig 9  ${res.label}: ${fmtNum(Object.values(res.requests).reduce((a, b) => a + b, 0) / res.pods, 1)} requests per pod`,
+          );
+          out.push(res);
+        }
+        return out;
+      });
+      raw.cost = r;
+      const f9 = figure9(r);
+      rows.push(...f9.rows);
+      details.push({ title: 'Figure 9: API cost per restore pod, every cell', body: f9.detail });
     }
     if (want(3)) {
       const r: RecoverySample[] = await withArms({ baseline: 'plain', guard: 'guard' } as const, (c) =>

@@ -238,3 +238,45 @@ export function expandMembers(c: CompactMembers): Record<string, string | number
     ),
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Prometheus counters (figure 9: what restore-guard asked of the API server)
+// ---------------------------------------------------------------------------------------------
+
+/** Every sample of the named counters in a text exposition, keyed `name{labels as written}`. */
+export function parseCounters(text: string, names: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([0-9.eE+-]+|NaN|[+-]Inf)$/.exec(line.trim());
+    if (!m || !names.includes(m[1]!)) continue;
+    out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
+  }
+  return out;
+}
+
+/** after − before for every sample (a sample absent before counts from 0). */
+export function diffCounters(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of after) {
+    const d = v - (before.get(k) ?? 0);
+    if (d !== 0) out.set(k, d);
+  }
+  return out;
+}
+
+/** The labels of a `name{a="x",b="y"}` key. */
+export function labelsOfKey(key: string): Record<string, string> {
+  return Object.fromEntries([...key.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1]!, x[2]!]));
+}
+
+/** Sums the samples of one counter by one label (samples of other counters are ignored). */
+export function sumBy(samples: Map<string, number>, name: string, label: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of samples) {
+    if (!k.startsWith(`${name}{`) && k !== name) continue;
+    const l = labelsOfKey(k)[label] ?? '';
+    out.set(l, (out.get(l) ?? 0) + v);
+  }
+  return out;
+}

@@ -50,7 +50,7 @@ async function chain(h: ReturnType<typeof harness>, obj: KubeObject) {
 async function bind(h: ReturnType<typeof harness>, name: string, node: string) {
   const p = await live(h, name);
   assert.equal(p.spec.schedulingGates ?? [], [], `${name} is let go before it is bound`);
-  await h.cluster.patch('Pod', 'db', name, { spec: { nodeName: node }, status: { phase: 'Running' } });
+  await h.cluster.patch('Pod', 'db', name, { spec: { nodeName: node }, status: { phase: 'Pending' } });
   return live(h, name);
 }
 

@@ -15,7 +15,7 @@ async function chain(h: ReturnType<typeof harness>, obj: KubeObject) {
 
 test('placed: an anchor on the same node repelling what the pod repels but its own member, owned by the Job', async () => {
   const h = harness();
-  const pod = restorePod({ restore: 'running' });
+  const pod = restorePod({ restore: 'running', phase: 'Pending' });
   await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
   const r = await chain(h, pod);
   assert.is(r.completion.reply!.type, EventType.placed);
@@ -69,7 +69,7 @@ test('placed: an anchor on the same node repelling what the pod repels but its o
 
 test('placed: the Restore owns the anchor as controller when it exists (KubeBlocks)', async () => {
   const h = harness();
-  const pod = restorePod();
+  const pod = restorePod({ phase: 'Pending' });
   const restore = {
     apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
     kind: 'Restore',
@@ -85,7 +85,7 @@ test('placed: the Restore owns the anchor as controller when it exists (KubeBloc
 
 test('placed again and again: one anchor, and the repeats write nothing', async () => {
   const h = harness();
-  const pod = restorePod();
+  const pod = restorePod({ phase: 'Pending' });
   await h.seed(pod, restoreJob());
   await chain(h, pod);
   const before = h.cluster.writes.filter((w) => w.changed).length;
@@ -97,7 +97,7 @@ test('placed again and again: one anchor, and the repeats write nothing', async 
 
 test('no inter-pod rules: no anchor', async () => {
   const h = harness();
-  const pod = restorePod({ antiAffinity: false });
+  const pod = restorePod({ antiAffinity: false, phase: 'Pending' });
   await h.seed(pod, restoreJob());
   await chain(h, pod);
   assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
@@ -432,7 +432,7 @@ test("a late failure of an older pod that is gone never replaces a newer pod's r
 
 test('a forged succeeded for a running pod records nothing and sends no stop signal: the live pod decides', async () => {
   const h = harness();
-  const running = restorePod({ restore: 'running' });
+  const running = restorePod({ restore: 'running', phase: 'Pending' });
   await h.seed(running, restoreJob(), pvc('data-mysql-0'));
   const placed = await h.post('/completion', apiEvent(running));
   assert.is(placed.reply?.type, EventType.placed);
@@ -506,7 +506,7 @@ test('a pod name over 63 characters (a pod not made by a Job) still gets an anch
   const { LABEL_VALUE } = await import('../../functions/core/kube/names.ts');
   const h = harness();
   const name = `restore-${'x'.repeat(70)}`;
-  const pod = restorePod({ name, restore: 'running' });
+  const pod = restorePod({ name, restore: 'running', phase: 'Pending' });
   await h.seed(pod, restoreJob());
   await chain(h, pod);
   const anchors = h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']);
@@ -539,7 +539,7 @@ test("a pending successor of a member (its next backup set) takes the node over:
   for (const p of [first, other]) {
     const placed = {
       ...p,
-      status: { ...p.status, phase: 'Running', containerStatuses: [{ name: 'restore', state: { running: {} } }] },
+      status: { ...p.status, phase: 'Pending', containerStatuses: [{ name: 'restore', state: { running: {} } }] },
     };
     await h.cluster.patch('Pod', 'db', p.metadata.name, { status: placed.status });
     await chain(h, (await h.cluster.get('Pod', 'db', p.metadata.name))!);
@@ -554,6 +554,8 @@ test("a pending successor of a member (its next backup set) takes the node over:
     node: null,
     restore: 'waiting',
     phase: 'Pending',
+    // kube-scheduler found no node: its member's anchors repel it
+    status: { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }] },
   });
   await h.seed(next, restoreJob({ name: 'set1' }));
   const r = await chain(h, next);

@@ -41,23 +41,27 @@ test('a finished pod is deleted only once its outcome is on the pod, the Job and
   assert.ok(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), 'the anchor stays while the group runs');
 });
 
-test('no record on the PVC yet: the pod is kept', async () => {
+test("the pod's record is written last, so it stands for the others: a pod without it is kept", async () => {
   const h = harness();
   const pod = restorePod({ restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' });
   await h.seed(pod, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
   await run(h, pod);
   assert.is(await h.cluster.get('Pod', 'db', pod.metadata.name), null);
-  // Now the same with the PVC record stripped before release looks.
+  // The Job's and the PVC's records were written before the pod's.
+  const order = h.cluster.writes.filter((w) => w.verb === 'patch' && w.changed).map((w) => w.kind);
+  assert.equal(order.slice(0, 3).sort(), ['Job', 'PersistentVolumeClaim', 'Pod']);
+  assert.is(order.indexOf('Pod'), 2, `the pod's record comes last: ${order.join(', ')}`);
+  // Now the same with the pod's record stripped before release looks.
   const h2 = harness();
   const pod2 = restorePod({ restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' });
   await h2.seed(pod2, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
   const c = await h2.post('/completion', apiEvent(pod2));
   const l = await h2.post('/labeling', restoreEvent(c.reply!.type!, c.reply!.data));
-  await h2.cluster.patch('PersistentVolumeClaim', 'db', 'data-mysql-0', {
-    metadata: { annotations: { 'restoreguard.dev/outcome': null } },
+  await h2.cluster.patch('Pod', 'db', pod2.metadata.name, {
+    metadata: { labels: { 'restoreguard.dev/state': null } },
   });
   await h2.post('/release', restoreEvent(l.reply!.type!, l.reply!.data));
-  assert.ok(await h2.cluster.get('Pod', 'db', pod2.metadata.name), 'kept: the PVC has no record');
+  assert.ok(await h2.cluster.get('Pod', 'db', pod2.metadata.name), 'kept: the pod has no record');
 });
 
 test('KubeBlocks group: anchors stay while the Restore runs, go when it is Completed', async () => {
@@ -68,6 +72,7 @@ test('KubeBlocks group: anchors stay while the Restore runs, go when it is Compl
       job: `restore-${i}`,
       node: `node-${i}`,
       restore: 'running',
+      phase: 'Pending',
       claims: [`data-${i}`],
     }),
   );
@@ -103,7 +108,7 @@ test('KubeBlocks group: anchors stay while the Restore runs, go when it is Compl
 test('generic group without an owner: complete when every Job finished and is recorded', async () => {
   // pg-0's Job completes first; pg-1 still runs, so the group is not complete.
   const h = harness();
-  const mk = (i: number, restore: 'running' | { exit: number }, phase = 'Running') =>
+  const mk = (i: number, restore: 'running' | { exit: number }, phase = 'Pending') =>
     restorePod({
       profile: 'generic',
       group: 'pg',
@@ -143,7 +148,7 @@ test('generic group without an owner: complete when every Job finished and is re
 
 test("a failed attempt's anchor goes at once, so the Job's next pod is not repelled by it", async () => {
   const h = harness();
-  const placed = restorePod({ restore: 'running' });
+  const placed = restorePod({ restore: 'running', phase: 'Pending' });
   await h.seed(placed, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
   await run(h, placed);
   assert.ok(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'));
@@ -160,7 +165,7 @@ test("a failed attempt's anchor goes at once, so the Job's next pod is not repel
 test('a generic failed pod is released once recorded (its anchor with it)', async () => {
   const h = harness();
   const job = restoreJob({ profile: 'generic', group: 'pg' });
-  const placed = restorePod({ profile: 'generic', group: 'pg', restore: 'running' });
+  const placed = restorePod({ profile: 'generic', group: 'pg', restore: 'running', phase: 'Pending' });
   await h.seed(placed, job, pvc('data-mysql-0'));
   await run(h, placed);
   assert.ok(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'));
@@ -173,7 +178,7 @@ test('a generic failed pod is released once recorded (its anchor with it)', asyn
 
 test("KubeBlocks: the Restore's own update to Completed releases the anchors at once", async () => {
   const h = harness();
-  const pod = restorePod({ restore: 'running' });
+  const pod = restorePod({ restore: 'running', phase: 'Pending' });
   await h.seed(pod, restoreJob(), restoreCr('Running'));
   await run(h, pod);
   assert.ok(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'));
@@ -195,7 +200,14 @@ test('one component, two Restores (instance templates): the first one done keeps
     metadata: { name, namespace: 'db', uid: `uid-${name}` },
     status: { phase },
   });
-  const a = restorePod({ name: 'a-0-x', job: 'a-0', group: 'tpl-a', claims: ['data-a-0'], restore: 'running' });
+  const a = restorePod({
+    name: 'a-0-x',
+    job: 'a-0',
+    group: 'tpl-a',
+    claims: ['data-a-0'],
+    restore: 'running',
+    phase: 'Pending',
+  });
   const b = restorePod({
     name: 'b-0-x',
     job: 'b-0',
@@ -261,7 +273,7 @@ const anchorsOf = (h: H) =>
 test('a failed pod that is gone takes its own anchor (by uid), never the anchor of a successor with the same name', async () => {
   // Gone: the anchor stands for the failed pod's uid, so it goes.
   const h = harness();
-  const placed = restorePod({ restore: 'running' });
+  const placed = restorePod({ restore: 'running', phase: 'Pending' });
   await h.seed(placed, restoreJob(), pvc('data-mysql-0'), restoreCr('Running'));
   await run(h, placed);
   const anchor = (await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'))!;
@@ -307,7 +319,7 @@ test('a failed pod that is gone takes its own anchor (by uid), never the anchor 
 
 test('RG_DELETE_FINISHED_JOBS: a finished Job that owns an anchor is kept while the group runs, deleted once its anchors are', async () => {
   const h = harness({ RG_DELETE_FINISHED_JOBS: 'true' });
-  const mk = (i: number, restore: 'running' | { exit: number }, phase = 'Running') =>
+  const mk = (i: number, restore: 'running' | { exit: number }, phase = 'Pending') =>
     restorePod({
       profile: 'generic',
       group: 'pg',
@@ -400,7 +412,7 @@ function failedGroup(h: H, pg1: { labels?: Record<string, string>; annotations?:
       name: 'pg-0',
       claims: ['pg-0'],
       condition: { type: 'Complete' },
-      labels: { 'restoreguard.dev/state': 'succeeded' },
+      labels: { 'restoreguard.dev/state': 'succeeded', 'restoreguard.dev/group': 'pg' },
       annotations: { 'restoreguard.dev/outcome': JSON.stringify(done) },
     }),
     restoreJob({
@@ -409,7 +421,8 @@ function failedGroup(h: H, pg1: { labels?: Record<string, string>; annotations?:
       name: 'pg-1',
       claims: ['pg-1'],
       condition: { type: 'Failed', reason: 'BackoffLimitExceeded' },
-      labels: { 'restoreguard.dev/retry': 'true', ...pg1.labels },
+      // as labeling leaves a recorded Job: with its group label
+      labels: { 'restoreguard.dev/retry': 'true', 'restoreguard.dev/group': 'pg', ...pg1.labels },
       annotations: pg1.annotations,
     }),
     pvc('pg-0'),

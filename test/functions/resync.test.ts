@@ -103,6 +103,8 @@ test("a failed pod that vanished before its anchor went: the next ping deletes t
     profile: 'generic',
     group: 'pg',
     name: 'pg-0',
+    // as labeling leaves a Job it recorded on: with its group label
+    labels: { 'restoreguard.dev/group': 'pg' },
     annotations: { 'restoreguard.dev/history': JSON.stringify([entry('pg-0-a', 'uid-pg-0-a', 'failed')]) },
   });
   const done = restoreJob({

@@ -356,7 +356,7 @@ test("retry's wait is bounded: a finishedAt in the future (forged, or a skewed c
 
 test('a pod-scope failure of a pod that is still running (forged or stale) neither stops it nor removes its anchor', async () => {
   const h = harness();
-  const running = restorePod({ restore: 'running' });
+  const running = restorePod({ restore: 'running', phase: 'Pending' });
   await h.seed(running, restoreJob(), anchorOf(running.metadata.uid!));
   const failedLater = restorePod({
     restore: 'running',

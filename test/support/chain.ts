@@ -514,6 +514,8 @@ export interface Chain {
   received(): number;
   /** restore-guard's Prometheus metrics text (guard mode) */
   metricsText(): Promise<string>;
+  /** restore-guard's process id when it runs in its own process (isolated), else null */
+  pid(): number | null;
   createRestoreGroup(opts?: RestoreGroupOptions): Promise<RestoreGroup>;
   /** A plain pod (e.g. the workload after a restore); returns its name. */
   createPod(
@@ -698,6 +700,7 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
     logFile,
     timings: { rigMs, chainMs },
     received: () => (child ? -1 : received),
+    pid: () => child?.pid ?? null,
 
     async createRestoreGroup(o: RestoreGroupOptions = {}): Promise<RestoreGroup> {
       const profile = o.profile ?? 'generic';

@@ -123,7 +123,14 @@ export function restorePod(o: PodOpts = {}): Pod {
             },
           }),
     },
-    status: { phase: o.phase ?? 'Running', startTime: T0, containerStatuses: statuses, ...o.status },
+    // A pod whose restore still runs is built as its bind (Pending, on its node): the update that
+    // carries news (see isNews); a finished restore's pod as Running (a sidecar may keep it so).
+    status: {
+      phase: o.phase ?? (restore === 'running' ? 'Pending' : 'Running'),
+      startTime: T0,
+      containerStatuses: statuses,
+      ...o.status,
+    },
   } as unknown as Pod;
 }
 

@@ -855,7 +855,8 @@ test('the answer names the PVCs the pod mounts, so records reach them after the 
   assert.ok(withRepo > 0, 'a fixture mounts a Mount-type backup repository');
 });
 
-test('judgement is linear in the containers: 30,000 of them (a 1 MiB event) judged in well under a second', async () => {
+// Its speed is the benchmark's business (figure 5), not a timed test's: a busy CI machine must not fail it.
+test('30,000 containers (a 1 MiB event): every one judged, init containers included', async () => {
   const { judgeObject } = await import('../../functions/core/restore/judge.ts');
   const { restorePod } = await import('../support/objects.ts');
   const n = 30_000;
@@ -869,14 +870,51 @@ test('judgement is linear in the containers: 30,000 of them (a 1 MiB event) judg
     .slice(0, n / 2)
     .map((name) => ({ name: `i${name}`, state: { terminated: { exitCode: 0 } } }));
   const deps = { config: DEFAULTS, selector: createSelector(DEFAULTS) };
-  const started = performance.now();
   const d = judgeObject(pod, deps, false, new Date('2026-11-29T10:00:10Z'));
   const failedPod = { ...pod, status: { ...pod.status, phase: 'Failed' } };
-  judgeObject(failedPod, deps, false, new Date('2026-11-29T10:00:10Z'));
-  const ms = performance.now() - started;
+  const f = judgeObject(failedPod, deps, false, new Date('2026-11-29T10:00:10Z'));
   assert.is(d?.state, 'placed');
   assert.is(d?.containers.length, n);
-  assert.ok(ms < 1000, `judged in ${ms.toFixed(0)} ms`);
+  assert.is(f?.state, 'failed');
+});
+
+test('isNews: the bind, an unschedulable pending pod and an unrecorded outcome are news; repeats are not', async () => {
+  const { isNews, judgeObject } = await import('../../functions/core/restore/judge.ts');
+  const { restorePod } = await import('../support/objects.ts');
+  const deps = { config: DEFAULTS, selector: createSelector(DEFAULTS) };
+  const at = new Date('2026-11-29T10:00:10Z');
+  const news = (p: any, deleted = false) => {
+    const d = judgeObject(p, deps, deleted, at)!;
+    return isNews(p, d, deleted);
+  };
+  assert.ok(news(restorePod({ phase: 'Pending' })), 'the bind');
+  assert.not.ok(news(restorePod({ phase: 'Running' })), 'a running pod repeats its bind');
+  const waiting = restorePod({ node: null, phase: 'Pending', restore: 'waiting' });
+  assert.not.ok(news(waiting), 'a pending pod that schedules at once needs no hand-over');
+  const repelled = restorePod({
+    node: null,
+    phase: 'Pending',
+    restore: 'waiting',
+    status: { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }] },
+  });
+  assert.ok(news(repelled), 'unschedulable: the hand-over may be needed');
+  const done = restorePod({ restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' });
+  assert.ok(news(done), 'an unrecorded outcome');
+  const recorded = {
+    ...done,
+    metadata: {
+      ...done.metadata,
+      labels: { ...done.metadata.labels, 'restoreguard.dev/state': 'succeeded' },
+      annotations: {
+        'restoreguard.dev/outcome': JSON.stringify({ state: 'succeeded', scope: 'pod', uid: done.metadata.uid }),
+      },
+    },
+  };
+  assert.is(judgeObject(recorded as any, deps, false, at)?.recorded, true);
+  assert.ok(news(recorded), 'recorded and ended: release deletes it');
+  assert.not.ok(news(recorded, true), 'recorded and deleted: nothing left');
+  const sidecar = { ...recorded, status: { ...restorePod({ restore: { exit: 0 } }).status } };
+  assert.not.ok(news(sidecar), 'recorded, the sidecar still runs: nothing until it ends');
 });
 
 test.run();

@@ -75,24 +75,28 @@ test('hasRecord: same state and scope, and for pods the same pod', () => {
 
 test("jobRecordPatch: a pod's outcome labels a Job without an outcome of its own, and adds history", () => {
   const p = jobRecordPatch(obj(), data(), k, 'TEXT', VERDICTS)!;
-  assert.equal(p.labels, { [k.state]: 'failed' });
+  // and, for a generic group, its group label (release lists a group's Jobs by it)
+  assert.equal(p.labels, { [k.state]: 'failed', [k.group]: 'g' });
+  assert.equal(jobRecordPatch(obj(), data({ profile: 'kubeblocks' }), k, 'TEXT', VERDICTS)!.labels, {
+    [k.state]: 'failed',
+  });
   assert.is(p.annotations[k.outcome], 'TEXT');
   assert.is(readHistory(p.annotations[k.history]).length, 1);
 });
 
 test("jobRecordPatch: never over the Job's own final outcome, nor over retry's verdict; null when all is there", () => {
   const own = obj(
-    { [k.state]: 'failed' },
+    { [k.state]: 'failed', [k.group]: 'g' },
     { [k.outcome]: outcomeRecord(data({ scope: 'job', pod: null, uid: 'uid-j' }), NOW, null) },
   );
   const p = jobRecordPatch(own, data(), k, 'TEXT', VERDICTS)!;
   assert.is(p.labels, undefined);
   assert.is(p.annotations[k.outcome], undefined);
   assert.ok(p.annotations[k.history], 'the pod still goes into the history');
-  const retried = obj({ [k.state]: 'retried' });
+  const retried = obj({ [k.state]: 'retried', [k.group]: 'g' });
   assert.is(jobRecordPatch(retried, data(), k, 'TEXT', VERDICTS)!.labels, undefined);
   const done = obj(
-    { [k.state]: 'failed' },
+    { [k.state]: 'failed', [k.group]: 'g' },
     { [k.outcome]: outcomeRecord(data(), NOW, null), [k.history]: withHistory(undefined, data()) },
   );
   assert.is(jobRecordPatch(done, data(), k, 'TEXT', VERDICTS), null);

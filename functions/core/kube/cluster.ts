@@ -11,9 +11,21 @@ export const RESOURCES = {
 } as const;
 export type Kind = keyof typeof RESOURCES;
 
-export interface DeleteOptions {
+export interface WriteOptions {
+  /**
+   * Objects the caller has just read from the API server (never from an event): a wrapper that
+   * checks a write against live objects (the write guard) may use them instead of reading them
+   * again. The written object itself is used only under a resourceVersion precondition, so the API
+   * server proves it unchanged. Implementations that talk to the API server ignore it.
+   */
+  witness?: readonly KubeObject[];
+}
+
+export interface DeleteOptions extends WriteOptions {
   /** Precondition: delete only the object with this uid (never a successor with the same name). */
   uid?: string;
+  /** Precondition: delete only this version of it; a newer one is a conflict (thrown, as for patch). */
+  resourceVersion?: string;
   propagation?: 'Background' | 'Foreground' | 'Orphan';
 }
 
@@ -32,9 +44,20 @@ export interface Cluster {
   get(kind: Kind, namespace: string, name: string): Promise<KubeObject | null>;
   list(kind: Kind, namespace: string | null, labelSelector: string): Promise<KubeObject[]>;
   /** AlreadyExists is success: `created` is false and `object` is the existing one. */
-  create(kind: Kind, namespace: string, obj: KubeObject): Promise<{ created: boolean; object: KubeObject }>;
+  create(
+    kind: Kind,
+    namespace: string,
+    obj: KubeObject,
+    opts?: WriteOptions,
+  ): Promise<{ created: boolean; object: KubeObject }>;
   /** JSON merge patch (RFC 7386). Null when the object is gone. */
-  patch(kind: Kind, namespace: string, name: string, patch: Record<string, unknown>): Promise<KubeObject | null>;
+  patch(
+    kind: Kind,
+    namespace: string,
+    name: string,
+    patch: Record<string, unknown>,
+    opts?: WriteOptions,
+  ): Promise<KubeObject | null>;
   /** False when there was nothing to delete (gone, or a different uid). */
   delete(kind: Kind, namespace: string, name: string, opts?: DeleteOptions): Promise<boolean>;
   logs(namespace: string, pod: string, container: string, opts: LogOptions): Promise<string | null>;

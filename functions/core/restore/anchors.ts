@@ -192,9 +192,13 @@ export async function handOver(
     if (a.metadata.annotations?.[k.anchorUid] === pod.metadata.uid || a.metadata.deletionTimestamp) continue;
     const carried = strip.filter((key) => a.metadata.labels?.[key] !== undefined);
     if (!carried.length) continue;
-    await cluster.patch('Pod', namespace, a.metadata.name, {
-      metadata: { labels: Object.fromEntries(carried.map((key) => [key, null])) },
-    });
+    await cluster.patch(
+      'Pod',
+      namespace,
+      a.metadata.name,
+      { metadata: { labels: Object.fromEntries(carried.map((key) => [key, null])) } },
+      { witness: [a] },
+    );
     done.push(a.metadata.name);
   }
   if (done.length)
@@ -258,7 +262,7 @@ export async function renewAnchor(
       (leaseLeft(a, deps.clock()) ?? Number.POSITIVE_INFINITY) > deps.config.RG_ANCHOR_DEADLINE_SECONDS / 2,
   );
   if (fresh) {
-    await cluster.delete('Pod', ns, old.metadata.name, { uid: old.metadata.uid ?? '' });
+    await cluster.delete('Pod', ns, old.metadata.name, { uid: old.metadata.uid ?? '', witness: [old] });
     return null;
   }
   const gen = nextGeneration(all, k);
@@ -279,7 +283,7 @@ export async function renewAnchor(
     spec,
   };
   const r = await cluster.create('Pod', ns, copy);
-  await cluster.delete('Pod', ns, old.metadata.name, { uid: old.metadata.uid ?? '' });
+  await cluster.delete('Pod', ns, old.metadata.name, { uid: old.metadata.uid ?? '', witness: [old] });
   deps.log.info('anchor renewed', { namespace: ns, pod, from: old.metadata.name, to: copy.metadata.name });
   return r.created ? copy.metadata.name : null;
 }
@@ -460,9 +464,9 @@ export async function ensureAnchor(
     anchor.metadata.annotations = { ...anchor.metadata.annotations, [k.generation]: String(gen) };
   }
   const name = anchor.metadata.name;
-  const r = await createAdmitted(deps, cluster, sel.namespace, anchor, job);
+  const r = await createAdmitted(deps, cluster, sel.namespace, anchor, job, pod);
   for (const old of mine)
-    await cluster.delete('Pod', sel.namespace, old.metadata.name, { uid: old.metadata.uid ?? '' });
+    await cluster.delete('Pod', sel.namespace, old.metadata.name, { uid: old.metadata.uid ?? '', witness: [old] });
   if (r.created) {
     deps.metrics.anchors.add({}, 1);
     deps.log.info('anchor created', {
@@ -488,16 +492,18 @@ async function createAdmitted(
   namespace: string,
   anchor: KubeObject,
   job: KubeObject | null,
+  pod: Pod,
 ): Promise<{ created: boolean; object: KubeObject }> {
+  const witness = { witness: [pod as unknown as KubeObject] };
   try {
-    return await cluster.create('Pod', namespace, anchor);
+    return await cluster.create('Pod', namespace, anchor, witness);
   } catch (e) {
     const status = e instanceof ClusterRequestError ? e.details?.status : undefined;
     if (status !== 403 && status !== 422) throw e;
     const fit = fitToLimits(anchor, await cluster.list('LimitRange', namespace, ''));
     if (fit.anchor) {
       try {
-        const r = await cluster.create('Pod', namespace, fit.anchor);
+        const r = await cluster.create('Pod', namespace, fit.anchor, witness);
         deps.metrics.anchorsRefused.inc({ fitted: 'true' });
         deps.log.info('anchor fitted to the namespace', { namespace, anchor: anchor.metadata.name, why: fit.why });
         return r;
@@ -570,7 +576,12 @@ export async function deleteAnchorFor(
   let deleted: string | null = null;
   for (const anchor of await anchorsOf(cluster, k, namespace, pod)) {
     if (anchor.metadata.annotations?.[k.anchorUid] !== uid) continue;
-    if (await cluster.delete('Pod', namespace, anchor.metadata.name, { uid: anchor.metadata.uid ?? '' }))
+    if (
+      await cluster.delete('Pod', namespace, anchor.metadata.name, {
+        uid: anchor.metadata.uid ?? '',
+        witness: [anchor],
+      })
+    )
       deleted = anchor.metadata.name;
   }
   return deleted;

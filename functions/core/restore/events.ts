@@ -70,6 +70,12 @@ export const RestoreDataSchema = z.object({
   claims: z.optional(z.array(objectName())),
   /** The pod's phase when judged (pod scope): a sidecar may keep a finished restore's pod Running. */
   phase: z.optional(z.nullable(z.string())),
+  /**
+   * The judged object already carried this outcome's record (a state mark: labeling has nothing to
+   * write, only to answer). A hint that saves requests, never a licence: release still reads the
+   * live object before it deletes anything.
+   */
+  recorded: z.optional(z.boolean()),
 });
 export type RestoreData = z.infer<typeof RestoreDataSchema>;
 

@@ -8,7 +8,7 @@ import type { RetryPolicy } from './reasons.ts';
 import { isRetryable } from './reasons.ts';
 import type { Selection } from './selection.ts';
 import { restoreClaims, restoreContainerNames } from './selection.ts';
-import { parseOutcome, readHistory } from './records.ts';
+import { parseOutcome, readHistory, recordedOn } from './records.ts';
 
 /**
  * What happened to a restore, as a pure function of the object (and the event's time, for the
@@ -377,12 +377,34 @@ export function judgeObject(
   time: Date,
 ): RestoreData | null {
   const ctx = judgeContext(deps, deleted, time);
-  if (obj.kind === 'Pod') {
-    const sel = deps.selector.selectPod(obj);
-    return sel ? judgePod(obj, sel, ctx) : null;
-  }
-  const sel = deps.selector.selectJob(obj);
-  return sel ? judgeJob(obj, sel, ctx) : null;
+  const sel = obj.kind === 'Pod' ? deps.selector.selectPod(obj) : deps.selector.selectJob(obj);
+  if (!sel) return null;
+  const d = obj.kind === 'Pod' ? judgePod(obj, sel, ctx) : judgeJob(obj, sel, ctx);
+  return d && recordedOn(obj, keys(ctx.domain), d) ? { ...d, recorded: true } : d;
+}
+
+/**
+ * Is this judgement news that the chain must act on, or a repeat that the object itself shows
+ * handled (README, "What one restore pod costs")? Pure: completion answers only news, so most of a
+ * restore pod's status updates cost no request. Resync judges every object regardless.
+ * - placed: the bind (the pod is still Pending); its later status updates repeat it;
+ * - pending: only once kube-scheduler found no node (PodScheduled False, Unschedulable): a member's
+ *   earlier anchors may be what repels it, and the hand-over is needed; a pod that schedules at
+ *   once needs nothing;
+ * - a pod's outcome already recorded on it: news only once the pod itself has ended (release
+ *   deletes ended pods), never again while it is being deleted;
+ * - everything else (gated, unrecorded outcomes, Jobs) is news.
+ */
+export function isNews(obj: Pod | Job, d: RestoreData, deleted: boolean): boolean {
+  if (obj.kind !== 'Pod') return true;
+  const phase = obj.status.phase ?? 'Pending';
+  if (d.state === 'placed') return phase === 'Pending';
+  if (d.state === 'pending')
+    return (obj.status.conditions ?? []).some(
+      (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
+    );
+  if (d.recorded) return (phase === 'Succeeded' || phase === 'Failed') && !deleted && !obj.metadata.deletionTimestamp;
+  return true;
 }
 
 /** Does the pod still carry restore-guard's placement gate? */

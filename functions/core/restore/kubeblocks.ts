@@ -6,15 +6,26 @@ import { KB } from './keys.ts';
 import type { Selection } from './selection.ts';
 
 /**
+ * The annotations that stop a KubeBlocks pod's helper sidecar, or null when there is nothing to stop
+ * (another profile, stopped already, the pod ended, no helper). Pure: labeling sends them in the
+ * same patch as the pod's record.
+ */
+export function stopAnnotations(pod: Pod, sel: Selection): Record<string, string> | null {
+  if (sel.profile !== 'kubeblocks') return null;
+  if (annotationsOf(pod)[KB.stop] === 'true') return null;
+  if (pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed') return null;
+  if (!pod.spec.containers.some((c) => sel.helpers.includes(c.name))) return null;
+  return { [KB.stop]: 'true' };
+}
+
+/**
  * Sets KubeBlocks' stop annotation on a pod whose restore container has terminated: at once on a
  * failure (so the Job's own retry can start), after the anchor exists on success.
  */
 export async function earlyStop(deps: Deps, cluster: Cluster, pod: Pod, sel: Selection): Promise<boolean> {
-  if (sel.profile !== 'kubeblocks') return false;
-  if (annotationsOf(pod)[KB.stop] === 'true') return false;
-  if (pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed') return false;
-  if (!pod.spec.containers.some((c) => sel.helpers.includes(c.name))) return false;
-  await cluster.patch('Pod', sel.namespace, pod.metadata.name, { metadata: { annotations: { [KB.stop]: 'true' } } });
+  const stop = stopAnnotations(pod, sel);
+  if (!stop) return false;
+  await cluster.patch('Pod', sel.namespace, pod.metadata.name, { metadata: { annotations: stop } });
   deps.log.info('early stop signalled', { namespace: sel.namespace, pod: pod.metadata.name });
   return true;
 }

@@ -1,4 +1,6 @@
 import type { RestoreData } from './events.ts';
+import type { KubeObject } from '../kube/objects.ts';
+import type { Keys } from './keys.ts';
 
 /**
  * Reading back what labeling writes: the outcome record (`<domain>/outcome`, on Pods, Jobs and
@@ -54,5 +56,29 @@ export function historyState(existing: string | undefined, podUid: string): stri
   return (
     readHistory(existing).findLast((e) => e.scope !== 'job' && e.uid === podUid && typeof e.state === 'string')
       ?.state ?? null
+  );
+}
+
+/** Does the live object already carry this outcome? (Same state; for pod records, the same pod.) */
+export function hasRecord(obj: KubeObject | null, k: Keys, d: Pick<RestoreData, 'state' | 'scope' | 'uid'>): boolean {
+  if (!obj) return false;
+  const r = parseOutcome(obj.metadata.annotations?.[k.outcome]);
+  return !!r && r.state === d.state && r.scope === d.scope && (d.scope === 'job' || r.uid === d.uid);
+}
+
+/**
+ * Does the object itself show this outcome recorded, so that nothing is left to write (README,
+ * "What one restore pod costs")? A pod: its state label and its own outcome. A Job: its state label
+ * and its own (Job-scope) outcome; a Job that succeeded also when its history holds its pod's
+ * success (the pod's record is the fuller one: the Job's own verdict adds nothing to it). Pure.
+ */
+export function recordedOn(obj: KubeObject, k: Keys, d: Pick<RestoreData, 'state' | 'scope' | 'uid'>): boolean {
+  if (d.state !== 'succeeded' && d.state !== 'failed') return false;
+  if (obj.metadata.labels?.[k.state] !== d.state) return false;
+  if (hasRecord(obj, k, d)) return true;
+  return (
+    d.scope === 'job' &&
+    d.state === 'succeeded' &&
+    readHistory(obj.metadata.annotations?.[k.history]).some((e) => e.scope === 'pod' && e.state === 'succeeded')
   );
 }

@@ -1,5 +1,5 @@
-import type { Cluster, Kind } from '../kube/cluster.ts';
-import { RefusedWriteError } from '../errors.ts';
+import type { Cluster, Kind, WriteOptions } from '../kube/cluster.ts';
+import { RefusedWriteError, isConflict } from '../errors.ts';
 import type { Job, KubeObject, Pod } from '../kube/objects.ts';
 import { readJob, readPod } from '../kube/objects.ts';
 import type { Logger } from '../log.ts';
@@ -23,6 +23,11 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     throw new RefusedWriteError(`refused to ${verb} ${kind} ${ns}/${name}: ${why}`, {
       hint: 'restore-guard only writes restore Pods/Jobs of a selected profile, their PVCs and its own anchors',
     });
+  };
+  /** A related object, from the caller's witnesses when it read it just now, else from the API server. */
+  const lookup = (kind: Kind, ns: string, name: string, opts?: WriteOptions): Promise<KubeObject | null> => {
+    const w = witnessFor(kind, ns, name, opts);
+    return w ? Promise.resolve(w) : inner.get(kind, ns, name);
   };
   const isOurs = (kind: Kind, o: KubeObject): boolean => {
     if (kind === 'Pod') return selector.isAnchor(o) || selector.selectPod(o as unknown as Pod) !== null;
@@ -51,6 +56,15 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     }
     return null;
   };
+  /** A patch of a Pod or Job, checked against the live target (or the caller's proven copy of it). */
+  const checkTarget = (kind: Kind, ns: string, name: string, patch: Record<string, unknown>, live: KubeObject) => {
+    if (!isOurs(kind, live)) refuse('patch', kind, ns, name, 'not a selected restore object');
+    const gates = kind === 'Pod' ? gatesChange(patch, live) : null;
+    if (gates) refuse('patch', kind, ns, name, gates);
+    const removed = foreignRemovals(patch);
+    if (removed.length && !(kind === 'Pod' && selector.isAnchor(live)))
+      refuse('patch', kind, ns, name, `only anchors may lose labels that are not ours (${removed.join(', ')})`);
+  };
   /** Labels a patch takes off that are not ours: allowed on our anchors only. */
   const foreignRemovals = (patch: Record<string, unknown>): string[] => {
     const labels = ((patch.metadata as Record<string, unknown> | undefined)?.labels ?? {}) as Record<string, unknown>;
@@ -78,7 +92,12 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
    * patch carries the outcome it records, whose pod (by uid) or Job (by name) must be that object.
    * Null when allowed, else why not.
    */
-  const notMounted = async (ns: string, name: string, patch: Record<string, unknown>): Promise<string | null> => {
+  const notMounted = async (
+    ns: string,
+    name: string,
+    patch: Record<string, unknown>,
+    opts?: WriteOptions,
+  ): Promise<string | null> => {
     const text = (patch.metadata as { annotations?: Record<string, unknown> } | undefined)?.annotations?.[k.outcome];
     let about: { pod?: unknown; uid?: unknown; job?: unknown; scope?: unknown; group?: unknown } = {};
     try {
@@ -90,19 +109,19 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     const pod = str(about.pod);
     const job = str(about.job);
     if (pod) {
-      const live = readPod(await inner.get('Pod', ns, pod));
+      const live = readPod(await lookup('Pod', ns, pod, opts));
       const sel = live && (about.scope !== 'pod' || live.metadata.uid === about.uid) ? selector.selectPod(live) : null;
       if (live && sel && restoreClaims(live.spec, sel.profile).includes(name)) return null;
     }
     if (job) {
-      const live = readJob(await inner.get('Job', ns, job));
+      const live = readJob(await lookup('Job', ns, job, opts));
       const sel = live ? selector.selectJob(live) : null;
       if (live && sel && restoreClaims(live.spec.template.spec, sel.profile).includes(name)) return null;
     }
     // KubeBlocks: the pod and its Job may both be gone (deleted with a Completed Restore); the live
     // Restore named by the outcome's group still lists its PVCs.
     const group = str((about as { group?: unknown }).group);
-    if (group && restoreClaimsOfRestore(await inner.get('Restore', ns, group)).includes(name)) return null;
+    if (group && restoreClaimsOfRestore(await lookup('Restore', ns, group, opts)).includes(name)) return null;
     return 'not a data PVC of a live selected restore Pod or Job that the outcome is about';
   };
 
@@ -110,13 +129,13 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     get: (...a) => inner.get(...a),
     list: (...a) => inner.list(...a),
     logs: (...a) => inner.logs(...a),
-    async create(kind, ns, obj) {
+    async create(kind, ns, obj, opts) {
       if (kind === 'Pod') {
         const label = obj.metadata.labels?.[k.anchorFor];
         const forPod = obj.metadata.annotations?.[k.anchorPod] ?? label;
         if (!forPod || !label || !obj.metadata.labels?.[k.group])
           refuse('create', kind, ns, obj.metadata.name, 'only anchor pods may be created');
-        const restorePod = await inner.get('Pod', ns, forPod!);
+        const restorePod = await lookup('Pod', ns, forPod!, opts);
         if (!restorePod || selector.selectPod(restorePod as unknown as Pod) === null) {
           refuse('create', kind, ns, obj.metadata.name, `anchor for ${forPod}, which is not a selected restore pod`);
         }
@@ -127,8 +146,8 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
         refuse('create', kind, ns, obj.metadata.name, 'only retries of selected restore Jobs may be created');
       }
       if (kind === 'Event') {
-        const inv = (obj as { involvedObject?: { kind?: Kind; name?: string } }).involvedObject;
-        const target = inv?.kind && inv.name ? await inner.get(inv.kind, ns, inv.name) : null;
+        const inv = (obj as { involvedObject?: { kind?: Kind; name?: string; uid?: string } }).involvedObject;
+        const target = inv?.kind && inv.name ? await lookup(inv.kind, ns, inv.name, opts) : null;
         if (!target || !isOurs(inv!.kind!, target))
           refuse('create', kind, ns, obj.metadata.name, 'event about an object that is not a restore object');
       }
@@ -136,30 +155,64 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
         refuse('create', kind, ns, obj.metadata.name, 'never created');
       return inner.create(kind, ns, obj);
     },
-    async patch(kind, ns, name, patch) {
+    async patch(kind, ns, name, patch, opts) {
       const why = metaOnly(patch, kind);
       if (why) refuse('patch', kind, ns, name, why);
       if (kind === 'Pod' || kind === 'Job') {
+        // The caller's copy of the target stands in for a read only under a resourceVersion
+        // precondition (the API server proves it unchanged); a conflict means read and check again.
+        const seen = witnessFor(kind, ns, name, opts);
+        const rv = (patch.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+        if (seen?.metadata.resourceVersion && (rv === undefined || rv === seen.metadata.resourceVersion)) {
+          checkTarget(kind, ns, name, patch, seen);
+          const pinned = {
+            ...patch,
+            metadata: { ...(patch.metadata as object), resourceVersion: seen.metadata.resourceVersion },
+          };
+          try {
+            return await inner.patch(kind, ns, name, pinned);
+          } catch (e) {
+            if (!isConflict(e) || rv !== undefined) throw e;
+          }
+        }
         const live = await inner.get(kind, ns, name);
         if (!live) return null;
-        if (!isOurs(kind, live)) refuse('patch', kind, ns, name, 'not a selected restore object');
-        const gates = kind === 'Pod' ? gatesChange(patch, live) : null;
-        if (gates) refuse('patch', kind, ns, name, gates);
-        const removed = foreignRemovals(patch);
-        if (removed.length && !(kind === 'Pod' && selector.isAnchor(live)))
-          refuse('patch', kind, ns, name, `only anchors may lose labels that are not ours (${removed.join(', ')})`);
+        checkTarget(kind, ns, name, patch, live);
       } else if (kind === 'PersistentVolumeClaim') {
-        const why = await notMounted(ns, name, patch);
+        const why = await notMounted(ns, name, patch, opts);
         if (why) refuse('patch', kind, ns, name, why);
       } else refuse('patch', kind, ns, name, 'never patched');
       return inner.patch(kind, ns, name, patch);
     },
     async delete(kind, ns, name, opts = {}) {
       if (kind !== 'Pod' && kind !== 'Job') refuse('delete', kind, ns, name, 'never deleted');
+      const { witness: _w, ...plain } = opts;
+      const seen = witnessFor(kind, ns, name, opts);
+      if (seen?.metadata.resourceVersion && (!opts.uid || opts.uid === seen.metadata.uid)) {
+        if (!isOurs(kind, seen)) refuse('delete', kind, ns, name, 'not a selected restore object or anchor');
+        try {
+          return await inner.delete(kind, ns, name, {
+            ...plain,
+            uid: seen.metadata.uid,
+            resourceVersion: seen.metadata.resourceVersion,
+          });
+        } catch (e) {
+          if (!isConflict(e)) throw e;
+        }
+      }
       const live = await inner.get(kind, ns, name);
       if (!live) return false;
       if (!isOurs(kind, live)) refuse('delete', kind, ns, name, 'not a selected restore object or anchor');
-      return inner.delete(kind, ns, name, { ...opts, uid: opts.uid ?? live.metadata.uid });
+      const { resourceVersion: _rv, ...rest } = plain;
+      return inner.delete(kind, ns, name, { ...rest, uid: opts.uid ?? live.metadata.uid });
     },
   };
+}
+
+/** The caller's copy of an object, if it handed one in. */
+function witnessFor(kind: Kind, ns: string, name: string, opts?: WriteOptions): KubeObject | null {
+  return (
+    opts?.witness?.find((o) => o.kind === kind && o.metadata.name === name && (o.metadata.namespace ?? ns) === ns) ??
+    null
+  );
 }
