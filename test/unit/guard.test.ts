@@ -191,4 +191,51 @@ test("KubeBlocks' shared backup repository PVC (volume dp-backup-data) is never 
   );
 });
 
+test("witnesses stand in for the guard's reads; the target itself only at its resourceVersion", async () => {
+  const { inner } = await setup();
+  let reads = 0;
+  const counting = Object.assign(Object.create(inner) as MemoryCluster, {
+    get: (...a: Parameters<MemoryCluster['get']>) => {
+      reads++;
+      return inner.get(...a);
+    },
+  });
+  const g = guarded(counting, createSelector(loadConfig({})), 'restoreguard.dev', memoryLogger());
+  const gets = () => reads;
+  const pod = (await inner.get('Pod', 'db', 'restore-0-abcde'))!;
+  // A patch with the caller's fresh copy: no read, and pinned to that copy's resourceVersion.
+  let before = gets();
+  await g.patch(
+    'Pod',
+    'db',
+    'restore-0-abcde',
+    { metadata: { labels: { 'restoreguard.dev/state': 'placed' } } },
+    { witness: [pod] },
+  );
+  assert.is(gets(), before, 'no read: the witness stood in');
+  // A stale copy: the API server refuses the pinned patch (conflict), the guard reads and checks again.
+  before = gets();
+  await g.patch(
+    'Pod',
+    'db',
+    'restore-0-abcde',
+    { metadata: { labels: { 'restoreguard.dev/state': 'succeeded' } } },
+    { witness: [pod] },
+  );
+  assert.is(gets(), before + 1, 'one read after the conflict');
+  assert.is((await inner.get('Pod', 'db', 'restore-0-abcde'))!.metadata.labels!['restoreguard.dev/state'], 'succeeded');
+  // A witness is checked like a read: a stranger stays refused.
+  const stranger = (await inner.get('Pod', 'db', 'web-1'))!;
+  await refused(
+    g.patch('Pod', 'db', 'web-1', { metadata: { labels: { 'restoreguard.dev/state': 'x' } } }, { witness: [stranger] }),
+    /not a selected restore object/,
+  );
+  await refused(g.delete('Pod', 'db', 'web-1', { witness: [stranger] }), /not a selected restore object/);
+  // A delete with a stale copy: conflict, then the live object decides (still ours: deleted).
+  before = gets();
+  assert.ok(await g.delete('Pod', 'db', 'restore-0-abcde', { uid: pod.metadata.uid ?? '', witness: [pod] }));
+  assert.is(gets(), before + 1);
+  assert.is(await inner.get('Pod', 'db', 'restore-0-abcde'), null);
+});
+
 test.run();
