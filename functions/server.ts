@@ -92,7 +92,7 @@ export function createServer(opts: ServerOptions): Server {
     connecting ??= connect()
       .then((raw) => {
         const inner = config.RG_DRY_RUN ? dryRun(raw, log, opts.onDryWrite) : raw;
-        return guarded(instrumented(inner, metrics), selector, config.RG_DOMAIN, log, metrics);
+        return guarded(instrumented(inner, metrics, log), selector, config.RG_DOMAIN, log, metrics);
       })
       .catch((e: unknown) => {
         connecting = null; // try again on the next event

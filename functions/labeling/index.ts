@@ -59,6 +59,7 @@ export const labeling: FunctionDef<Deps> = {
             d.group,
             d.pod,
             getJob(cluster, d.namespace, d.job),
+            false, // at placement the anchor is created first: none exists yet, as a rule
           );
           reads.catch(() => {}); // awaited below when needed; never an unhandled rejection
           const pod = readPod(await cluster.get('Pod', d.namespace, d.pod));

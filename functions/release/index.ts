@@ -56,6 +56,10 @@ export const release: FunctionDef<Deps> = {
     const d = dataOf(RestoreDataSchema, event);
     const cluster = await deps.cluster();
     await releaseOutcome(deps, cluster, d);
+    // A pod's record leaves the group check to its Job's: a Job ends (Complete, or retry's final
+    // word on a failure) after its pod, and its recorded event comes then (README, "What one restore
+    // pod costs"). A pod without a Job is checked here.
+    if (d.scope === 'pod' && d.job) return null;
     const g = await releaseGroup(deps, cluster, d.namespace, d.profile, d.group);
     return g ? groupCompletedEvent(g, deps.clock()) : null;
   },

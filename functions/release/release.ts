@@ -96,10 +96,11 @@ export async function viewGroup(
   const running = groupInFlight(owner, labelled);
   if (running) return { complete: false, why: running };
   const sel = deps.selector.groupSelector({ profile, group });
-  const [members, anchors] = await Promise.all([
-    cluster.list('Pod', namespace, `${sel},!${k.anchorFor}`),
-    cluster.list('Pod', namespace, `${k.group}=${group},${k.anchorFor}`),
-  ]);
+  const anchors = await cluster.list('Pod', namespace, `${k.group}=${group},${k.anchorFor}`);
+  // No anchor left and no Job to delete: nothing to release (a late event of a group released before).
+  if (anchors.length === 0 && !deps.config.RG_DELETE_FINISHED_JOBS)
+    return { complete: false, why: 'no anchors left to release' };
+  const members = await cluster.list('Pod', namespace, `${sel},!${k.anchorFor}`);
   const jobs = [...labelled, ...(await jobsOfPods(deps, cluster, namespace, profile, group, labelled, members))];
   return { profile, owner, jobs, pods: members, anchors, retryJobs: deps.config.RG_RETRY_JOBS };
 }

@@ -44,6 +44,8 @@ export interface CostResult {
   pods: number;
   /** requests by `verb kind` */
   requests: Record<string, number>;
+  /** requests by `verb kind code` (not_found, error codes: what a request was answered) */
+  requestsByCode: Record<string, number>;
   /** invocations by function */
   invocations: Record<string, number>;
   /** the adapter's Pod and Job events (delivered to /completion) */
@@ -207,6 +209,7 @@ export async function runCostCell(
   const cpuMs = cpuMsOf(pid) - cpu0;
   const delta = diffCounters(before, parseCounters(await chain.metricsText(), COUNTERS));
   const requests: Record<string, number> = {};
+  const requestsByCode: Record<string, number> = {};
   const invocations: Record<string, number> = {};
   let adapterEvents = 0;
   for (const [k, v] of delta) {
@@ -214,6 +217,7 @@ export async function runCostCell(
     if (k.startsWith('restoreguard_kube_requests_total')) {
       const key = `${l.verb} ${l.kind}`;
       requests[key] = (requests[key] ?? 0) + v;
+      requestsByCode[`${key} ${l.code}`] = (requestsByCode[`${key} ${l.code}`] ?? 0) + v;
     } else {
       invocations[l.function ?? '?'] = (invocations[l.function ?? '?'] ?? 0) + v;
       if (l.function === 'completion' && l.type?.startsWith('dev.knative.apiserver.')) adapterEvents += v;
@@ -224,6 +228,7 @@ export async function runCostCell(
     label: costLabel(cell),
     pods: cell.groups * REPLICAS,
     requests,
+    requestsByCode,
     invocations,
     adapterEvents,
     cpuMs,

@@ -103,7 +103,7 @@ const EXPECTED: Record<string, 202 | [RestoreData['state'], RestoreData['reason'
   'generic-killed-137.update': ['failed', 'Error', true],
   'generic-killed-137-finished.delete': ['failed', 'Error', true],
   'generic-job-complete.update': ['succeeded', null, false],
-  'generic-job-success-criteria-met.update': ['succeeded', null, false],
+  'generic-job-success-criteria-met.update': 202, // not news yet: Complete follows (see isNews)
   'generic-job-failed-deadline.update': ['failed', 'DeadlineExceeded', true],
   'generic-job-failed-pod-failure-policy.update': ['failed', 'PodFailurePolicy', false],
   'generic-job-failure-target.update': ['failed', 'BackoffLimitExceeded', true],

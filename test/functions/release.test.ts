@@ -96,10 +96,13 @@ test('KubeBlocks group: anchors stay while the Restore runs, go when it is Compl
   // The same outcome again is a repeat: labeling says nothing, release is not run for it again.
   r = await run(h, fin);
   assert.is(r.status, 202, 'an exact repeat ends at labeling');
-  // The pod finishing (the sidecar let go) is news: recorded again (no write), release runs.
+  // The pod finishing (the sidecar let go) is news: recorded again (no write), release deletes it;
+  // the group is the Restore's business: its update to Completed releases the anchors.
   h.cluster.observe({ ...fin, status: { ...fin.status, phase: 'Succeeded' } } as KubeObject);
   r = await run(h, { ...fin, status: { ...fin.status, phase: 'Succeeded' } } as KubeObject);
-  assert.is(r.status, 200, r.text);
+  assert.is(r.status, 202, r.text);
+  assert.is(await h.cluster.get('Pod', 'db', 'restore-2-x'), null, 'the finished pod is deleted');
+  r = await h.post('/release', apiEvent(restoreCr('Completed') as KubeObject));
   assert.is(r.reply!.type, EventType.groupCompleted);
   assert.equal(r.reply!.data.anchorsDeleted.sort(), ['restore-0-x-anchor', 'restore-1-x-anchor', 'restore-2-x-anchor']);
   assert.is(h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).length, 0);
@@ -137,13 +140,22 @@ test('generic group without an owner: complete when every Job finished and is re
     } as KubeObject);
   h.cluster.observe(mk(1, { exit: 0 }, 'Succeeded'));
   await run(h, (await h.cluster.get('Job', 'db', 'pg-0'))!);
-  const r = await run(h, mk(1, { exit: 0 }, 'Succeeded'));
+  await run(h, mk(1, { exit: 0 }, 'Succeeded'));
+  const r = await run(h, (await h.cluster.get('Job', 'db', 'pg-1'))!);
   // Both Jobs are Complete and carry a record (pg-1's from its pod): the group is done.
   assert.is(r.reply?.type, EventType.groupCompleted, r.text);
   assert.is(h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']).length, 0);
-  // A late Job event changes nothing.
-  const late = await run(h, (await h.cluster.get('Job', 'db', 'pg-1'))!);
-  assert.equal(late.reply?.data.anchorsDeleted, [], late.text);
+  // A late event changes nothing, and says nothing: no anchor is left to release.
+  const late = await h.post(
+    '/release',
+    restoreEvent(
+      EventType.recorded,
+      r.reply!.data
+        ? { ...(await h.post('/completion', apiEvent((await h.cluster.get('Job', 'db', 'pg-0'))!))).reply!.data }
+        : {},
+    ),
+  );
+  assert.is(late.status, 202, late.text);
 });
 
 test("a failed attempt's anchor goes at once, so the Job's next pod is not repelled by it", async () => {
@@ -258,7 +270,8 @@ test('finished Jobs are deleted by policy only, with their group', async () => {
     assert.ok(await h.cluster.get('Job', 'db', 'restore-0'), 'kept while the group runs');
     await h.cluster.patch('Restore', 'db', 'mysql-restore', { status: { phase: 'Completed' } });
     const done = await h.post('/release', apiEvent(restoreCr('Completed') as KubeObject));
-    assert.is(done.reply?.type, EventType.groupCompleted, done.text);
+    // Without anchors there is nothing to release, unless finished Jobs go by policy.
+    assert.is(done.reply?.type, expectDeleted ? EventType.groupCompleted : undefined, done.text);
     assert.is((await h.cluster.get('Job', 'db', 'restore-0')) === null, expectDeleted);
   }
 });
@@ -372,7 +385,9 @@ test('RG_DELETE_FINISHED_JOBS: a finished Job that owns an anchor is kept while 
   // pg-1 finishes: the group is complete, the anchors go, then the finished Jobs.
   await complete(1);
   h.cluster.observe(mk(1, { exit: 0 }, 'Succeeded'));
-  const done = await run(h, mk(1, { exit: 0 }, 'Succeeded'));
+  // The pod's record leaves the group to its Job's: that event completes it.
+  assert.is((await run(h, mk(1, { exit: 0 }, 'Succeeded'))).status, 202);
+  const done = await run(h, (await h.cluster.get('Job', 'db', 'pg-1'))!);
   assert.is(done.reply?.type, EventType.groupCompleted, done.text);
   assert.equal(anchorsOf(h), []);
   assert.is(await h.cluster.get('Job', 'db', 'pg-0'), null, 'deleted once its anchor is gone');

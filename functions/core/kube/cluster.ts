@@ -14,9 +14,9 @@ export type Kind = keyof typeof RESOURCES;
 export interface WriteOptions {
   /**
    * Objects the caller has just read from the API server (never from an event): a wrapper that
-   * checks a write against live objects (the write guard) may use them instead of reading them
-   * again. The written object itself is used only under a resourceVersion precondition, so the API
-   * server proves it unchanged. Implementations that talk to the API server ignore it.
+   * checks a write against live objects (the write guard) uses them instead of reading them again
+   * (the same freshness: a read, then the write). Implementations that talk to the API server
+   * ignore it.
    */
   witness?: readonly KubeObject[];
 }

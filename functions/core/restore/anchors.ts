@@ -395,9 +395,13 @@ function groupOwner(restore: KubeObject | null, job: KubeObject | null): KubeObj
   return ctrl ? { apiVersion: ctrl.apiVersion, kind: ctrl.kind, metadata: { name: ctrl.name, uid: ctrl.uid } } : null;
 }
 
-/** What ensureAnchor reads besides the pod: the anchors standing for a pod of its name, the Job, KubeBlocks' Restore. */
+/**
+ * What ensureAnchor reads besides the pod: the anchors standing for a pod of its name (null: not
+ * read; at placement the anchor is created first, and they are read only if its name is taken),
+ * the Job, KubeBlocks' Restore.
+ */
 export interface AnchorReads {
-  anchors: KubeObject[];
+  anchors: KubeObject[] | null;
   job: KubeObject | null;
   restore: KubeObject | null;
 }
@@ -418,9 +422,10 @@ export function anchorReads(
   group: string,
   pod: string,
   job: Promise<KubeObject | null>,
+  anchors = true,
 ): Promise<AnchorReads> {
   return Promise.all([
-    anchorsOf(cluster, k, namespace, pod),
+    anchors ? anchorsOf(cluster, k, namespace, pod) : Promise.resolve(null),
     job,
     profile === 'kubeblocks' ? cluster.get('Restore', namespace, group) : Promise.resolve(null),
   ]).then(([anchors, j, restore]) => ({ anchors, job: j, restore }));
@@ -443,7 +448,7 @@ export async function ensureAnchor(
   if (FINAL.has(labelsOf(pod)[k.state] ?? '')) return 'skipped'; // recorded before: the anchor was handled then
   if (!pod.spec.nodeName) return 'skipped';
   if (!buildAnchor(pod, sel, deps.config, [])) return 'not-needed';
-  const { anchors, job, restore } = await (reads ??
+  const read = await (reads ??
     anchorReads(
       cluster,
       k,
@@ -453,6 +458,18 @@ export async function ensureAnchor(
       pod.metadata.name,
       getJob(cluster, sel.namespace, jobName),
     ));
+  const { job, restore } = read;
+  if (read.anchors === null) {
+    // Created first (the usual case at placement: none yet); the name taken means one exists, or
+    // existed: then read them and decide as below.
+    const first = buildAnchor(pod, sel, deps.config, anchorOwner(groupOwner(restore, job), job))!;
+    const r = await createAdmitted(deps, cluster, sel.namespace, first, job, pod);
+    if (r.created) {
+      created(deps, sel, pod, first.metadata.name);
+      return 'created';
+    }
+  }
+  const anchors = read.anchors ?? (await anchorsOf(cluster, k, sel.namespace, pod.metadata.name));
   const mine = anchors.filter((a) => a.metadata.annotations?.[k.anchorUid] === pod.metadata.uid);
   if (mine.some(holding)) return 'exists';
   // None holds (none yet, or one expired, evicted or deleted): a new one, the next generation if the
@@ -467,17 +484,19 @@ export async function ensureAnchor(
   const r = await createAdmitted(deps, cluster, sel.namespace, anchor, job, pod);
   for (const old of mine)
     await cluster.delete('Pod', sel.namespace, old.metadata.name, { uid: old.metadata.uid ?? '', witness: [old] });
-  if (r.created) {
-    deps.metrics.anchors.add({}, 1);
-    deps.log.info('anchor created', {
-      namespace: sel.namespace,
-      group: sel.group,
-      pod: pod.metadata.name,
-      anchor: name,
-      node: pod.spec.nodeName,
-    });
-  }
+  if (r.created) created(deps, sel, pod, name);
   return r.created ? 'created' : 'exists';
+}
+
+function created(deps: Pick<Deps, 'metrics' | 'log'>, sel: Selection, pod: Pod, anchor: string): void {
+  deps.metrics.anchors.add({}, 1);
+  deps.log.info('anchor created', {
+    namespace: sel.namespace,
+    group: sel.group,
+    pod: pod.metadata.name,
+    anchor,
+    node: pod.spec.nodeName,
+  });
 }
 
 /**

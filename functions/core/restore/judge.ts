@@ -393,10 +393,16 @@ export function judgeObject(
  *   once needs nothing;
  * - a pod's outcome already recorded on it: news only once the pod itself has ended (release
  *   deletes ended pods), never again while it is being deleted;
+ * - a Job's success: once it is Complete (SuccessCriteriaMet comes first, then Complete);
  * - everything else (gated, unrecorded outcomes, Jobs) is news.
  */
 export function isNews(obj: Pod | Job, d: RestoreData, deleted: boolean): boolean {
-  if (obj.kind !== 'Pod') return true;
+  if (obj.kind !== 'Pod') {
+    // A Job that met its success criteria is Complete a moment later (once its pods ended): that
+    // update is the news, so a group is checked once per Job, not twice.
+    if (d.state === 'succeeded') return !!trueCondition(obj, 'Complete');
+    return true;
+  }
   const phase = obj.status.phase ?? 'Pending';
   if (d.state === 'placed') return phase === 'Pending';
   if (d.state === 'pending')

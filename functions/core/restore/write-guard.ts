@@ -1,5 +1,5 @@
 import type { Cluster, Kind, WriteOptions } from '../kube/cluster.ts';
-import { RefusedWriteError, isConflict } from '../errors.ts';
+import { RefusedWriteError } from '../errors.ts';
 import type { Job, KubeObject, Pod } from '../kube/objects.ts';
 import { readJob, readPod } from '../kube/objects.ts';
 import type { Logger } from '../log.ts';
@@ -159,23 +159,9 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
       const why = metaOnly(patch, kind);
       if (why) refuse('patch', kind, ns, name, why);
       if (kind === 'Pod' || kind === 'Job') {
-        // The caller's copy of the target stands in for a read only under a resourceVersion
-        // precondition (the API server proves it unchanged); a conflict means read and check again.
-        const seen = witnessFor(kind, ns, name, opts);
-        const rv = (patch.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
-        if (seen?.metadata.resourceVersion && (rv === undefined || rv === seen.metadata.resourceVersion)) {
-          checkTarget(kind, ns, name, patch, seen);
-          const pinned = {
-            ...patch,
-            metadata: { ...(patch.metadata as object), resourceVersion: seen.metadata.resourceVersion },
-          };
-          try {
-            return await inner.patch(kind, ns, name, pinned);
-          } catch (e) {
-            if (!isConflict(e) || rv !== undefined) throw e;
-          }
-        }
-        const live = await inner.get(kind, ns, name);
+        // The caller's copy of the target, read just now, stands in for the guard's own read (the
+        // same freshness: a read, then the write).
+        const live = witnessFor(kind, ns, name, opts) ?? (await inner.get(kind, ns, name));
         if (!live) return null;
         checkTarget(kind, ns, name, patch, live);
       } else if (kind === 'PersistentVolumeClaim') {
@@ -188,23 +174,11 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
       if (kind !== 'Pod' && kind !== 'Job') refuse('delete', kind, ns, name, 'never deleted');
       const { witness: _w, ...plain } = opts;
       const seen = witnessFor(kind, ns, name, opts);
-      if (seen?.metadata.resourceVersion && (!opts.uid || opts.uid === seen.metadata.uid)) {
-        if (!isOurs(kind, seen)) refuse('delete', kind, ns, name, 'not a selected restore object or anchor');
-        try {
-          return await inner.delete(kind, ns, name, {
-            ...plain,
-            uid: seen.metadata.uid,
-            resourceVersion: seen.metadata.resourceVersion,
-          });
-        } catch (e) {
-          if (!isConflict(e)) throw e;
-        }
-      }
-      const live = await inner.get(kind, ns, name);
+      // The caller's copy stands in for a read when it is the object the uid precondition names.
+      const live = seen && (!opts.uid || opts.uid === seen.metadata.uid) ? seen : await inner.get(kind, ns, name);
       if (!live) return false;
       if (!isOurs(kind, live)) refuse('delete', kind, ns, name, 'not a selected restore object or anchor');
-      const { resourceVersion: _rv, ...rest } = plain;
-      return inner.delete(kind, ns, name, { ...rest, uid: opts.uid ?? live.metadata.uid });
+      return inner.delete(kind, ns, name, { ...plain, uid: opts.uid ?? live.metadata.uid });
     },
   };
 }
