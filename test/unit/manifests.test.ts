@@ -779,4 +779,46 @@ test("func.yaml's containerConcurrency is the server's own cap (RG_MAX_IN_FLIGHT
   assert.is(deployedConfig.RG_MAX_IN_FLIGHT, concurrency);
 });
 
+// Knative Serving's autoscaler defaults (knative/serving config/core/configmaps/autoscaler.yaml and
+// pkg/autoscaler/scaling/multiscaler.go): a revision is scaled to zero once a whole stable window
+// has passed without a request (the decision is taken every 2 s tick), then after the
+// scale-to-zero grace period at most.
+const STABLE_WINDOW_S = 60;
+const TICK_S = 2;
+const SCALE_TO_ZERO_GRACE_S = 30;
+
+/** Seconds between two pings of a `* * * * *` or `*\/N * * * *` schedule (N dividing 60); else null. */
+function pingPeriodSeconds(schedule: string): number | null {
+  const m = /^(\*|\*\/(\d+)) \* \* \* \*$/.exec(schedule.trim());
+  if (!m) return null;
+  const n = m[2] === undefined ? 1 : Number(m[2]);
+  return n >= 1 && 60 % n === 0 ? n * 60 : null;
+}
+
+test('the resync schedule reads as a period', () => {
+  assert.is(pingPeriodSeconds('* * * * *'), 60);
+  assert.is(pingPeriodSeconds('*/5 * * * *'), 300);
+  assert.is(pingPeriodSeconds('*/7 * * * *'), null); // uneven: 7 minutes, then 4 at the hour
+  assert.is(pingPeriodSeconds('0 * * * *'), null);
+});
+
+test('between resync pings the revision reaches zero, and every lease renewal window holds two pings', () => {
+  const ping = of('PingSource').find((p) => p.metadata.name === 'restore-guard-resync');
+  assert.ok(ping, 'the resync PingSource');
+  const period = pingPeriodSeconds(String((ping!.spec as { schedule: string }).schedule));
+  assert.ok(period, 'the schedule is a fixed period');
+  // After a ping the pod stays up for the stable window, a tick and the grace period (about 92 s):
+  // the ping must come less often than that, and leave the revision at zero most of the time.
+  const upAfterPing = STABLE_WINDOW_S + TICK_S + SCALE_TO_ZERO_GRACE_S;
+  assert.ok(period! >= 2 * upAfterPing, `a ping every ${period} s keeps the pod up more than half the time`);
+  // A window annotation would lengthen the stay; func.yaml sets none.
+  assert.not.ok(JSON.stringify(fnYaml).includes('autoscaling.knative.dev/window'));
+  // Resync stays bounded: a missed event waits at most one period.
+  assert.ok(period! <= 600, 'resync at least every 10 minutes');
+  // Resync renews an anchor once past half its lease (functions/core/restore/anchors.ts renewAnchor):
+  // two pings in that half, so one lost ping never ends an anchor of a group in flight.
+  const lease = deployedConfig.RG_ANCHOR_DEADLINE_SECONDS;
+  assert.ok(lease / 2 >= 2 * period!, `lease ${lease} s: fewer than two pings every ${lease / 2} s`);
+});
+
 test.run();
