@@ -743,9 +743,41 @@ test('.funcignore keeps local installs, build output and the test rig out of the
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
-  for (const p of ['/node_modules', '/dist', '/.rig']) assert.ok(patterns.includes(p), `.funcignore misses ${p}`);
-  for (const p of ['/functions', '/package.json', '/package-lock.json', '/esbuild.config.ts', '/eventing'])
+  for (const p of ['/node_modules', '/dist', '/.rig', '/.node'])
+    assert.ok(patterns.includes(p), `.funcignore misses ${p}`);
+  for (const p of ['/functions', '/package.json', '/package-lock.json', '/esbuild.config.ts', '/eventing', '/scripts'])
     assert.not.ok(patterns.includes(p), `${p} is needed by the build`);
+});
+
+test('the launch image gets no node_modules and the build no Node binary from npm', () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+    devDependencies: Record<string, string>;
+    scripts: Record<string, string>;
+    config?: { node?: string };
+  };
+  // The bundle holds every runtime dependency, so all are devDependencies: the buildpack's
+  // `npm prune` (NODE_ENV=production) leaves the launch layer's node_modules empty.
+  assert.equal(Object.keys(pkg.dependencies ?? {}), []);
+  for (const d of ['hono', '@hono/node-server', '@kubernetes/client-node', 'zod', 'yaml'])
+    assert.ok(pkg.devDependencies[d], `${d} is bundled: a devDependency`);
+  // The buildpack brings Node (BP_NODE_VERSION); development machines get it from the postinstall
+  // bootstrap, which does nothing where Node is recent enough.
+  assert.not.ok(pkg.devDependencies.node, 'the `node` package would download a Node binary in every image build');
+  assert.match(pkg.scripts.postinstall ?? '', /scripts\/bootstrap-node\.mjs/);
+  const bpNode = fnYaml.build?.buildEnvs?.find((e) => e.name === 'BP_NODE_VERSION')?.value ?? '';
+  assert.is(
+    bpNode.split('.')[0],
+    pkg.config?.node?.split('.')[0],
+    'the same Node major in the image and in development',
+  );
+  // The lockfile agrees with package.json (what `npm ci` checks), so `npm install` leaves it alone.
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dependencies?: Record<string, string>; devDependencies?: Record<string, string> }>;
+  };
+  assert.equal(lock.packages['']!.dependencies ?? {}, pkg.dependencies ?? {});
+  assert.equal(lock.packages['']!.devDependencies, pkg.devDependencies);
+  assert.not.ok(lock.packages['node_modules/node'], 'the lockfile still installs the node package');
 });
 
 test("func.yaml's environment parses with ConfigSchema, and sets nothing Knative owns", () => {
