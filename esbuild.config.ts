@@ -19,7 +19,7 @@
  * `node esbuild.config.ts --sourcemap` also writes linked source maps (for local debugging with
  * `node --enable-source-maps dist/server.js`).
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { build, type Plugin } from 'esbuild';
 
@@ -46,6 +46,7 @@ const builtinsByRequire: Plugin = {
   },
 };
 
+const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
 const started = performance.now();
 // Chunk names carry content hashes: clear the folder so no chunk of an older build ships with this one.
 rmSync('dist', { recursive: true, force: true });
@@ -65,6 +66,8 @@ const result = await build({
   // CommonJS dependencies (and the builtins above) inside an ESM bundle need require().
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   plugins: [builtinsByRequire],
+  // The version the bundle reports (functions/core/build-info.ts): package.json's, as CHANGELOG.md.
+  define: { RG_BUILD_VERSION: JSON.stringify(version) },
   logLevel: 'warning',
 });
 const outputs = Object.entries(result.metafile.outputs)

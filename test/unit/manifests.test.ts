@@ -853,4 +853,39 @@ test('between resync pings the revision reaches zero, and every lease renewal wi
   assert.ok(lease / 2 >= 2 * period!, `lease ${lease} s: fewer than two pings every ${lease / 2} s`);
 });
 
+const RECOMMENDED = [
+  'app.kubernetes.io/name',
+  'app.kubernetes.io/instance',
+  'app.kubernetes.io/version',
+  'app.kubernetes.io/component',
+  'app.kubernetes.io/part-of',
+  'app.kubernetes.io/managed-by',
+];
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+test("every shipped object carries Kubernetes' recommended labels, with package.json's version", () => {
+  assert.ok(loaded.length >= 17, 'every document of eventing/');
+  for (const { doc } of loaded) {
+    const labels = (doc.metadata as { labels?: Record<string, string> }).labels ?? {};
+    for (const k of RECOMMENDED) assert.ok(labels[k], `${id(doc)}: no ${k}`);
+    assert.is(labels['app.kubernetes.io/name'], 'restore-guard', id(doc));
+    assert.is(labels['app.kubernetes.io/part-of'], 'restore-guard', id(doc));
+    assert.is(labels['app.kubernetes.io/version'], VERSION, `${id(doc)}: version`);
+  }
+  const fnLabels = Object.fromEntries((fnYaml.deploy?.labels ?? []).map((l) => [l.key, l.value]));
+  for (const k of RECOMMENDED) assert.ok(fnLabels[k], `func.yaml: no ${k}`);
+  assert.is(fnLabels['app.kubernetes.io/version'], VERSION, 'func.yaml: version');
+  // Only what Knative's and the ApiServerSource's selectors read: our labels never select a
+  // restore pod, so an anchor (which copies what the restore pods' selectors select) never gets them.
+  const sources = of('ApiServerSource').flatMap((s) => JSON.stringify((s.spec as { resources: unknown }).resources));
+  for (const k of ['app.kubernetes.io/managed-by', 'app.kubernetes.io/component'])
+    assert.not.ok(sources.join().includes(k), `an ApiServerSource selects on ${k}`);
+});
+
+test("CHANGELOG.md's latest entry is package.json's version", () => {
+  const latest = /^## \[(\d+\.\d+\.\d+[^\]]*)\]/m.exec(readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8'));
+  assert.ok(latest, 'CHANGELOG.md has a "## [x.y.z]" entry');
+  assert.is(latest![1], VERSION);
+});
+
 test.run();
