@@ -57,6 +57,10 @@ const run = (what: string, cmd: string[], extra: Record<string, string> = {}) =>
 };
 try {
   run('npm ci (build layer)', ['npm', 'ci', '--no-audit', '--no-fund'], { NODE_ENV: 'development' });
+  say('Node binary from npm in the build', {
+    nodePackageMB: du(join(dir, 'node_modules/node')),
+    linkedBootstrapNode: spawnSync('test', ['-L', join(dir, 'node_modules/.bin/node')]).status === 0,
+  });
   run('npm run build', ['npm', 'run', 'build']);
   run('npm prune (launch layer)', ['npm', 'prune', '--no-audit', '--no-fund'], { NODE_ENV: 'production' });
   const app = Number(
@@ -75,7 +79,6 @@ try {
     appDirWithoutNodeModulesMB: Math.round(app / 102.4) / 10,
     distMB: du(join(dir, 'dist')),
     sourceMapsMB: Math.round(Number(maps) / 104857.6) / 10,
-    nodePackageInBuild: spawnSync('test', ['-e', join(dir, 'node_modules/node')]).status === 0,
   });
   say('package.json version', { version: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version });
 } finally {
