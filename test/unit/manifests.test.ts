@@ -875,6 +875,8 @@ test("every shipped object carries Kubernetes' recommended labels, with package.
   const fnLabels = Object.fromEntries((fnYaml.deploy?.labels ?? []).map((l) => [l.key, l.value]));
   for (const k of RECOMMENDED) assert.ok(fnLabels[k], `func.yaml: no ${k}`);
   assert.is(fnLabels['app.kubernetes.io/version'], VERSION, 'func.yaml: version');
+  const ociVersion = fnYaml.build?.buildEnvs?.find((e) => e.name === 'BP_OCI_VERSION')?.value;
+  assert.is(ociVersion, VERSION, 'func.yaml: BP_OCI_VERSION, the image label org.opencontainers.image.version');
   // Only what Knative's and the ApiServerSource's selectors read: our labels never select a
   // restore pod, so an anchor (which copies what the restore pods' selectors select) never gets them.
   const sources = of('ApiServerSource').flatMap((s) => JSON.stringify((s.spec as { resources: unknown }).resources));
