@@ -52,7 +52,7 @@ export async function coldStart(entry: string, nodeArgs: string[] = []): Promise
       } catch {
         /* not listening yet */
       }
-      if (performance.now() - started > 15_000) throw new Error(`${entry} did not become ready in 15 s`);
+      if (performance.now() - started > 60_000) throw new Error(`${entry} did not become ready in 60 s`);
       await new Promise((r) => setTimeout(r, 2));
     }
   } finally {
