@@ -34,6 +34,7 @@ import {
   fmtRatio,
   headlineTable,
   markdownTable,
+  ratioAtMost,
   tally,
   type Row,
 } from './table.ts';
@@ -133,18 +134,20 @@ if (want(6)) {
   progress(`fig 6  cold start, ${P.coldRuns} runs per arm…`);
   const r = await benchColdStart(P.coldRuns);
   raw.coldstart = r;
-  const [shipped, unbundled] = [r[0]!, r[1]!];
+  const [bare, shipped, unbundled] = [r[0]!, r[1]!, r[2]!];
   rows.push({
     figure: '6',
     title: 'cold start: spawn → readiness 200, RSS',
-    cell: `median of ${P.coldRuns} spawns`,
+    cell: `median of ${P.coldRuns} spawns, arms in turn`,
     value: `${fmtMs(shipped.ms)}, ${fmtNum(shipped.rssMb)} MB`,
-    baseline: `unbundled ${fmtMs(unbundled.ms)}, ${fmtNum(unbundled.rssMb)} MB`,
-    ratio: `${fmtRatio(shipped.ms, unbundled.ms)} time, ${fmtRatio(shipped.rssMb, unbundled.rssMb)} RSS`,
-    target: '< 150 ms and < 80 MB',
-    verdict: all([atMost(shipped.ms, 149.999), atMost(shipped.rssMb, 79.999)]),
+    baseline: `bare node -e 0 ${fmtMs(bare.ms)} · unbundled ${fmtMs(unbundled.ms)}, ${fmtNum(unbundled.rssMb)} MB`,
+    ratio: `${fmtRatio(shipped.ms, bare.ms)} bare node, ${fmtRatio(shipped.ms, unbundled.ms)} unbundled`,
+    target: '≤ 1.5× bare node and < 80 MB',
+    verdict: all([ratioAtMost(shipped.ms, bare.ms, 1.5), atMost(shipped.rssMb, 79.999)]),
   });
-  progress(`fig 6  shipped ${fmtMs(shipped.ms)} / ${fmtNum(shipped.rssMb)} MB, unbundled ${fmtMs(unbundled.ms)}`);
+  progress(
+    `fig 6  shipped ${fmtMs(shipped.ms)} / ${fmtNum(shipped.rssMb)} MB, bare node ${fmtMs(bare.ms)}, unbundled ${fmtMs(unbundled.ms)}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -743,9 +743,41 @@ test('.funcignore keeps local installs, build output and the test rig out of the
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
-  for (const p of ['/node_modules', '/dist', '/.rig']) assert.ok(patterns.includes(p), `.funcignore misses ${p}`);
-  for (const p of ['/functions', '/package.json', '/package-lock.json', '/esbuild.config.ts', '/eventing'])
+  for (const p of ['/node_modules', '/dist', '/.rig', '/.node'])
+    assert.ok(patterns.includes(p), `.funcignore misses ${p}`);
+  for (const p of ['/functions', '/package.json', '/package-lock.json', '/esbuild.config.ts', '/eventing', '/scripts'])
     assert.not.ok(patterns.includes(p), `${p} is needed by the build`);
+});
+
+test('the launch image gets no node_modules and the build no Node binary from npm', () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+    devDependencies: Record<string, string>;
+    scripts: Record<string, string>;
+    config?: { node?: string };
+  };
+  // The bundle holds every runtime dependency, so all are devDependencies: the buildpack's
+  // `npm prune` (NODE_ENV=production) leaves the launch layer's node_modules empty.
+  assert.equal(Object.keys(pkg.dependencies ?? {}), []);
+  for (const d of ['hono', '@hono/node-server', '@kubernetes/client-node', 'zod', 'yaml'])
+    assert.ok(pkg.devDependencies[d], `${d} is bundled: a devDependency`);
+  // The buildpack brings Node (BP_NODE_VERSION); development machines get it from the postinstall
+  // bootstrap, which does nothing where Node is recent enough.
+  assert.not.ok(pkg.devDependencies.node, 'the `node` package would download a Node binary in every image build');
+  assert.match(pkg.scripts.postinstall ?? '', /scripts\/bootstrap-node\.mjs/);
+  const bpNode = fnYaml.build?.buildEnvs?.find((e) => e.name === 'BP_NODE_VERSION')?.value ?? '';
+  assert.is(
+    bpNode.split('.')[0],
+    pkg.config?.node?.split('.')[0],
+    'the same Node major in the image and in development',
+  );
+  // The lockfile agrees with package.json (what `npm ci` checks), so `npm install` leaves it alone.
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dependencies?: Record<string, string>; devDependencies?: Record<string, string> }>;
+  };
+  assert.equal(lock.packages['']!.dependencies ?? {}, pkg.dependencies ?? {});
+  assert.equal(lock.packages['']!.devDependencies, pkg.devDependencies);
+  assert.not.ok(lock.packages['node_modules/node'], 'the lockfile still installs the node package');
 });
 
 test("func.yaml's environment parses with ConfigSchema, and sets nothing Knative owns", () => {
@@ -777,6 +809,85 @@ test("func.yaml's containerConcurrency is the server's own cap (RG_MAX_IN_FLIGHT
   const concurrency = fnYaml.deploy?.options?.resources?.limits?.concurrency;
   assert.ok(concurrency && concurrency > 0, 'containerConcurrency is set (0 would be unlimited)');
   assert.is(deployedConfig.RG_MAX_IN_FLIGHT, concurrency);
+});
+
+// Knative Serving's autoscaler defaults (knative/serving config/core/configmaps/autoscaler.yaml and
+// pkg/autoscaler/scaling/multiscaler.go): a revision is scaled to zero once a whole stable window
+// has passed without a request (the decision is taken every 2 s tick), then after the
+// scale-to-zero grace period at most.
+const STABLE_WINDOW_S = 60;
+const TICK_S = 2;
+const SCALE_TO_ZERO_GRACE_S = 30;
+
+/** Seconds between two pings of a `* * * * *` or `*\/N * * * *` schedule (N dividing 60); else null. */
+function pingPeriodSeconds(schedule: string): number | null {
+  const m = /^(\*|\*\/(\d+)) \* \* \* \*$/.exec(schedule.trim());
+  if (!m) return null;
+  const n = m[2] === undefined ? 1 : Number(m[2]);
+  return n >= 1 && 60 % n === 0 ? n * 60 : null;
+}
+
+test('the resync schedule reads as a period', () => {
+  assert.is(pingPeriodSeconds('* * * * *'), 60);
+  assert.is(pingPeriodSeconds('*/5 * * * *'), 300);
+  assert.is(pingPeriodSeconds('*/7 * * * *'), null); // uneven: 7 minutes, then 4 at the hour
+  assert.is(pingPeriodSeconds('0 * * * *'), null);
+});
+
+test('between resync pings the revision reaches zero, and every lease renewal window holds two pings', () => {
+  const ping = of('PingSource').find((p) => p.metadata.name === 'restore-guard-resync');
+  assert.ok(ping, 'the resync PingSource');
+  const period = pingPeriodSeconds(String((ping!.spec as { schedule: string }).schedule));
+  assert.ok(period, 'the schedule is a fixed period');
+  // After a ping the pod stays up for the stable window, a tick and the grace period (about 92 s):
+  // the ping must come less often than that, and leave the revision at zero most of the time.
+  const upAfterPing = STABLE_WINDOW_S + TICK_S + SCALE_TO_ZERO_GRACE_S;
+  assert.ok(period! >= 2 * upAfterPing, `a ping every ${period} s keeps the pod up more than half the time`);
+  // A window annotation would lengthen the stay; func.yaml sets none.
+  assert.not.ok(JSON.stringify(fnYaml).includes('autoscaling.knative.dev/window'));
+  // Resync stays bounded: a missed event waits at most one period.
+  assert.ok(period! <= 600, 'resync at least every 10 minutes');
+  // Resync renews an anchor once past half its lease (functions/core/restore/anchors.ts renewAnchor):
+  // two pings in that half, so one lost ping never ends an anchor of a group in flight.
+  const lease = deployedConfig.RG_ANCHOR_DEADLINE_SECONDS;
+  assert.ok(lease / 2 >= 2 * period!, `lease ${lease} s: fewer than two pings every ${lease / 2} s`);
+});
+
+const RECOMMENDED = [
+  'app.kubernetes.io/name',
+  'app.kubernetes.io/instance',
+  'app.kubernetes.io/version',
+  'app.kubernetes.io/component',
+  'app.kubernetes.io/part-of',
+  'app.kubernetes.io/managed-by',
+];
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+test("every shipped object carries Kubernetes' recommended labels, with package.json's version", () => {
+  assert.ok(loaded.length >= 17, 'every document of eventing/');
+  for (const { doc } of loaded) {
+    const labels = (doc.metadata as { labels?: Record<string, string> }).labels ?? {};
+    for (const k of RECOMMENDED) assert.ok(labels[k], `${id(doc)}: no ${k}`);
+    assert.is(labels['app.kubernetes.io/name'], 'restore-guard', id(doc));
+    assert.is(labels['app.kubernetes.io/part-of'], 'restore-guard', id(doc));
+    assert.is(labels['app.kubernetes.io/version'], VERSION, `${id(doc)}: version`);
+  }
+  const fnLabels = Object.fromEntries((fnYaml.deploy?.labels ?? []).map((l) => [l.key, l.value]));
+  for (const k of RECOMMENDED) assert.ok(fnLabels[k], `func.yaml: no ${k}`);
+  assert.is(fnLabels['app.kubernetes.io/version'], VERSION, 'func.yaml: version');
+  const ociVersion = fnYaml.build?.buildEnvs?.find((e) => e.name === 'BP_OCI_VERSION')?.value;
+  assert.is(ociVersion, VERSION, 'func.yaml: BP_OCI_VERSION, the image label org.opencontainers.image.version');
+  // Only what Knative's and the ApiServerSource's selectors read: our labels never select a
+  // restore pod, so an anchor (which copies what the restore pods' selectors select) never gets them.
+  const sources = of('ApiServerSource').flatMap((s) => JSON.stringify((s.spec as { resources: unknown }).resources));
+  for (const k of ['app.kubernetes.io/managed-by', 'app.kubernetes.io/component'])
+    assert.not.ok(sources.join().includes(k), `an ApiServerSource selects on ${k}`);
+});
+
+test("CHANGELOG.md's latest entry is package.json's version", () => {
+  const latest = /^## \[(\d+\.\d+\.\d+[^\]]*)\]/m.exec(readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8'));
+  assert.ok(latest, 'CHANGELOG.md has a "## [x.y.z]" entry');
+  assert.is(latest![1], VERSION);
 });
 
 test.run();

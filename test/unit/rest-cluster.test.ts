@@ -4,13 +4,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectCluster } from '../../functions/core/kube/rest-cluster.ts';
+import { FIELD_MANAGER, USER_AGENT, connectCluster } from '../../functions/core/kube/rest-cluster.ts';
 
 function kubeconfig(server: string, proxy?: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'rg-kubeconfig-'));
@@ -78,6 +78,43 @@ test('without a proxy the API server is asked directly', async () => {
     const cluster = await connectCluster(kubeconfig(api.url), 5000);
     assert.equal((await cluster.get('Pod', 'ns', 'p'))?.metadata.name, 'p');
     assert.equal(seen, ['GET /api/v1/namespaces/ns/pods/p']);
+  } finally {
+    api.close();
+  }
+});
+
+test('every request says who sends it, and every create and patch names the field manager', async () => {
+  const seen: { line: string; agent: string | undefined }[] = [];
+  const api = await listen((req, res) => {
+    seen.push({ line: `${req.method} ${req.url}`, agent: req.headers['user-agent'] });
+    req.resume();
+    req.on('end', () => {
+      res.statusCode = req.method === 'POST' ? 201 : 200;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ kind: 'Pod', apiVersion: 'v1', metadata: { name: 'p', namespace: 'ns' } }));
+    });
+  });
+  try {
+    const cluster = await connectCluster(kubeconfig(api.url), 5000);
+    await cluster.create('Pod', 'ns', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns' } });
+    await cluster.patch('Pod', 'ns', 'p', { metadata: { labels: { a: 'b' } } });
+    await cluster.delete('Pod', 'ns', 'p');
+    await cluster.get('Pod', 'ns', 'p');
+    const version = (
+      JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    ).version;
+    assert.is(USER_AGENT, `restore-guard/${version}`);
+    assert.is(FIELD_MANAGER, 'restore-guard');
+    assert.equal(
+      seen.map((s) => s.line),
+      [
+        'POST /api/v1/namespaces/ns/pods?fieldManager=restore-guard',
+        'PATCH /api/v1/namespaces/ns/pods/p?fieldManager=restore-guard',
+        'DELETE /api/v1/namespaces/ns/pods/p',
+        'GET /api/v1/namespaces/ns/pods/p',
+      ],
+    );
+    for (const s of seen) assert.is(s.agent, USER_AGENT, s.line);
   } finally {
     api.close();
   }

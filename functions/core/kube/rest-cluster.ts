@@ -6,8 +6,17 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Cluster, DeleteOptions, Kind, LogOptions } from './cluster.ts';
 import { RESOURCES } from './cluster.ts';
+import { BUILD } from '../build-info.ts';
 import { ClusterRequestError, ClusterUnavailableError, TransientClusterError } from '../errors.ts';
 import type { KubeObject } from './objects.ts';
+
+/**
+ * Who writes, for managedFields and audit logs: every request carries User-Agent
+ * `restore-guard/<version>`, and every create and patch names this field manager (`?fieldManager=`),
+ * so `kubectl get -o yaml --show-managed-fields` says which labels and annotations are ours.
+ */
+export const FIELD_MANAGER = 'restore-guard';
+export const USER_AGENT = `restore-guard/${BUILD.version}`;
 
 /**
  * The real cluster: the API server's REST interface over node:https, with authentication and TLS
@@ -51,7 +60,7 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
       host: server.hostname,
       port: server.port || (secure ? 443 : 80),
       path,
-      headers: { accept: 'application/json' } as Record<string, string>,
+      headers: { accept: 'application/json', 'user-agent': USER_AGENT } as Record<string, string>,
       agent,
       timeout: timeoutMs,
     };
@@ -112,6 +121,7 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
     });
   };
 
+  const WRITE_QUERY = new URLSearchParams({ fieldManager: FIELD_MANAGER }).toString();
   const base = (kind: Kind, namespace: string | null): string => {
     const r = RESOURCES[kind];
     const prefix = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
@@ -144,7 +154,7 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
       return items;
     },
     async create(kind, namespace, obj) {
-      const r = await request('POST', base(kind, namespace), obj);
+      const r = await request('POST', `${base(kind, namespace)}?${WRITE_QUERY}`, obj);
       if (r.status === 200 || r.status === 201)
         return { created: true, object: withKind(kind, JSON.parse(r.text) as KubeObject) };
       if (r.status === 409) {
@@ -157,7 +167,7 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
     async patch(kind, namespace, name, patch) {
       const r = await request(
         'PATCH',
-        `${base(kind, namespace)}/${encodeURIComponent(name)}`,
+        `${base(kind, namespace)}/${encodeURIComponent(name)}?${WRITE_QUERY}`,
         patch,
         'application/merge-patch+json',
       );
