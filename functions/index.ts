@@ -4,6 +4,7 @@
  */
 import { serve } from '@hono/node-server';
 import type { Config } from './core/config.ts';
+import type { IssuerKeys } from './core/http/auth.ts';
 import { loadConfig } from './core/config.ts';
 import { isRestoreGuardError } from './core/errors.ts';
 import { SERVER_TIMEOUTS } from './core/http/app.ts';
@@ -26,6 +27,12 @@ try {
     log,
     // Loaded on first use, so the fast path and the readiness probe never pay for the Kubernetes client.
     connect: async () => (await import('./core/kube/rest-cluster.ts')).connectCluster(config.KUBECONFIG),
+    // RG_AUTH=oidc: the ServiceAccount issuer's keys, read from the API server (core/http/auth.ts).
+    issuerKeys: async () => {
+      const { connectApiServer } = await import('./core/kube/rest-cluster.ts');
+      const { readIssuerKeys } = await import('./core/kube/issuer.ts');
+      return readIssuerKeys((await connectApiServer(config.KUBECONFIG)).request) as Promise<IssuerKeys>;
+    },
   });
 } catch (e) {
   // A folder named in the configuration that cannot be used: a named error, not a stack trace.
@@ -50,6 +57,8 @@ const http = serve(
       localBroker: config.RG_LOCAL_BROKER,
       recordDir: config.RG_RECORD_DIR || null,
       maxInFlight: config.RG_MAX_IN_FLIGHT,
+      auth:
+        config.RG_AUTH === 'oidc' ? { audience: config.RG_AUTH_AUDIENCE, subjects: config.RG_AUTH_SUBJECTS } : 'none',
     });
   },
 );

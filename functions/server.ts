@@ -9,6 +9,8 @@ import type { Deps } from './core/deps.ts';
 import { noCluster } from './core/deps.ts';
 import { ConfigError } from './core/errors.ts';
 import { createApp, invoke, readRequest } from './core/http/app.ts';
+import { authenticate, createAuthenticator } from './core/http/auth.ts';
+import type { IssuerKeys } from './core/http/auth.ts';
 import type { RequestTap } from './core/http/app.ts';
 import type { CloudEvent } from './core/http/cloudevent.ts';
 import { parseCloudEvent, toBinary } from './core/http/cloudevent.ts';
@@ -57,6 +59,11 @@ export interface ServerOptions {
   onHop?: (h: Hop) => void;
   /** Local broker retry backoff scale (1 = as the Trigger says). */
   backoffScale?: number;
+  /**
+   * Reads the ServiceAccount issuer and its keys, for RG_AUTH=oidc (index.ts: from the API server).
+   * Without it, RG_AUTH=oidc refuses every event with 503 (fail closed).
+   */
+  issuerKeys?: () => Promise<IssuerKeys>;
   /** Called with every write dry-run suppresses. */
   onDryWrite?: Parameters<typeof dryRun>[2];
 }
@@ -140,8 +147,27 @@ export function createServer(opts: ServerOptions): Server {
     log.info('local broker on', { triggers: broker.triggers.map((t) => `${t.name} -> ${t.path}`) });
   }
 
+  const auth =
+    config.RG_AUTH === 'oidc'
+      ? authenticate(
+          createAuthenticator({
+            audience: config.RG_AUTH_AUDIENCE,
+            issuer: config.RG_AUTH_ISSUER,
+            subjects: config.RG_AUTH_SUBJECTS,
+            fetchKeys:
+              opts.issuerKeys ?? (() => Promise.reject(new Error('no API server to read the issuer keys from'))),
+            log,
+          }),
+          log,
+          (path, code) => {
+            const fn = FUNCTIONS.find((f) => `/${f.name}` === path);
+            metrics.events.inc({ function: fn ? fn.name : 'ingress', type: 'other', outcome: code });
+          },
+        )
+      : undefined;
   const app = createApp({
     functions: FUNCTIONS,
+    ...(auth ? { auth } : {}),
     deps,
     maxBodyBytes: config.RG_MAX_BODY_BYTES,
     maxInFlight: config.RG_MAX_IN_FLIGHT,

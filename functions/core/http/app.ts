@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { CloudEvent } from './cloudevent.ts';
 import { parseCloudEvent, toBinary } from './cloudevent.ts';
 import type { Logger } from '../log.ts';
@@ -39,6 +39,8 @@ export interface AppOptions<D extends AppDeps> {
   tap?: RequestTap;
   /** Extra routes mounted by the server (the local broker's ingress). */
   extend?: (app: Hono) => void;
+  /** Sender authentication (core/http/auth.ts): runs on every POST route before its body is read. */
+  auth?: MiddlewareHandler;
   /** Readiness: false until the server is ready to take events. */
   ready?: () => boolean;
 }
@@ -133,6 +135,7 @@ export async function readRequest(
 export function createApp<D extends AppDeps>(opts: AppOptions<D>): Hono {
   const { deps } = opts;
   const app = new Hono();
+  if (opts.auth) app.post('*', opts.auth);
   // Bodies are counted as they stream in (chunked ones too) and refused at the limit, never read
   // whole first: one oversized request must not take the process past its memory limit.
   app.post(
