@@ -7,7 +7,7 @@ import type { Hono } from 'hono';
 import type { Config } from './core/config.ts';
 import type { Deps } from './core/deps.ts';
 import { noCluster } from './core/deps.ts';
-import { ConfigError } from './core/errors.ts';
+import { ConfigError, OverloadedError } from './core/errors.ts';
 import { createApp, invoke, readRequest } from './core/http/app.ts';
 import { authenticate, createAuthenticator } from './core/http/auth.ts';
 import type { IssuerKeys } from './core/http/auth.ts';
@@ -15,6 +15,7 @@ import type { RequestTap } from './core/http/app.ts';
 import type { CloudEvent } from './core/http/cloudevent.ts';
 import { parseCloudEvent, toBinary } from './core/http/cloudevent.ts';
 import type { FunctionDef } from './core/http/function.ts';
+import { createInFlight } from './core/http/in-flight.ts';
 import { createBroker, loadTriggers } from './core/http/local-broker.ts';
 import type { Broker, Hop } from './core/http/local-broker.ts';
 import { createRecorder } from './core/http/recorder.ts';
@@ -125,6 +126,7 @@ export function createServer(opts: ServerOptions): Server {
     : null;
   const tap: RequestTap | undefined = recorder ?? undefined;
 
+  const inFlight = createInFlight(config.RG_MAX_IN_FLIGHT);
   let broker: Broker | null = null;
   if (config.RG_LOCAL_BROKER) {
     const byPath = new Map(FUNCTIONS.map((f) => [`/${f.name}`, f]));
@@ -140,8 +142,14 @@ export function createServer(opts: ServerOptions): Server {
         const fn = byPath.get(path);
         if (!fn) return { status: 404, headers: {}, body: `no function at ${path}` };
         const { headers, body } = toBinary(ev);
-        const r = await invoke(fn, deps, { headers, body });
-        return { ...r, reply: r.event ?? null };
+        // In-process deliveries count against RG_MAX_IN_FLIGHT like HTTP requests (waiting their turn).
+        await inFlight.enter();
+        try {
+          const r = await invoke(fn, deps, { headers, body });
+          return { ...r, reply: r.event ?? null };
+        } finally {
+          inFlight.leave();
+        }
       },
     });
     log.info('local broker on', { triggers: broker.triggers.map((t) => `${t.name} -> ${t.path}`) });
@@ -170,13 +178,22 @@ export function createServer(opts: ServerOptions): Server {
     ...(auth ? { auth } : {}),
     deps,
     maxBodyBytes: config.RG_MAX_BODY_BYTES,
-    maxInFlight: config.RG_MAX_IN_FLIGHT,
+    inFlight,
     ...(tap ? { tap } : {}),
     extend: (a) => {
       if (!broker) return;
       const b = broker;
       // The ingress: what a Broker's URL takes (K_SINK of the ApiServerSource and PingSource).
       a.post('/', async (c) => {
+        // A backlog of in-process deliveries as long as the cap refuses more events (the sender
+        // redelivers), so a flood into the ingress cannot queue without bound.
+        if (inFlight.waiting >= inFlight.max) {
+          metrics.events.inc({ function: 'ingress', type: 'other', outcome: 'overloaded' });
+          const err = new OverloadedError(`${inFlight.waiting} deliveries waiting, the limit is ${inFlight.max}`, {
+            hint: 'transient: send the event again later; raise RG_MAX_IN_FLIGHT if this persists',
+          });
+          return c.json(err.toJSON(), 503);
+        }
         b.publish(parseCloudEvent(await readRequest(c, deps, tap)));
         return c.body(null, 202);
       });

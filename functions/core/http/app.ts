@@ -13,6 +13,8 @@ import {
   isRestoreGuardError,
 } from '../errors.ts';
 import type { FunctionDef } from './function.ts';
+import { createInFlight } from './in-flight.ts';
+import type { InFlight } from './in-flight.ts';
 
 /** Called with every request before it is parsed (the recorder). Must not throw. */
 export type RequestTap = (req: {
@@ -36,6 +38,8 @@ export interface AppOptions<D extends AppDeps> {
   maxBodyBytes: number;
   /** Events handled at once, over every function route; more are answered 503 at once. Default: no cap. */
   maxInFlight?: number;
+  /** The count to share with in-process deliveries (the local broker); default: one of maxInFlight. */
+  inFlight?: InFlight;
   tap?: RequestTap;
   /** Extra routes mounted by the server (the local broker's ingress). */
   extend?: (app: Hono) => void;
@@ -163,23 +167,24 @@ export function createApp<D extends AppDeps>(opts: AppOptions<D>): Hono {
   });
   // The concurrency cap: an event beyond it is answered 503 before its body is read (Knative
   // redelivers it with backoff), so a flood never holds more than maxInFlight bodies and handlers.
-  const maxInFlight = opts.maxInFlight ?? Number.POSITIVE_INFINITY;
-  let inFlight = 0;
+  const inFlight = opts.inFlight ?? createInFlight(opts.maxInFlight);
   for (const fn of opts.functions) {
     app.post(`/${fn.name}`, async (c) => {
-      if (inFlight >= maxInFlight) {
+      if (!inFlight.tryEnter()) {
         deps.metrics.events.inc({ function: fn.name, type: 'other', outcome: 'overloaded' });
-        const err = new OverloadedError(`${inFlight} events in flight, the limit is ${maxInFlight}`, {
-          hint: 'transient: the event is redelivered; raise RG_MAX_IN_FLIGHT (and containerConcurrency) if this persists',
-        });
+        const err = new OverloadedError(
+          `${inFlight.running} events in flight (${inFlight.waiting} more waiting), the limit is ${inFlight.max}`,
+          {
+            hint: 'transient: the event is redelivered; raise RG_MAX_IN_FLIGHT (and containerConcurrency) if this persists',
+          },
+        );
         return c.json(err.toJSON(), 503);
       }
-      inFlight++;
       try {
         const res = await invoke(fn, deps, await readRequest(c, deps, opts.tap));
         return res.status === 202 ? c.body(null, 202) : c.body(res.body, res.status as 200, res.headers);
       } finally {
-        inFlight--;
+        inFlight.leave();
       }
     });
   }
