@@ -185,11 +185,12 @@ export function createServer(opts: ServerOptions): Server {
       const b = broker;
       // The ingress: what a Broker's URL takes (K_SINK of the ApiServerSource and PingSource).
       a.post('/', async (c) => {
-        // A backlog of in-process deliveries as long as the cap refuses more events (the sender
-        // redelivers), so a flood into the ingress cannot queue without bound.
-        if (inFlight.waiting >= inFlight.max) {
+        // A backlog of in-process deliveries ten times the cap refuses more events (the sender
+        // redelivers), so a flood into the ingress cannot queue without bound; a burst (one event
+        // fans out to several Triggers, replies go round again) still queues.
+        if (inFlight.waiting >= 10 * inFlight.max) {
           metrics.events.inc({ function: 'ingress', type: 'other', outcome: 'overloaded' });
-          const err = new OverloadedError(`${inFlight.waiting} deliveries waiting, the limit is ${inFlight.max}`, {
+          const err = new OverloadedError(`${inFlight.waiting} deliveries waiting, the limit is ${10 * inFlight.max}`, {
             hint: 'transient: send the event again later; raise RG_MAX_IN_FLIGHT if this persists',
           });
           return c.json(err.toJSON(), 503);
