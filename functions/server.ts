@@ -8,7 +8,7 @@ import type { Config } from './core/config.ts';
 import type { Deps } from './core/deps.ts';
 import { noCluster } from './core/deps.ts';
 import { ConfigError, OverloadedError } from './core/errors.ts';
-import { createApp, invoke, readRequest } from './core/http/app.ts';
+import { OVERLOADED_HEADERS, createApp, invoke, readRequest } from './core/http/app.ts';
 import { authenticate, createAuthenticator } from './core/http/auth.ts';
 import type { IssuerKeys } from './core/http/auth.ts';
 import type { RequestTap } from './core/http/app.ts';
@@ -178,6 +178,7 @@ export function createServer(opts: ServerOptions): Server {
     ...(auth ? { auth } : {}),
     deps,
     maxBodyBytes: config.RG_MAX_BODY_BYTES,
+    maxBodyBuffer: config.RG_MAX_BODY_BUFFER_BYTES,
     inFlight,
     ...(tap ? { tap } : {}),
     extend: (a) => {
@@ -193,7 +194,7 @@ export function createServer(opts: ServerOptions): Server {
           const err = new OverloadedError(`${inFlight.waiting} deliveries waiting, the limit is ${10 * inFlight.max}`, {
             hint: 'transient: send the event again later; raise RG_MAX_IN_FLIGHT if this persists',
           });
-          return c.json(err.toJSON(), 503);
+          return c.json(err.toJSON(), 503, OVERLOADED_HEADERS);
         }
         b.publish(parseCloudEvent(await readRequest(c, deps, tap)));
         return c.body(null, 202);

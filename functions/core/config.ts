@@ -102,6 +102,9 @@ export const ConfigSchema = z.object({
   RG_DEDUP_SIZE: int(4096, 0, 1_000_000),
   // Events handled at once; more are answered 503. func.yaml's containerConcurrency is the same number.
   RG_MAX_IN_FLIGHT: int(100, 1, 10_000),
+  // Request body bytes held at once (declared lengths; RG_MAX_BODY_BYTES for a chunked body); more: 503.
+  // With RG_MAX_IN_FLIGHT it keeps a flood of large bodies within func.yaml's memory limit.
+  RG_MAX_BODY_BUFFER_BYTES: int(32 * 1024 * 1024, 1024 * 1024, 1024 * 1024 * 1024),
   // Sender authentication (README, Security): 'oidc' verifies every event's bearer token (a
   // ServiceAccount token Knative Eventing's OIDC feature sends) before the event is read; 'none' takes
   // any sender (local runs, clusters without Knative's authentication-oidc).

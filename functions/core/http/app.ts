@@ -40,6 +40,11 @@ export interface AppOptions<D extends AppDeps> {
   maxInFlight?: number;
   /** The count to share with in-process deliveries (the local broker); default: one of maxInFlight. */
   inFlight?: InFlight;
+  /**
+   * Request body bytes held at once over every function route (its content-length, or maxBodyBytes
+   * for a body of unknown length, reserved before it is read): past it, 503. Default: no budget.
+   */
+  maxBodyBuffer?: number;
   tap?: RequestTap;
   /** Extra routes mounted by the server (the local broker's ingress). */
   extend?: (app: Hono) => void;
@@ -48,6 +53,14 @@ export interface AppOptions<D extends AppDeps> {
   /** Readiness: false until the server is ready to take events. */
   ready?: () => boolean;
 }
+
+/**
+ * An event refused for load is answered before its body is read, and the connection is closed after
+ * the answer: else the server would still read the unread body to reuse the connection (a flood of
+ * large refused bodies then streams through memory all the same: +80 MiB peak for 399 refused 1 MiB
+ * bodies, test/bench/memory.ts). The sender reconnects to redeliver.
+ */
+export const OVERLOADED_HEADERS = { connection: 'close' } as const;
 
 /** Runs one function on one HTTP request and answers per the contract (README, Routes and events). */
 export async function invoke<D extends AppDeps>(
@@ -168,8 +181,28 @@ export function createApp<D extends AppDeps>(opts: AppOptions<D>): Hono {
   // The concurrency cap: an event beyond it is answered 503 before its body is read (Knative
   // redelivers it with backoff), so a flood never holds more than maxInFlight bodies and handlers.
   const inFlight = opts.inFlight ?? createInFlight(opts.maxInFlight);
+  // The memory bound: the cap counts requests, this counts their bodies (a body is held whole while
+  // its event is handled). One request is always let through, so a lone body at the limit passes.
+  const bodyBudget = opts.maxBodyBuffer ?? Number.POSITIVE_INFINITY;
+  let bodyBytes = 0;
   for (const fn of opts.functions) {
     app.post(`/${fn.name}`, async (c) => {
+      // What this body may take: its declared length, or the most a body may be (chunked).
+      const declared = Number(c.req.header('content-length'));
+      const need = Math.min(
+        Number.isFinite(declared) && declared >= 0 ? declared : opts.maxBodyBytes,
+        opts.maxBodyBytes,
+      );
+      if (bodyBytes + need > bodyBudget && bodyBytes > 0) {
+        deps.metrics.events.inc({ function: fn.name, type: 'other', outcome: 'overloaded' });
+        const err = new OverloadedError(
+          `${bodyBytes} bytes of request bodies held, ${need} more would pass the budget of ${bodyBudget}`,
+          {
+            hint: 'transient: the event is redelivered; raise RG_MAX_BODY_BUFFER_BYTES (and the memory limit) if this persists',
+          },
+        );
+        return c.json(err.toJSON(), 503, OVERLOADED_HEADERS);
+      }
       if (!inFlight.tryEnter()) {
         deps.metrics.events.inc({ function: fn.name, type: 'other', outcome: 'overloaded' });
         const err = new OverloadedError(
@@ -178,12 +211,14 @@ export function createApp<D extends AppDeps>(opts: AppOptions<D>): Hono {
             hint: 'transient: the event is redelivered; raise RG_MAX_IN_FLIGHT (and containerConcurrency) if this persists',
           },
         );
-        return c.json(err.toJSON(), 503);
+        return c.json(err.toJSON(), 503, OVERLOADED_HEADERS);
       }
+      bodyBytes += need;
       try {
         const res = await invoke(fn, deps, await readRequest(c, deps, opts.tap));
         return res.status === 202 ? c.body(null, 202) : c.body(res.body, res.status as 200, res.headers);
       } finally {
+        bodyBytes -= need;
         inFlight.leave();
       }
     });
