@@ -4,6 +4,7 @@
  */
 import { serve } from '@hono/node-server';
 import type { Config } from './core/config.ts';
+import type { IssuerKeys } from './core/http/auth.ts';
 import { loadConfig } from './core/config.ts';
 import { isRestoreGuardError } from './core/errors.ts';
 import { SERVER_TIMEOUTS } from './core/http/app.ts';
@@ -35,6 +36,12 @@ try {
     // Not on the way to readiness: the Kubernetes client is loaded once the first request (the
     // readiness probe) is answered, and an event that needs the cluster before then waits for it.
     connect: async () => (await loadKube()).connectCluster(config.KUBECONFIG),
+    // RG_AUTH=oidc: the ServiceAccount issuer's keys, read from the API server (core/http/auth.ts).
+    issuerKeys: async () => {
+      const { connectApiServer } = await loadKube();
+      const { readIssuerKeys } = await import('./core/kube/issuer.ts');
+      return readIssuerKeys((await connectApiServer(config.KUBECONFIG)).request) as Promise<IssuerKeys>;
+    },
   });
 } catch (e) {
   // A folder named in the configuration that cannot be used: a named error, not a stack trace.
@@ -64,6 +71,8 @@ const http = serve(
       localBroker: config.RG_LOCAL_BROKER,
       recordDir: config.RG_RECORD_DIR || null,
       maxInFlight: config.RG_MAX_IN_FLIGHT,
+      auth:
+        config.RG_AUTH === 'oidc' ? { audience: config.RG_AUTH_AUDIENCE, subjects: config.RG_AUTH_SUBJECTS } : 'none',
     });
   },
 );

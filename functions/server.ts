@@ -7,12 +7,15 @@ import type { Hono } from 'hono';
 import type { Config } from './core/config.ts';
 import type { Deps } from './core/deps.ts';
 import { noCluster } from './core/deps.ts';
-import { ConfigError } from './core/errors.ts';
-import { createApp, invoke, readRequest } from './core/http/app.ts';
+import { ConfigError, OverloadedError } from './core/errors.ts';
+import { OVERLOADED_HEADERS, createApp, invoke, readRequest } from './core/http/app.ts';
+import { authenticate, createAuthenticator } from './core/http/auth.ts';
+import type { IssuerKeys } from './core/http/auth.ts';
 import type { RequestTap } from './core/http/app.ts';
 import type { CloudEvent } from './core/http/cloudevent.ts';
 import { parseCloudEvent, toBinary } from './core/http/cloudevent.ts';
 import type { FunctionDef } from './core/http/function.ts';
+import { createInFlight } from './core/http/in-flight.ts';
 import { createBroker, loadTriggers } from './core/http/local-broker.ts';
 import type { Broker, Hop } from './core/http/local-broker.ts';
 import { createRecorder } from './core/http/recorder.ts';
@@ -57,6 +60,11 @@ export interface ServerOptions {
   onHop?: (h: Hop) => void;
   /** Local broker retry backoff scale (1 = as the Trigger says). */
   backoffScale?: number;
+  /**
+   * Reads the ServiceAccount issuer and its keys, for RG_AUTH=oidc (index.ts: from the API server).
+   * Without it, RG_AUTH=oidc refuses every event with 503 (fail closed).
+   */
+  issuerKeys?: () => Promise<IssuerKeys>;
   /** Called with every write dry-run suppresses. */
   onDryWrite?: Parameters<typeof dryRun>[2];
 }
@@ -118,6 +126,7 @@ export function createServer(opts: ServerOptions): Server {
     : null;
   const tap: RequestTap | undefined = recorder ?? undefined;
 
+  const inFlight = createInFlight(config.RG_MAX_IN_FLIGHT);
   let broker: Broker | null = null;
   if (config.RG_LOCAL_BROKER) {
     const byPath = new Map(FUNCTIONS.map((f) => [`/${f.name}`, f]));
@@ -133,24 +142,60 @@ export function createServer(opts: ServerOptions): Server {
         const fn = byPath.get(path);
         if (!fn) return { status: 404, headers: {}, body: `no function at ${path}` };
         const { headers, body } = toBinary(ev);
-        const r = await invoke(fn, deps, { headers, body });
-        return { ...r, reply: r.event ?? null };
+        // In-process deliveries count against RG_MAX_IN_FLIGHT like HTTP requests (waiting their turn).
+        await inFlight.enter();
+        try {
+          const r = await invoke(fn, deps, { headers, body });
+          return { ...r, reply: r.event ?? null };
+        } finally {
+          inFlight.leave();
+        }
       },
     });
     log.info('local broker on', { triggers: broker.triggers.map((t) => `${t.name} -> ${t.path}`) });
   }
 
+  const auth =
+    config.RG_AUTH === 'oidc'
+      ? authenticate(
+          createAuthenticator({
+            audience: config.RG_AUTH_AUDIENCE,
+            issuer: config.RG_AUTH_ISSUER,
+            subjects: config.RG_AUTH_SUBJECTS,
+            fetchKeys:
+              opts.issuerKeys ?? (() => Promise.reject(new Error('no API server to read the issuer keys from'))),
+            log,
+          }),
+          log,
+          (path, code) => {
+            const fn = FUNCTIONS.find((f) => `/${f.name}` === path);
+            metrics.events.inc({ function: fn ? fn.name : 'ingress', type: 'other', outcome: code });
+          },
+        )
+      : undefined;
   const app = createApp({
     functions: FUNCTIONS,
+    ...(auth ? { auth } : {}),
     deps,
     maxBodyBytes: config.RG_MAX_BODY_BYTES,
-    maxInFlight: config.RG_MAX_IN_FLIGHT,
+    maxBodyBuffer: config.RG_MAX_BODY_BUFFER_BYTES,
+    inFlight,
     ...(tap ? { tap } : {}),
     extend: (a) => {
       if (!broker) return;
       const b = broker;
       // The ingress: what a Broker's URL takes (K_SINK of the ApiServerSource and PingSource).
       a.post('/', async (c) => {
+        // A backlog of in-process deliveries ten times the cap refuses more events (the sender
+        // redelivers), so a flood into the ingress cannot queue without bound; a burst (one event
+        // fans out to several Triggers, replies go round again) still queues.
+        if (inFlight.waiting >= 10 * inFlight.max) {
+          metrics.events.inc({ function: 'ingress', type: 'other', outcome: 'overloaded' });
+          const err = new OverloadedError(`${inFlight.waiting} deliveries waiting, the limit is ${10 * inFlight.max}`, {
+            hint: 'transient: send the event again later; raise RG_MAX_IN_FLIGHT if this persists',
+          });
+          return c.json(err.toJSON(), 503, OVERLOADED_HEADERS);
+        }
         b.publish(parseCloudEvent(await readRequest(c, deps, tap)));
         return c.body(null, 202);
       });

@@ -1,5 +1,5 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { lstatSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import type { CloudEvent } from '../../functions/core/http/cloudevent.ts';
 import { parseCloudEvent } from '../../functions/core/http/cloudevent.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
@@ -63,28 +63,70 @@ const EXPECT_ITEM =
 const EXPECT_FILE = `JSON (one value or an array) or JSON Lines, each value ${EXPECT_ITEM}`;
 const READABLE = /\.(json|jsonl|ndjson)$/i;
 
-/** Expands folders (recursively, sorted) into the readable files under them. */
+/**
+ * Expands folders (recursively, sorted) into the readable files under them. Paths given by name are
+ * followed wherever they point; inside a folder, a link is followed only to a file within that folder
+ * (a capture folder must not make the replay read, say, ~/.kube/config), and links to folders are not
+ * followed at all (no loops, no file read twice): each is reported.
+ */
 export function expandPaths(paths: string[], problems: InputProblem[]): string[] {
   const out: string[] = [];
-  const walk = (p: string, explicit: boolean) => {
+  const unreadable = (p: string, e: unknown) =>
+    problems.push({
+      file: p,
+      line: null,
+      message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      expected: 'an existing file or folder',
+    });
+  const walk = (p: string, root: string | null) => {
     let st: ReturnType<typeof statSync>;
     try {
-      st = statSync(p);
+      st = root === null ? statSync(p) : lstatSync(p);
     } catch (e) {
-      problems.push({
-        file: p,
-        line: null,
-        message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-        expected: 'an existing file or folder',
-      });
+      unreadable(p, e);
+      return;
+    }
+    if (st.isSymbolicLink()) {
+      let real: string;
+      let target: ReturnType<typeof statSync>;
+      try {
+        real = realpathSync(p);
+        target = statSync(real);
+      } catch (e) {
+        unreadable(p, e);
+        return;
+      }
+      const link = (message: string) =>
+        problems.push({ file: p, line: null, message, expected: 'files inside the folder, or a path given by name' });
+      if (target.isDirectory()) link(`a link to the folder ${real}: not followed`);
+      else if (!`${real}${sep}`.startsWith(`${root}${sep}`) || real === root)
+        link(`a link to ${real}, outside ${root}: not read`);
+      else if (READABLE.test(p)) out.push(p);
       return;
     }
     if (st.isDirectory()) {
-      for (const f of readdirSync(p).sort()) if (!f.startsWith('.')) walk(join(p, f), false);
-    } else if (explicit || READABLE.test(p)) out.push(p);
+      const inside = root ?? realpathSync(p);
+      for (const f of readdirSync(p).sort()) if (!f.startsWith('.')) walk(join(p, f), inside);
+    } else if (root === null || READABLE.test(p)) out.push(p);
   };
-  for (const p of paths) walk(p, true);
+  for (const p of paths) walk(p, null);
   return out;
+}
+
+/** Deeper than any Kubernetes object or CloudEvent nests (the API server's own JSON limit is 10,000). */
+export const MAX_DEPTH = 512;
+
+/** Whether a JSON value nests deeper than `limit` (arrays and objects), walked without recursion. */
+export function depthOver(v: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (x === null || typeof x !== 'object') continue;
+    if (d >= limit) return true;
+    for (const y of Array.isArray(x) ? x : Object.values(x))
+      if (y !== null && typeof y === 'object') stack.push([y, d + 1]);
+  }
+  return false;
 }
 
 /** Line (1-based) of a character offset. */
@@ -260,7 +302,22 @@ export function readFile(file: string, display = file, failFast = false): { item
     return one({ file: display, line: null, message: 'the file is empty', expected: EXPECT_FILE });
   const attempt = (v: unknown, origin: Origin): boolean => {
     try {
+      const before = items.length;
       classify(v, origin, items);
+      // A capture nested deeper than any Kubernetes object would overflow the stack of whatever
+      // walks it later (cloning, merging, printing) and end the whole replay: it is refused here.
+      for (const it of items.slice(before)) {
+        const d = depthOver(it.kind === 'event' ? it.event.data : it.object, MAX_DEPTH);
+        if (d) {
+          items.length = before;
+          throw new InputError({
+            file: origin.file,
+            line: origin.line,
+            message: `nested more than ${MAX_DEPTH} levels deep`,
+            expected: `${EXPECT_ITEM}, nested at most ${MAX_DEPTH} levels`,
+          });
+        }
+      }
       return true;
     } catch (e) {
       if (!(e instanceof InputError)) throw e;

@@ -11,6 +11,7 @@ import { DEFAULT_WINDOW_MS } from './order.ts';
 import { renderSvg } from './svg.ts';
 import type { Mode, ReplayOptions, Report } from './report.ts';
 import { UsageError } from './report.ts';
+import { visible, visibleJson } from './escape.ts';
 
 export const USAGE = `Usage: npm run replay -- [options] <files or folders>...
        restore-guard-replay [options] <files or folders>...
@@ -194,9 +195,12 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     const report = await replay({
       ...cli.options,
       onProgress: progress,
-      ...(cli.verbose ? { onLog: (l: string) => io.stderr.write(`${l}\n`) } : {}),
+      ...(cli.verbose ? { onLog: (l: string) => io.stderr.write(`${visibleJson(l)}\n`) } : {}),
     });
-    io.stdout.write(cli.json ? `${JSON.stringify(jsonReport(report), null, 2)}\n` : formatReport(report));
+    // Recordings are untrusted text: no control character reaches the terminal raw (escape.ts).
+    io.stdout.write(
+      cli.json ? `${visibleJson(JSON.stringify(jsonReport(report), null, 2))}\n` : visible(formatReport(report)),
+    );
     if (cli.svg) {
       writeFileSync(cli.svg, renderSvg(report));
       if (!cli.json) io.stdout.write(`picture: ${cli.svg}\n`);
@@ -208,7 +212,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       return 2;
     }
     const err = e as Error & { hint?: string };
-    io.stderr.write(`restore-guard-replay: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}\n`);
+    io.stderr.write(visible(`restore-guard-replay: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}\n`));
     return 1;
   }
 }

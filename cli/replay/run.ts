@@ -165,6 +165,8 @@ export async function replay(opts: ReplayOptions): Promise<Report> {
         RG_LOCAL_BROKER: 'true',
         RG_EVENTING_DIR: eventingDir,
         RG_RECORD_DIR: '',
+        // Captures are replayed in-process; their Authorization headers were redacted when recorded.
+        RG_AUTH: 'none',
         RG_DRY_RUN: opts.mode === 'cluster' && !opts.apply ? 'true' : 'false',
       });
     } catch (e) {

@@ -1,4 +1,5 @@
 import type { Report, AnchorLife, GroupState, PodLife } from './report.ts';
+import { oneLine } from './escape.ts';
 
 /**
  * The replay as a picture: one lane per node, time left to right. Restore pods are bars from
@@ -19,7 +20,8 @@ const RIGHT = 40;
 const ROW = 34;
 const LANE_PAD = 10;
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const esc = (s: string) =>
+  oneLine(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const fmt = (n: number) => (Math.round(n * 10) / 10).toString();
 
 /** A short, still recognisable pod name: the tail after the group's common prefix. */

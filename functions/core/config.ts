@@ -102,6 +102,26 @@ export const ConfigSchema = z.object({
   RG_DEDUP_SIZE: int(4096, 0, 1_000_000),
   // Events handled at once; more are answered 503. func.yaml's containerConcurrency is the same number.
   RG_MAX_IN_FLIGHT: int(100, 1, 10_000),
+  // Request body bytes held at once (declared lengths; RG_MAX_BODY_BYTES for a chunked body); more: 503.
+  // With RG_MAX_IN_FLIGHT it keeps a flood of large bodies within func.yaml's memory limit.
+  RG_MAX_BODY_BUFFER_BYTES: int(32 * 1024 * 1024, 1024 * 1024, 1024 * 1024 * 1024),
+  // Sender authentication (README, Security): 'oidc' verifies every event's bearer token (a
+  // ServiceAccount token Knative Eventing's OIDC feature sends) before the event is read; 'none' takes
+  // any sender (local runs, clusters without Knative's authentication-oidc).
+  RG_AUTH: z._default(z.enum(['oidc', 'none'], { message: 'expected oidc or none' }), 'oidc'),
+  // The audience the token must be for: each Trigger's spec.subscriber.audience (eventing/triggers.yaml).
+  RG_AUTH_AUDIENCE: z._default(
+    z.string().check(z.minLength(1)),
+    'serving.knative.dev/service/restore-guard/restore-guard',
+  ),
+  // The token's issuer; empty: the API server's own (its /.well-known/openid-configuration).
+  RG_AUTH_ISSUER: z._default(z.string(), ''),
+  // Subjects allowed to send (a '*' matches any run of characters): by default the OIDC identities
+  // Knative Eventing gives restore-guard's Triggers (<trigger>-oidc-eventing.knative.dev-trigger).
+  RG_AUTH_SUBJECTS: z.pipe(
+    list('system:serviceaccount:restore-guard:restore-guard-*-oidc-eventing.knative.dev-trigger'),
+    z.array(z.string()).check(z.minLength(1, 'name at least one allowed subject')),
+  ),
   KUBECONFIG: z.optional(z.string()),
 });
 export type Config = z.infer<typeof ConfigSchema>;

@@ -1,6 +1,6 @@
 /**
  * Typed error family. Every error a route can meet maps to one HTTP status, chosen for how
- * Knative delivery treats it (README, Routes and events): 400/413/422 are permanent (not redelivered),
+ * Knative delivery treats it (README, Routes and events): 400/401/403/413/422 are permanent (not redelivered),
  * 429 and 5xx are transient (redelivered). 404 and 409 are never used for permanent answers.
  */
 export abstract class RestoreGuardError extends Error {
@@ -47,6 +47,24 @@ export class RefusedWriteError extends RestoreGuardError {
 export class OverloadedError extends RestoreGuardError {
   readonly status = 503;
   readonly code = 'overloaded';
+}
+
+/** The request carries no valid bearer token for restore-guard's audience (RG_AUTH=oidc): never redelivered. */
+export class UnauthenticatedError extends RestoreGuardError {
+  readonly status = 401;
+  readonly code = 'unauthenticated';
+}
+
+/** The token is valid but its subject is not an allowed sender (RG_AUTH_SUBJECTS): never redelivered. */
+export class ForbiddenSenderError extends RestoreGuardError {
+  readonly status = 403;
+  readonly code = 'forbidden_sender';
+}
+
+/** The keys that verify senders' tokens cannot be had now (API server unreachable): redelivered. */
+export class AuthUnavailableError extends RestoreGuardError {
+  readonly status = 503;
+  readonly code = 'auth_unavailable';
 }
 
 /** The function needs the API server but none is configured. */

@@ -88,7 +88,7 @@ async function measure(
 }
 
 export async function benchThroughput(scale = 1) {
-  const config = loadConfig({ RG_DEDUP_SIZE: '4096' });
+  const config = loadConfig({ RG_DEDUP_SIZE: '4096', RG_AUTH: 'none' });
   const log = createLogger({ level: 'error' });
   const cluster = new NamespacedMemoryCluster();
   const server = createServer({

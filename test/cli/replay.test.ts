@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { replay } from '../../cli/replay/run.ts';
@@ -388,6 +388,94 @@ test('a capture written by the recorder replays like the shipped ones', async ()
   const r = await replay({ paths: [dir], mode: 'offline', eventingDir: EVENTING, env, cwd: ROOT });
   assert.is(r.events, 1);
   assert.is(r.errors, 0);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Hostile recordings: links, control characters, deep nesting
+
+const capture = (id: string, pod: Record<string, unknown>) =>
+  JSON.stringify({
+    path: '/',
+    receivedAt: '2026-11-29T10:00:02Z',
+    headers: {
+      'ce-specversion': '1.0',
+      'ce-id': id,
+      'ce-type': 'dev.knative.apiserver.resource.add',
+      'ce-source': 's',
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(pod),
+  });
+const ioOf = () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = {
+    stdout: { write: (s: string) => out.push(s) },
+    stderr: { write: (s: string) => err.push(s) },
+  } as unknown as Parameters<typeof main>[1];
+  return { io, out, err };
+};
+
+test('a folder link loop and a link out of the folder are reported, not followed; links to files inside are read', async () => {
+  const outside = tmp({ 'secret.json': goodEvent.replace('"e1"', '"outside"') });
+  const dir = tmp({ 'a.json': goodEvent });
+  mkdirSync(join(dir, 'sub'));
+  symlinkSync(dir, join(dir, 'sub', 'loop')); // sub/loop -> the folder itself
+  symlinkSync(join(outside, 'secret.json'), join(dir, 'b.json')); // a file elsewhere
+  symlinkSync(join(dir, 'a.json'), join(dir, 'c.json')); // a file inside
+  const problems: { message: string; file: string }[] = [];
+  const r = readInputs([dir], { failFast: false, cwd: dir });
+  problems.push(...r.problems);
+  assert.equal(r.files.sort(), ['a.json', 'c.json']);
+  assert.equal(
+    r.items.map((i) => (i.kind === 'event' ? i.event.id : '')),
+    ['e1', 'e1'],
+  );
+  assert.ok(problems.some((p) => p.file.endsWith('loop') && /link to the folder .*not followed/.test(p.message)));
+  assert.ok(problems.some((p) => p.file.endsWith('b.json') && /outside .*not read/.test(p.message)));
+  // A path given by name is followed wherever it points.
+  assert.is(readInputs([join(dir, 'b.json')], { failFast: false }).items.length, 1);
+});
+
+test('control characters in recordings reach neither the terminal nor the SVG raw; the SVG stays valid XML', async () => {
+  const dir = tmp({
+    'ctl.json': capture('c\u001b[31mRED\u0007', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p\u001b[2Jx', namespace: 'db', labels: { 'restoreguard.dev/group': 'g\u0008\u009b' } },
+      spec: { nodeName: 'n\u001b]0;pwned\u0007', containers: [{ name: 'restore' }] },
+      status: { phase: 'Running' },
+    }),
+  });
+  const svg = join(dir, 'out.svg');
+  for (const args of [[], ['--json'], ['--verbose']]) {
+    const { io, out, err } = ioOf();
+    await main([dir, '--eventing', EVENTING, '--svg', svg, ...args], io);
+    const text = out.join('') + err.join('');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for control characters
+    const raw = [...text].filter((c) => /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(c));
+    assert.equal(raw, [], `no raw control character (${args.join(' ') || 'text'})`);
+    if (!args.length) assert.match(text, /p\\x1b\[2Jx/, 'shown escaped');
+  }
+  const xml = readFileSync(svg, 'utf8');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for control characters
+  assert.not.match(xml, /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/, 'only characters XML 1.0 admits');
+  assert.match(xml, /n\\x1b\]0;pwned\\x07/);
+});
+
+test('one capture nested deeper than any object is reported; the rest of the replay goes on', async () => {
+  // Built as text: JSON.stringify itself overflows on such a value.
+  const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+  const body = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"db"},"spec":{"x":${deep}}}`;
+  const dir = tmp({
+    'a-deep.json': capture('deep', {}).replace('"body":"{}"', `"body":${JSON.stringify(body)}`),
+    'b-good.json': goodEvent,
+  });
+  const { io, out } = ioOf();
+  const code = await main([dir, '--eventing', EVENTING], io);
+  assert.is(code, 2, 'replayed, with an unreadable input');
+  assert.match(out.join(''), /a-deep\.json:1: nested more than 512 levels deep/);
+  assert.match(out.join(''), /ping/, 'the other capture was replayed');
 });
 
 test.run();

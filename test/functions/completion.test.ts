@@ -32,7 +32,7 @@ const FIXTURES = readdirSync(join(ROOT, 'events'))
 function server(opts: { connect?: boolean; env?: Record<string, string> } = {}) {
   const cluster = new MemoryCluster();
   let connects = 0;
-  const config: Config = loadConfig(opts.env ?? {});
+  const config: Config = loadConfig({ RG_AUTH: 'none', ...opts.env });
   const s: Server = createServer({
     config,
     log: memoryLogger(),

@@ -240,7 +240,7 @@ test('labeling without a cluster answers 503 with what to configure', async () =
   const { createServer } = await import('../../functions/server.ts');
   const { loadConfig } = await import('../../functions/core/config.ts');
   const { memoryLogger } = await import('../../functions/core/log.ts');
-  const s = createServer({ config: loadConfig({}), log: memoryLogger() });
+  const s = createServer({ config: loadConfig({ RG_AUTH: 'none' }), log: memoryLogger() });
   const ev = restoreEvent(EventType.placed, {
     namespace: 'db',
     group: 'g',

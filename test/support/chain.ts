@@ -151,15 +151,23 @@ function collection(m: Manifest): string {
       return `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`;
     case 'RoleBinding':
       return `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`;
+    case 'ValidatingAdmissionPolicy':
+      return '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies';
+    case 'ValidatingAdmissionPolicyBinding':
+      return '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings';
     default:
-      throw new Error(`chain: no collection for ${m.kind} in eventing/rbac.yaml`);
+      throw new Error(`chain: no collection for ${m.kind} in eventing/rbac.yaml or eventing/admission.yaml`);
   }
 }
 
-/** Creates (or replaces, so an edited eventing/rbac.yaml takes effect) every object of eventing/rbac.yaml. */
+/**
+ * Creates (or replaces, so an edited manifest takes effect) every object of eventing/rbac.yaml and
+ * eventing/admission.yaml: the functions run under the ValidatingAdmissionPolicies that confine their
+ * ServiceAccount in every integration test, so each test also shows its writes are admitted.
+ */
 export async function applyRbac(kube: Kube): Promise<Manifest[]> {
   await kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: RG_NAMESPACE } });
-  const docs = readManifests('rbac.yaml');
+  const docs = [...readManifests('rbac.yaml'), ...readManifests('admission.yaml')];
   for (const m of docs) {
     const coll = collection(m);
     const r = await kube.call('POST', coll, m);
@@ -583,6 +591,8 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
       (opts.adapterAs ?? 'source') === 'source' ? await saKubeconfig(RG_NAMESPACE, SOURCE_SA) : rig.adminKubeconfig;
     const config = loadConfig({
       RG_LOCAL_BROKER: 'true',
+      // The rig's adapter sends no token (no Knative OIDC here): test/integration/auth.test.ts tests RG_AUTH=oidc.
+      RG_AUTH: 'none',
       RG_NAMESPACES: ns,
       RG_EVENTING_DIR: EVENTING_DIR,
       LOG_LEVEL: opts.logLevel ?? 'debug',
@@ -598,6 +608,7 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
         HOST: '127.0.0.1',
         KUBECONFIG: kubeconfig,
         RG_LOCAL_BROKER: 'true',
+        RG_AUTH: 'none',
         RG_NAMESPACES: ns,
         RG_EVENTING_DIR: EVENTING_DIR,
         LOG_LEVEL: opts.logLevel ?? 'debug',

@@ -14,7 +14,7 @@ export function harness(env: Record<string, string> = {}, now = new Date('2026-1
   const log = memoryLogger();
   const slept: number[] = [];
   const server = createServer({
-    config: loadConfig({ RG_EVENTING_DIR: 'eventing', ...env }),
+    config: loadConfig({ RG_EVENTING_DIR: 'eventing', RG_AUTH: 'none', ...env }),
     log,
     connect: async () => cluster,
     clock,

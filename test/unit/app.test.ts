@@ -154,6 +154,51 @@ test('at most maxInFlight events are handled at once: the next is answered 503 (
   assert.is((await send()).status, 202, 'a slot is free again');
 });
 
+test('request bodies held at once stay within maxBodyBuffer: declared lengths, the limit for a chunked body; past it 503 and the connection closed', async () => {
+  const deps = { log: memoryLogger('error'), metrics: createMetrics(), clock: () => new Date() };
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const app = createApp({
+    functions: [{ name: 'slow', types: ['t'], handle: async () => gate.then(() => null) }],
+    deps,
+    maxBodyBytes: LIMIT,
+    maxInFlight: 100,
+    maxBodyBuffer: 2 * LIMIT,
+  });
+  const body = (n: number) => JSON.stringify({ pad: 'x'.repeat(n) });
+  const send = (b: string, chunked = false) =>
+    app.request('/slow', {
+      method: 'POST',
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': 'i',
+        'ce-source': 's',
+        'ce-type': 't',
+        ...(chunked ? {} : { 'content-length': String(Buffer.byteLength(b)) }),
+      },
+      body: b,
+    });
+  // Two bodies of 600 KiB are held (1.2 MiB of 2 MiB); a chunked one counts as a whole 1 MiB: refused.
+  const held = [send(body(600 * 1024)), send(body(600 * 1024))];
+  await new Promise((r) => setTimeout(r, 10));
+  const chunked = await Promise.race([send(body(10), true), new Promise<null>((r) => setTimeout(() => r(null), 500))]);
+  const big = await Promise.race([send(body(900 * 1024)), new Promise<null>((r) => setTimeout(() => r(null), 500))]);
+  const small = send(body(100 * 1024));
+  await new Promise((r) => setTimeout(r, 10));
+  release();
+  assert.ok(chunked && big, 'refused at once, not held');
+  for (const r of [chunked!, big!]) {
+    assert.is(r.status, 503);
+    assert.is(((await r.json()) as { error: string }).error, 'overloaded');
+    assert.is(r.headers.get('connection'), 'close', 'the unread body is not read to keep the connection');
+  }
+  assert.is((await small).status, 202, 'a body that fits the rest of the budget passes');
+  for (const r of await Promise.all(held)) assert.is(r.status, 202);
+  assert.is((await send(body(10), true)).status, 202, 'the budget is free again');
+});
+
 test("the server's timeouts fit Knative's 300 s request timeout: requests arrive soon, answers may take as long as Knative waits", async () => {
   const { SERVER_TIMEOUTS } = await import('../../functions/core/http/app.ts');
   const { loadConfig } = await import('../../functions/core/config.ts');

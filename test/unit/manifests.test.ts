@@ -34,6 +34,10 @@ import { Trigger } from '@kubernetes-models/knative/eventing.knative.dev/v1/Trig
 import { ApiServerSource } from '@kubernetes-models/knative/sources.knative.dev/v1/ApiServerSource';
 import { PingSource } from '@kubernetes-models/knative/sources.knative.dev/v1/PingSource';
 import { Service } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
+import { EventPolicy } from '@kubernetes-models/knative/eventing.knative.dev/v1alpha1/EventPolicy';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { ValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
+import { ValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
 import { matchesSelector } from '../../functions/core/kube/cluster.ts';
 import { ConfigSchema, loadConfig } from '../../functions/core/config.ts';
 import { createLogger } from '../../functions/core/log.ts';
@@ -101,6 +105,26 @@ const MODELS: Record<string, { model: ModelCtor; dts: string; namespaced: boolea
     model: Service as never,
     dts: join(KNATIVE, 'serving.knative.dev/v1/Service.d.ts'),
     namespaced: true,
+  },
+  'eventing.knative.dev/v1alpha1/EventPolicy': {
+    model: EventPolicy as never,
+    dts: join(KNATIVE, 'eventing.knative.dev/v1alpha1/EventPolicy.d.ts'),
+    namespaced: true,
+  },
+  'networking.k8s.io/v1/NetworkPolicy': {
+    model: NetworkPolicy as never,
+    dts: join(K8S, 'networking.k8s.io/v1/NetworkPolicy.d.ts'),
+    namespaced: true,
+  },
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': {
+    model: ValidatingAdmissionPolicy as never,
+    dts: join(K8S, 'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy.d.ts'),
+    namespaced: false,
+  },
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': {
+    model: ValidatingAdmissionPolicyBinding as never,
+    dts: join(K8S, 'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding.d.ts'),
+    namespaced: false,
   },
 };
 
@@ -251,7 +275,9 @@ test('eventing/ holds what the design names', () => {
     'ClusterRole',
     'ClusterRoleBinding',
     'ClusterRoleBinding',
+    'EventPolicy',
     'Namespace',
+    'NetworkPolicy',
     'PingSource',
     'Service',
     'ServiceAccount',
@@ -261,6 +287,12 @@ test('eventing/ holds what the design names', () => {
     'Trigger',
     'Trigger',
     'Trigger',
+    'ValidatingAdmissionPolicy',
+    'ValidatingAdmissionPolicy',
+    'ValidatingAdmissionPolicy',
+    'ValidatingAdmissionPolicyBinding',
+    'ValidatingAdmissionPolicyBinding',
+    'ValidatingAdmissionPolicyBinding',
   ]);
   const names = loaded.map((l) => id(l.doc));
   assert.is(new Set(names).size, names.length, 'duplicate objects');
@@ -888,6 +920,71 @@ test("CHANGELOG.md's latest entry is package.json's version", () => {
   const latest = /^## \[(\d+\.\d+\.\d+[^\]]*)\]/m.exec(readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8'));
   assert.ok(latest, 'CHANGELOG.md has a "## [x.y.z]" entry');
   assert.is(latest![1], VERSION);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Sender authentication and the confined identity agree with the configuration
+
+test("every Trigger's subscriber audience is the one restore-guard requires (func.yaml and the default)", () => {
+  assert.is(deployedConfig.RG_AUTH, 'oidc', 'func.yaml requires authenticated senders');
+  for (const t of of('Trigger')) {
+    const sub = t.spec!.subscriber as { audience?: string };
+    assert.is(sub.audience, deployedConfig.RG_AUTH_AUDIENCE, t.metadata!.name);
+  }
+  assert.is(loadConfig({}).RG_AUTH_AUDIENCE, deployedConfig.RG_AUTH_AUDIENCE);
+});
+
+test("the default allowed senders are exactly the Triggers' OIDC identities (Knative: <trigger>-oidc-eventing.knative.dev-trigger)", async () => {
+  const { subjectMatcher } = await import('../../functions/core/http/auth.ts');
+  const allowed = subjectMatcher(deployedConfig.RG_AUTH_SUBJECTS);
+  for (const t of of('Trigger')) {
+    const sa = `${t.metadata!.name}-oidc-eventing.knative.dev-trigger`;
+    assert.ok(sa.length <= 63, `${sa}: Knative shortens longer names with a hash`);
+    assert.ok(allowed(`system:serviceaccount:${NAMESPACE}:${sa}`), sa);
+  }
+  for (const sa of of('ServiceAccount'))
+    assert.not.ok(allowed(`system:serviceaccount:${NAMESPACE}:${sa.metadata!.name}`));
+});
+
+test('the EventPolicy lets exactly our sources and Triggers into our Broker', () => {
+  const [p] = of('EventPolicy');
+  const spec = p!.spec as {
+    to: { ref: { kind: string; name: string } }[];
+    from: { ref: { kind: string; name: string } }[];
+  };
+  assert.equal(
+    spec.to.map((t) => `${t.ref.kind}/${t.ref.name}`),
+    of('Broker').map((b) => `Broker/${b.metadata!.name}`),
+  );
+  const senders = ['ApiServerSource', 'PingSource', 'Trigger'].flatMap((k) =>
+    of(k).map((d) => `${k}/${d.metadata!.name}`),
+  );
+  assert.equal(spec.from.map((f) => `${f.ref.kind}/${f.ref.name}`).sort(), senders.sort());
+});
+
+test("func.yaml makes the Service cluster-local; the NetworkPolicy selects the Service's pods", () => {
+  const labels = Object.fromEntries((fnYaml.deploy?.labels ?? []).map((l) => [l.key, l.value]));
+  assert.is(labels['networking.knative.dev/visibility'], 'cluster-local');
+  const [np] = of('NetworkPolicy');
+  const sel = (np!.spec as { podSelector: { matchLabels: Record<string, string> } }).podSelector.matchLabels;
+  assert.equal(sel, { 'serving.knative.dev/service': fnYaml.name });
+});
+
+test("the admission policy's anchor image is func.yaml's RG_ANCHOR_IMAGE, and each policy is bound", () => {
+  const policies = of('ValidatingAdmissionPolicy');
+  const pods = policies.find((p) => p.metadata!.name === 'restore-guard-pods')!;
+  const text = JSON.stringify(pods.spec);
+  assert.ok(text.includes(`image == '${deployedConfig.RG_ANCHOR_IMAGE}'`), 'the anchor image');
+  const bound = of('ValidatingAdmissionPolicyBinding').map((b) => (b.spec as { policyName: string }).policyName);
+  assert.equal(bound.sort(), policies.map((p) => p.metadata!.name!).sort());
+  for (const p of policies) {
+    const cond = (p.spec as { matchConditions: { expression: string }[] }).matchConditions;
+    assert.equal(
+      cond.map((c) => c.expression),
+      [`request.userInfo.username == 'system:serviceaccount:${NAMESPACE}:${fnYaml.deploy?.serviceAccountName}'`],
+      p.metadata!.name,
+    );
+  }
 });
 
 test.run();

@@ -83,6 +83,7 @@ test('the server records what it receives, and the replay reads it back as the s
   const d = dir();
   const config = loadConfig({
     RG_RECORD_DIR: d,
+    RG_AUTH: 'none',
     RG_EVENTING_DIR: resolve(import.meta.dirname, '..', '..', 'eventing'),
   });
   const server = createServer({ config, log: memoryLogger() });

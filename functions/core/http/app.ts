@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { CloudEvent } from './cloudevent.ts';
 import { parseCloudEvent, toBinary } from './cloudevent.ts';
 import type { Logger } from '../log.ts';
@@ -13,6 +13,8 @@ import {
   isRestoreGuardError,
 } from '../errors.ts';
 import type { FunctionDef } from './function.ts';
+import { createInFlight } from './in-flight.ts';
+import type { InFlight } from './in-flight.ts';
 
 /** Called with every request before it is parsed (the recorder). Must not throw. */
 export type RequestTap = (req: {
@@ -36,12 +38,29 @@ export interface AppOptions<D extends AppDeps> {
   maxBodyBytes: number;
   /** Events handled at once, over every function route; more are answered 503 at once. Default: no cap. */
   maxInFlight?: number;
+  /** The count to share with in-process deliveries (the local broker); default: one of maxInFlight. */
+  inFlight?: InFlight;
+  /**
+   * Request body bytes held at once over every function route (its content-length, or maxBodyBytes
+   * for a body of unknown length, reserved before it is read): past it, 503. Default: no budget.
+   */
+  maxBodyBuffer?: number;
   tap?: RequestTap;
   /** Extra routes mounted by the server (the local broker's ingress). */
   extend?: (app: Hono) => void;
+  /** Sender authentication (core/http/auth.ts): runs on every POST route before its body is read. */
+  auth?: MiddlewareHandler;
   /** Readiness: false until the server is ready to take events. */
   ready?: () => boolean;
 }
+
+/**
+ * An event refused for load is answered before its body is read, and the connection is closed after
+ * the answer: else the server would still read the unread body to reuse the connection (a flood of
+ * large refused bodies then streams through memory all the same: +80 MiB peak for 399 refused 1 MiB
+ * bodies, test/bench/memory.ts). The sender reconnects to redeliver.
+ */
+export const OVERLOADED_HEADERS = { connection: 'close' } as const;
 
 /** Runs one function on one HTTP request and answers per the contract (README, Routes and events). */
 export async function invoke<D extends AppDeps>(
@@ -133,6 +152,7 @@ export async function readRequest(
 export function createApp<D extends AppDeps>(opts: AppOptions<D>): Hono {
   const { deps } = opts;
   const app = new Hono();
+  if (opts.auth) app.post('*', opts.auth);
   // Bodies are counted as they stream in (chunked ones too) and refused at the limit, never read
   // whole first: one oversized request must not take the process past its memory limit.
   app.post(
@@ -160,23 +180,46 @@ export function createApp<D extends AppDeps>(opts: AppOptions<D>): Hono {
   });
   // The concurrency cap: an event beyond it is answered 503 before its body is read (Knative
   // redelivers it with backoff), so a flood never holds more than maxInFlight bodies and handlers.
-  const maxInFlight = opts.maxInFlight ?? Number.POSITIVE_INFINITY;
-  let inFlight = 0;
+  const inFlight = opts.inFlight ?? createInFlight(opts.maxInFlight);
+  // The memory bound: the cap counts requests, this counts their bodies (a body is held whole while
+  // its event is handled). One request is always let through, so a lone body at the limit passes.
+  const bodyBudget = opts.maxBodyBuffer ?? Number.POSITIVE_INFINITY;
+  let bodyBytes = 0;
   for (const fn of opts.functions) {
     app.post(`/${fn.name}`, async (c) => {
-      if (inFlight >= maxInFlight) {
+      // What this body may take: its declared length, or the most a body may be (chunked).
+      const declared = Number(c.req.header('content-length'));
+      const need = Math.min(
+        Number.isFinite(declared) && declared >= 0 ? declared : opts.maxBodyBytes,
+        opts.maxBodyBytes,
+      );
+      if (bodyBytes + need > bodyBudget && bodyBytes > 0) {
         deps.metrics.events.inc({ function: fn.name, type: 'other', outcome: 'overloaded' });
-        const err = new OverloadedError(`${inFlight} events in flight, the limit is ${maxInFlight}`, {
-          hint: 'transient: the event is redelivered; raise RG_MAX_IN_FLIGHT (and containerConcurrency) if this persists',
-        });
-        return c.json(err.toJSON(), 503);
+        const err = new OverloadedError(
+          `${bodyBytes} bytes of request bodies held, ${need} more would pass the budget of ${bodyBudget}`,
+          {
+            hint: 'transient: the event is redelivered; raise RG_MAX_BODY_BUFFER_BYTES (and the memory limit) if this persists',
+          },
+        );
+        return c.json(err.toJSON(), 503, OVERLOADED_HEADERS);
       }
-      inFlight++;
+      if (!inFlight.tryEnter()) {
+        deps.metrics.events.inc({ function: fn.name, type: 'other', outcome: 'overloaded' });
+        const err = new OverloadedError(
+          `${inFlight.running} events in flight (${inFlight.waiting} more waiting), the limit is ${inFlight.max}`,
+          {
+            hint: 'transient: the event is redelivered; raise RG_MAX_IN_FLIGHT (and containerConcurrency) if this persists',
+          },
+        );
+        return c.json(err.toJSON(), 503, OVERLOADED_HEADERS);
+      }
+      bodyBytes += need;
       try {
         const res = await invoke(fn, deps, await readRequest(c, deps, opts.tap));
         return res.status === 202 ? c.body(null, 202) : c.body(res.body, res.status as 200, res.headers);
       } finally {
-        inFlight--;
+        bodyBytes -= need;
+        inFlight.leave();
       }
     });
   }

@@ -25,6 +25,27 @@ export const USER_AGENT = `restore-guard/${BUILD.version}`;
  * loads it lazily, so the fast path never pays for it.
  */
 export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000): Promise<Cluster> {
+  const { request } = await connectApiServer(kubeconfigPath, timeoutMs);
+  return clusterOver(request);
+}
+
+/** One request to the API server: status and body text. Unreachable is a TransientClusterError. */
+export type ApiRequest = (
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType?: string,
+  accept?: string,
+) => Promise<{ status: number; text: string }>;
+
+/**
+ * The API server's REST interface as the kubeconfig (or the pod's ServiceAccount) sees it: also used
+ * to read the ServiceAccount issuer's keys (core/http/auth.ts verifies senders' tokens with them).
+ */
+export async function connectApiServer(
+  kubeconfigPath?: string,
+  timeoutMs = 10_000,
+): Promise<{ request: ApiRequest; server: URL }> {
   const kc = new KubeConfig();
   try {
     if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
@@ -54,13 +75,14 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
     path: string,
     body?: unknown,
     contentType = 'application/json',
+    accept = 'application/json',
   ): Promise<{ status: number; text: string }> {
     const opts: https.RequestOptions = {
       method,
       host: server.hostname,
       port: server.port || (secure ? 443 : 80),
       path,
-      headers: { accept: 'application/json', 'user-agent': USER_AGENT } as Record<string, string>,
+      headers: { accept, 'user-agent': USER_AGENT } as Record<string, string>,
       agent,
       timeout: timeoutMs,
     };
@@ -98,6 +120,10 @@ export async function connectCluster(kubeconfigPath?: string, timeoutMs = 10_000
     });
   }
 
+  return { request, server };
+}
+
+function clusterOver(request: ApiRequest): Cluster {
   const fail = (verb: string, what: string, r: { status: number; text: string }): never => {
     let message = r.text.slice(0, 500);
     try {
