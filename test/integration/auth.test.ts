@@ -89,8 +89,13 @@ test('only a Trigger identity token for our audience gets an event handled; ever
     const [p] = await chain.pods(`${L.group}=${g.name},!${L.anchorFor}`);
     return p?.status?.phase === 'Running' ? p : undefined;
   });
-  // What the ApiServerSource would send for it; completion (pure) answers 'placed'.
-  const apiEvent = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', ...pod });
+  // What the ApiServerSource sent for its bind (bound, still Pending); completion (pure) answers 'placed'.
+  const apiEvent = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    ...pod,
+    status: { ...pod.status, phase: 'Pending' },
+  });
   const apiHeaders = {
     'ce-specversion': '1.0',
     'ce-id': randomUUID(),
