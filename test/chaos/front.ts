@@ -25,8 +25,9 @@ export interface FrontOptions {
   random: () => number;
   /** share of deliveries sent a second time (to another random replica) */
   duplicate: number;
-  /** each delivery first waits a random time up to this */
+  /** a share of deliveries (delayShare) first waits a random time up to this */
   maxDelayMs: number;
+  delayShare?: number;
   /** a delivery with no answer after this is a timeout (retried) */
   timeoutMs: number;
   log: Logger;
@@ -116,7 +117,11 @@ export function createFront(opts: FrontOptions) {
         return { status: 202, headers: {}, body: 'dropped by the front', reply: null };
       }
       // delayed once, before the first attempt (retries keep the Trigger's own backoff)
-      if (faults.maxDelayMs > 0 && (deliveryContext.getStore()?.attempt ?? 0) === 0) {
+      if (
+        faults.maxDelayMs > 0 &&
+        (deliveryContext.getStore()?.attempt ?? 0) === 0 &&
+        opts.random() < (opts.delayShare ?? 1)
+      ) {
         stats.delayed++;
         await sleep(Math.floor(opts.random() * faults.maxDelayMs));
       }

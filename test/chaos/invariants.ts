@@ -64,6 +64,10 @@ export interface CheckReport {
   convergenceMs: number[];
   /** groups whose members used one node one after the other (not at once): informational */
   sequentialReuse: number;
+  /** anchors created after their group had completed (a late event made one again): informational */
+  lateAnchors: number;
+  /** the longest an anchor outlived its group's completion while faults were still on, ms: informational */
+  maxOverstayDuringFaultsMs: number;
 }
 
 const KB_RESTORE = 'dataprotection.kubeblocks.io/restore';
@@ -349,6 +353,8 @@ export function checkInvariants(inp: CheckInput): CheckReport {
     doneAt.set(g.name, t);
   }
   const leaked: string[] = [];
+  let lateAnchors = 0;
+  let maxOverstayDuringFaultsMs = 0;
   const settledAt = new Map<string, number>(doneAt);
   for (const h of anchors) {
     const o = last(h).obj;
@@ -360,10 +366,19 @@ export function checkInvariants(inp: CheckInput): CheckReport {
     const gone = h.find((c) => c.type === 'DELETED' || TERMINAL.has(c.obj.status?.phase))?.at ?? null;
     if (done !== undefined && gone !== null) settledAt.set(g, Math.max(settledAt.get(g) ?? 0, gone));
     if (done === undefined) continue; // its group is not complete: counted there
-    const limit = done + inp.resyncPeriodMs + inp.slackMs;
+    if (h[0]!.at > done) lateAnchors++;
+    // While faults are on, a sweep can fail period after period (a list refused): the period is
+    // counted from the later of the group's completion and the last fault.
+    if (done < inp.lastFaultAt)
+      maxOverstayDuringFaultsMs = Math.max(
+        maxOverstayDuringFaultsMs,
+        Math.min(gone ?? inp.endAt, inp.lastFaultAt) - done,
+      );
+    const from = Math.max(done, inp.lastFaultAt);
+    const limit = from + inp.resyncPeriodMs + inp.slackMs;
     if ((gone ?? inp.endAt) > limit)
       leaked.push(
-        `anchor ${o.metadata.name} (group ${g}): ${gone === null ? 'still there' : 'gone'} ${(((gone ?? inp.endAt) - done) / 1000).toFixed(1)} s after its group completed`,
+        `anchor ${o.metadata.name} (group ${g}): ${gone === null ? 'still there' : 'gone'} ${(((gone ?? inp.endAt) - from) / 1000).toFixed(1)} s after its group completed${from > done ? ' (and the faults ended)' : ''}`,
       );
   }
   const convergenceMs = [...settledAt.values()].map((t) => Math.max(0, t - inp.lastFaultAt));
@@ -405,7 +420,7 @@ export function checkInvariants(inp: CheckInput): CheckReport {
       result('finished restore pods without their records (Job history, every PVC)', lost),
       result('restore pods deleted by restore-guard before finished and recorded', wrongDeletes),
       result('writes by restore-guard to non-restore objects', foreign),
-      result('anchors alive more than one resync period after their group completed', leaked),
+      result('anchors alive more than one resync period after their group completed (and the faults ended)', leaked),
       result('retries beyond the attempts, or two retry Jobs for one attempt', retryProblems),
       result('groups not completed', incomplete),
       result('replica memory unbounded (RSS end vs start)', rssProblems),
@@ -415,6 +430,8 @@ export function checkInvariants(inp: CheckInput): CheckReport {
     anchors: anchors.length,
     convergenceMs,
     sequentialReuse: reuse.size,
+    lateAnchors,
+    maxOverstayDuringFaultsMs,
   };
 }
 

@@ -9,6 +9,7 @@
  *
  * Traffic stays on loopback; every loop is bounded in count and time.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -66,6 +67,8 @@ export interface ChaosParams {
   rates: FaultRates;
   duplicate: number;
   maxDelayMs: number;
+  /** share of deliveries delayed (0 to maxDelayMs) */
+  delayShare: number;
   /** mean time between two kill -9 of a replica */
   killEveryMs: number;
   adapterRestarts: number;
@@ -94,15 +97,16 @@ const RATES: FaultRates = {
 
 export const SHORT: ChaosParams = {
   mode: 'short',
-  groups: 12,
-  concurrency: 6,
+  groups: 8,
+  concurrency: 8,
   replicas: 3,
   nodes: 8,
-  minFaultMs: 45_000,
+  minFaultMs: 40_000,
   rates: RATES,
   duplicate: 0.1,
   maxDelayMs: 5000,
-  killEveryMs: 20_000,
+  delayShare: 0.3,
+  killEveryMs: 15_000,
   adapterRestarts: 1,
   apiServerRestarts: 0,
   pingMs: 10_000,
@@ -279,9 +283,10 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
       mode: 0o600,
     });
 
-    // -- replicas: the shipped bundle
+    // -- replicas: the shipped bundle, built from this checkout (a stale one would test old code)
+    const built = spawnSync(process.execPath, ['esbuild.config.ts'], { cwd: ROOT, encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`chaos: npm run build failed: ${built.stderr || built.stdout}`);
     const entry = path.join(ROOT, 'dist', 'server.js');
-    if (!fs.existsSync(entry)) throw new Error('chaos: dist/server.js missing: run `npm run build` first');
     const replicas = await createReplicas({
       count: p.replicas,
       entry,
@@ -301,6 +306,22 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     });
     cleanups.push(() => replicas.stopAll());
     for (let i = 0; i < p.replicas; i++) await replicas.start(i);
+    // warm, as a pod that has served before (one resync loads the Kubernetes client): the memory
+    // figure starts from there, not from a cold process
+    for (const url of replicas.urls)
+      await fetch(`${url}/resync`, {
+        method: 'POST',
+        headers: {
+          'ce-specversion': '1.0',
+          'ce-id': randomUUID(),
+          'ce-type': 'dev.knative.sources.ping',
+          'ce-source': PING_SOURCE,
+          'content-type': 'application/json',
+        },
+        body: '{}',
+        signal: AbortSignal.timeout(60_000),
+      }).catch(() => undefined);
+    replicas.sampleRss();
 
     // -- the front, its ingress, the adapter
     const log = createLogger({
@@ -404,8 +425,14 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
         const { label, ...opts } = spec;
         groups.push({ g: await chain.createRestoreGroup(opts), label });
       }
+      if (breaks.has('stall')) {
+        // a group whose restore never ends: it can never complete
+        const g = await chain.createRestoreGroup({ name: 'stall', replicas: 1, claims: true });
+        groups.push({ g, label: 'stall (never ends)' });
+      }
       await Promise.all(groups.map((x) => x.g.allCreated));
     })();
+    const breaker = breakOnPurpose(chain, breaks, asRestoreGuard, stopFlags);
 
     // -- the fault schedule
     const restarts: Promise<void>[] = [];
@@ -418,11 +445,13 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
       (_, i) => faultStart + ((i + 0.5) * p.minFaultMs) / (p.apiServerRestarts + 1),
     );
     let nextKill = faultStart + p.killEveryMs * (0.5 + random());
-    let workloadDone = false;
-    void workload.then(() => (workloadDone = true));
+    // faults last minFaultMs and until every group has started (sequential ones go on creating
+    // their Jobs after that, fault-free: their time counts in the convergence)
+    const workloadStarted = () => created >= p.groups;
+    void workload.catch((e: unknown) => progress(`workload: ${(e as Error).message}`));
     for (let i = 0; i < 100_000; i++) {
       const now = Date.now();
-      if (now - faultStart >= p.minFaultMs && workloadDone) break;
+      if (now - faultStart >= p.minFaultMs && workloadStarted()) break;
       if (now - faultStart > p.minFaultMs + p.groups * 20_000) break; // bounded
       if (now >= nextKill && p.replicas > 1) {
         // replica 0 is never killed: its RSS is the memory figure
@@ -460,6 +489,7 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
       await sleep(250);
     }
     await Promise.all(restarts);
+    await breaker;
     for (let i = 0; i < p.replicas; i++) await replicas.start(i);
     setFaults(false);
     const lastFaultAt = Date.now();
@@ -470,6 +500,7 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
 
     // -- convergence: every group settled and every anchor gone (bounded)
     const convDeadline = lastFaultAt + p.convergeMs;
+    await Promise.race([workload, sleep(Math.max(0, convDeadline - Date.now()))]);
     for (let i = 0; i < 100_000 && Date.now() < convDeadline; i++) {
       const open = groups.filter((x) => !groupSettled(chain, x.g.name)).length;
       const anchors = anchorsLeft(chain);
@@ -508,7 +539,7 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     });
     for (const k of FAULT_KINDS) faults[`API ${k}`] = proxy.stats.faults[k];
     faults['delivery duplicated'] = f.stats.duplicated;
-    faults['delivery delayed (0-5 s)'] = f.stats.delayed;
+    faults[`delivery delayed (0-${p.maxDelayMs / 1000} s)`] = f.stats.delayed;
     const dlByType: Record<string, number> = {};
     for (const d of f.stats.deadLettered) dlByType[d.type] = (dlByType[d.type] ?? 0) + 1;
     return {
@@ -537,5 +568,90 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     await chain.teardown().catch((e: unknown) => progress(`teardown: ${(e as Error).message}`));
     for (const n of extraNodes) await kube.del(`/api/v1/nodes/${n}`).catch(() => undefined);
+  }
+}
+
+/**
+ * The breaks that act on the cluster (CHAOS_BREAK; the front's own are in runChaos's tamper):
+ *   colocate      a pod with a group's labels bound (nodeName) onto a node where a member runs
+ *   write-other   restore-guard's identity patches a pod that is no restore object
+ *   double-retry  a second Job for a retry attempt that already has one
+ * Each waits (bounded) for its moment, once.
+ */
+async function breakOnPurpose(
+  chain: Chain,
+  breaks: Set<Break>,
+  asRestoreGuard: Kube,
+  flags: { stop: boolean },
+): Promise<void> {
+  const { kube, ns } = chain;
+  const pods = `/api/v1/namespaces/${ns}/pods`;
+  const todo = new Set([...breaks].filter((b) => b === 'colocate' || b === 'write-other' || b === 'double-retry'));
+  const t0 = Date.now();
+  while (todo.size && !flags.stop && Date.now() - t0 < 180_000) {
+    if (todo.has('write-other')) {
+      await kube.create(pods, {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'bystander' },
+        spec: { containers: [{ name: 'main', image: 'registry.invalid/app:1' }], terminationGracePeriodSeconds: 0 },
+      });
+      await asRestoreGuard.patch(`${pods}/bystander`, { metadata: { labels: { touched: 'yes' } } });
+      todo.delete('write-other');
+    }
+    for (const [key, h] of chain.observer.changes) {
+      const c = h[h.length - 1]!;
+      const o = c.obj;
+      if (c.type === 'DELETED') continue;
+      if (
+        todo.has('colocate') &&
+        key.startsWith('Pod/') &&
+        o.status?.phase === 'Running' &&
+        o.metadata.labels?.[L.group] === undefined &&
+        o.metadata.labels?.[L.kbRestore] &&
+        !o.metadata.labels?.[L.anchorFor]
+      ) {
+        await kube.create(pods, {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: {
+            name: 'intruder',
+            labels: { [L.kbRestore]: o.metadata.labels[L.kbRestore], [L.instance]: o.metadata.labels[L.instance] },
+            annotations: { 'rig.restoreguard.dev/run-ms': '3000' },
+          },
+          spec: {
+            nodeName: o.spec.nodeName,
+            terminationGracePeriodSeconds: 0,
+            containers: [{ name: 'restore', image: 'registry.invalid/restore:1' }],
+          },
+        });
+        todo.delete('colocate');
+      }
+      if (todo.has('double-retry') && key.startsWith('Job/') && o.metadata.labels?.['restoreguard.dev/root-job']) {
+        const labels = Object.fromEntries(
+          Object.entries(o.metadata.labels as Record<string, string>).filter(
+            ([k]) => k.startsWith('restoreguard.dev/') || k === L.group || k === L.kbRestore,
+          ),
+        );
+        await kube.create(`/apis/batch/v1/namespaces/${ns}/jobs`, {
+          apiVersion: 'batch/v1',
+          kind: 'Job',
+          metadata: { name: `${o.metadata.name}-twin`, labels },
+          spec: {
+            backoffLimit: 0,
+            template: {
+              metadata: { annotations: { 'rig.restoreguard.dev/run-ms': '0' } },
+              spec: {
+                restartPolicy: 'Never',
+                terminationGracePeriodSeconds: 0,
+                containers: [{ name: 'main', image: 'registry.invalid/app:1' }],
+              },
+            },
+          },
+        });
+        todo.delete('double-retry');
+      }
+    }
+    await chain.observer.next(1000);
   }
 }
