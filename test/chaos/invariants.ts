@@ -9,6 +9,7 @@
  * "recorded before it was deleted" is an order of writes, not of arrival times.
  */
 import type { Change } from '../support/chain.ts';
+import { KB, keys } from '../../functions/core/restore/keys.ts';
 
 export interface AuditEvent {
   verb: string;
@@ -70,24 +71,6 @@ export interface CheckReport {
   maxOverstayDuringFaultsMs: number;
 }
 
-const KB_RESTORE = 'dataprotection.kubeblocks.io/restore';
-const REPO_VOLUME = 'dp-backup-data';
-
-function keysOf(domain: string) {
-  return {
-    group: `${domain}/group`,
-    anchorFor: `${domain}/anchor-for`,
-    anchorPod: `${domain}/anchor-for-pod`,
-    outcome: `${domain}/outcome`,
-    history: `${domain}/history`,
-    state: `${domain}/state`,
-    retry: `${domain}/retry`,
-    attempt: `${domain}/attempt`,
-    rootJob: `${domain}/root-job`,
-    retrySkipped: `${domain}/retry-skipped`,
-  };
-}
-
 const TERMINAL = new Set(['Succeeded', 'Failed']);
 const json = (t: string | undefined): any => {
   try {
@@ -104,7 +87,7 @@ export function jobTerminal(o: any): boolean {
 }
 
 export function checkInvariants(inp: CheckInput): CheckReport {
-  const k = keysOf(inp.domain);
+  const k = keys(inp.domain);
   const helpers = new Set(inp.helpers ?? ['restore-manager']);
   const pods: Change[][] = [];
   const jobs = new Map<string, Change[][]>();
@@ -117,7 +100,7 @@ export function checkInvariants(inp: CheckInput): CheckReport {
     else if (kind === 'PersistentVolumeClaim') pvcs.set(name, [...(pvcs.get(name) ?? []), h]);
   }
   const last = (h: Change[]) => h[h.length - 1]!;
-  const groupOf = (o: any): string | undefined => o?.metadata?.labels?.[k.group] ?? o?.metadata?.labels?.[KB_RESTORE];
+  const groupOf = (o: any): string | undefined => o?.metadata?.labels?.[k.group] ?? o?.metadata?.labels?.[KB.restore];
   const isAnchor = (o: any) => !!o?.metadata?.labels?.[k.anchorFor];
   const isRestorePod = (o: any) => !isAnchor(o) && !!groupOf(o);
   const jobOfPod = (o: any): string | undefined =>
@@ -144,7 +127,7 @@ export function checkInvariants(inp: CheckInput): CheckReport {
   };
   const claimsOf = (o: any): string[] =>
     (o?.spec?.volumes ?? [])
-      .filter((v: any) => v.persistentVolumeClaim?.claimName && v.name !== REPO_VOLUME)
+      .filter((v: any) => v.persistentVolumeClaim?.claimName && v.name !== KB.repoVolume)
       .map((v: any) => v.persistentVolumeClaim.claimName as string);
 
   const restorePods = pods.filter((h) => h.some((c) => isRestorePod(c.obj)));

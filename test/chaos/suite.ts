@@ -36,12 +36,14 @@ import {
   applyRbac,
   sourceResources,
   startChain,
+  warmWithResync,
   type Chain,
   type RestoreGroup,
   type RestoreGroupOptions,
 } from '../support/chain.ts';
 import type { CloudEvent } from '../../functions/core/http/cloudevent.ts';
 import { createLogger } from '../../functions/core/log.ts';
+import { seededRandom } from '../../cli/replay/order.ts';
 import { createFront, type Front } from './front.ts';
 import { createFaultProxy, FAULT_KINDS, type FaultRates } from './proxy.ts';
 import { createReplicas } from './replicas.ts';
@@ -148,18 +150,6 @@ export interface ChaosResult {
   breaks: Break[];
 }
 
-/** A small deterministic PRNG (mulberry32): the same seed gives the same workload and schedule. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The i-th group of the workload: both profiles, parallel and sequential, instant and slow, some failing, some retried. */
 export function groupSpec(i: number, random: () => number): RestoreGroupOptions & { label: string } {
   const kubeblocks = i % 2 === 1;
@@ -231,7 +221,7 @@ function anchorsLeft(chain: Chain): number {
 
 export async function runChaos(p: ChaosParams, progress = progressLog(Date.now())): Promise<ChaosResult> {
   const t0 = Date.now();
-  const random = prng(p.seed);
+  const random = seededRandom(p.seed);
   const state0 = readState();
   const chain = await startChain({
     mode: 'plain',
@@ -308,19 +298,7 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     for (let i = 0; i < p.replicas; i++) await replicas.start(i);
     // warm, as a pod that has served before (one resync loads the Kubernetes client): the memory
     // figure starts from there, not from a cold process
-    for (const url of replicas.urls)
-      await fetch(`${url}/resync`, {
-        method: 'POST',
-        headers: {
-          'ce-specversion': '1.0',
-          'ce-id': randomUUID(),
-          'ce-type': 'dev.knative.sources.ping',
-          'ce-source': PING_SOURCE,
-          'content-type': 'application/json',
-        },
-        body: '{}',
-        signal: AbortSignal.timeout(60_000),
-      }).catch(() => undefined);
+    for (const url of replicas.urls) await warmWithResync(url).catch(() => undefined);
     replicas.sampleRss();
 
     // -- the front, its ingress, the adapter

@@ -243,6 +243,26 @@ function writeStages(): string {
   return out;
 }
 
+/** SIGTERM to a rig process's group (or the process), SIGKILL after 10 s; resolves once it is gone (15 s at most). */
+async function stopProcess(pid: number, name: string): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (alive(pid, name) && Date.now() < deadline) await sleep(100);
+  if (alive(pid, name)) signal('SIGKILL');
+  while (alive(pid, name) && Date.now() < deadline + 5000) await sleep(100);
+}
+
 /** Stops every rig process recorded in the state file (adapters belong to the test processes that started them). */
 export async function down(quiet = false): Promise<void> {
   const state = readState();
@@ -262,28 +282,7 @@ export async function down(quiet = false): Promise<void> {
     const pid = state.pids[c];
     const name = c === 'kube-apiserver' || c === 'etcd' ? path.basename(binPath(c)) : c;
     if (!alive(pid, name) || !pid) continue;
-    try {
-      process.kill(-pid, 'SIGTERM');
-    } catch {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-    }
-    const deadline = Date.now() + 10_000;
-    while (alive(pid, name) && Date.now() < deadline) await sleep(100);
-    if (alive(pid, name)) {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
+    await stopProcess(pid, name);
     if (!quiet) log(`stopped ${c} (pid ${pid})`);
   }
   fs.rmSync(STATE_FILE, { force: true });
@@ -608,23 +607,7 @@ export async function restartApiServer(): Promise<{ downMs: number }> {
   const pid = state.pids['kube-apiserver'];
   const name = path.basename(binPath('kube-apiserver'));
   const t0 = Date.now();
-  if (pid && alive(pid, name)) {
-    try {
-      process.kill(-pid, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-    const deadline = Date.now() + 10_000;
-    while (alive(pid, name) && Date.now() < deadline) await sleep(100);
-    if (alive(pid, name)) {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      while (alive(pid, name) && Date.now() < deadline + 5000) await sleep(100);
-    }
-  }
+  if (pid && alive(pid, name)) await stopProcess(pid, name);
   state.pids['kube-apiserver'] = startProcess('kube-apiserver', args, process.env, RUN_DIR, true);
   fs.writeFileSync(STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
   const kube = adminKube(state, ensurePki());

@@ -636,17 +636,7 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
       ]);
       // Warm, as a pod that has served before: the first event would otherwise also pay for
       // loading the Kubernetes client (cold start is figure 6's business, not the chain's).
-      await fetch(`http://127.0.0.1:${port}/resync`, {
-        method: 'POST',
-        headers: {
-          'ce-specversion': '1.0',
-          'ce-id': randomUUID(),
-          'ce-type': 'dev.knative.sources.ping',
-          'ce-source': PING_SOURCE,
-          'content-type': 'application/json',
-        },
-        body: '{}',
-      });
+      await warmWithResync(`http://127.0.0.1:${port}`);
     } else {
       server = createServer({ config, log, connect: () => connectCluster(kubeconfig) });
       const app = server.app;
@@ -920,6 +910,25 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
     },
   };
   return chain;
+}
+
+/**
+ * Warms a restore-guard process as a pod that has served before: one resync ping straight to its
+ * /resync route (loads the Kubernetes client, which the first event would otherwise pay for).
+ */
+export async function warmWithResync(base: string, timeoutMs = 60_000): Promise<void> {
+  await fetch(`${base}/resync`, {
+    method: 'POST',
+    headers: {
+      'ce-specversion': '1.0',
+      'ce-id': randomUUID(),
+      'ce-type': 'dev.knative.sources.ping',
+      'ce-source': PING_SOURCE,
+      'content-type': 'application/json',
+    },
+    body: '{}',
+    signal: AbortSignal.timeout(timeoutMs),
+  });
 }
 
 /** Where a test records the events the adapter sends (git-ignored; curated copies go to test/fixtures/recordings/rig-*). */
