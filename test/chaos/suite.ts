@@ -401,7 +401,17 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
         }
         const spec = groupSpec(created++, random);
         const { label, ...opts } = spec;
-        groups.push({ g: await chain.createRestoreGroup(opts), label });
+        // the same group again when the API server was away (claims and Jobs that exist are kept)
+        for (let attempt = 1; ; attempt++) {
+          try {
+            groups.push({ g: await chain.createRestoreGroup(opts), label });
+            break;
+          } catch (e) {
+            if (attempt >= 10) throw e;
+            progress(`workload: ${opts.name}: ${(e as Error).message}; again in 5 s`);
+            await sleep(5000);
+          }
+        }
       }
       if (breaks.has('stall')) {
         // a group whose restore never ends: it can never complete

@@ -755,8 +755,18 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
       const created = new Map<string, number>();
       const driver = { stopped: false };
       drivers.add(driver);
+      // Rides out an API server that is briefly away (the chaos suite restarts it): a 409 means an
+      // earlier try got through; bounded to a minute.
       const create = async (i: number) => {
-        await kube.post(`/apis/batch/v1/namespaces/${ns}/jobs`, jobObject(i));
+        for (let attempt = 1; ; attempt++) {
+          const r = await kube
+            .call('POST', `/apis/batch/v1/namespaces/${ns}/jobs`, jobObject(i))
+            .catch((e: unknown) => ({ status: 0, text: String((e as Error).message) }));
+          if ((r.status >= 200 && r.status < 300) || r.status === 409) break;
+          if ((r.status !== 0 && r.status < 500 && r.status !== 429) || attempt >= 60)
+            throw new Error(`create Job ${jobNames[i]}: HTTP ${r.status}: ${r.text.slice(0, 300)}`);
+          await sleep(1000);
+        }
         created.set(jobNames[i]!, Date.now());
       };
       let allCreated: Promise<void>;
@@ -767,8 +777,8 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
             const prev = jobNames[i - 1]!;
             for (;;) {
               if (driver.stopped) return;
-              const j = await kube.find(`/apis/batch/v1/namespaces/${ns}/jobs/${prev}`);
-              if (!j || condition(j, 'Complete') || condition(j, 'Failed')) break;
+              const j = await kube.find(`/apis/batch/v1/namespaces/${ns}/jobs/${prev}`).catch(() => 'unknown' as const);
+              if (j !== 'unknown' && (!j || condition(j, 'Complete') || condition(j, 'Failed'))) break;
               await observer.next(500);
             }
             if (driver.stopped) return;
