@@ -50,7 +50,14 @@ import { createReplicas } from './replicas.ts';
 import { checkInvariants, jobTerminal, parseAudit, type CheckReport } from './invariants.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
-export const IDENTITY = `system:serviceaccount:${RG_NAMESPACE}:${FUNCTIONS_SA}`;
+/**
+ * Each run's replicas act as a ServiceAccount of their own (named after the run's namespace), bound
+ * to restore-guard's ClusterRole from eventing/rbac.yaml: the audit log tells its writes from those
+ * of any other restore-guard on the rig (other tests, another run at the same time).
+ */
+export function identity(ns: string): string {
+  return `system:serviceaccount:${RG_NAMESPACE}:${ns}`;
+}
 
 /** The ways to break a property on purpose (CHAOS_BREAK=a,b): each must make its invariant fail. */
 export const BREAKS = ['colocate', 'lose-record', 'write-other', 'leak-anchor', 'double-retry', 'stall'] as const;
@@ -252,7 +259,19 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     }
     // -- identities and the proxy
     await applyRbac(kube);
-    const saConfig = await saKubeconfig(RG_NAMESPACE, FUNCTIONS_SA);
+    const saConfig = await saKubeconfig(RG_NAMESPACE, ns);
+    const binding = `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${ns}`;
+    await kube.create('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: ns },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: FUNCTIONS_SA },
+      subjects: [{ kind: 'ServiceAccount', name: ns, namespace: RG_NAMESPACE }],
+    });
+    cleanups.push(async () => {
+      await kube.del(binding);
+      await kube.del(`/api/v1/namespaces/${RG_NAMESPACE}/serviceaccounts/${ns}`);
+    });
     const sourceConfig = await saKubeconfig(RG_NAMESPACE, SOURCE_SA);
     const saToken = /token: (\S+)/.exec(fs.readFileSync(saConfig, 'utf8'))?.[1] ?? '';
     const asRestoreGuard = new Kube(rig.server, { ca: fs.readFileSync(rig.caFile), token: saToken });
@@ -509,7 +528,7 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     // -- invariants
     await sleep(1000); // the audit log's last lines
     const auditText = fs.existsSync(AUDIT_LOG) ? fs.readFileSync(AUDIT_LOG, 'utf8') : '';
-    const audit = parseAudit(auditText, IDENTITY, t0, endAt + 5000);
+    const audit = parseAudit(auditText, identity(ns), t0, endAt + 5000);
     const r0 = replicas.replicas[0]!;
     const report = checkInvariants({
       changes: chain.observer.changes,
