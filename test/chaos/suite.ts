@@ -251,7 +251,7 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
   try {
     // -- nodes: the rig's five and more, as KWOK plays them
     for (let i = rig.nodes.length; i < p.nodes; i++) {
-      const name = `chaos-node-${i + 1}`;
+      const name = `${ns}-node-${i + 1}`; // the run's own: runs at the same time keep theirs
       extraNodes.push(name);
       await kube.create('/api/v1/nodes', nodeObject(name, i));
       const node = await kube.get(`/api/v1/nodes/${name}`);
