@@ -45,6 +45,13 @@ const progress = (s: string) =>
 progress(
   `${params.mode} mode: ${params.groups} groups, ${params.replicas} replicas, ${params.nodes} nodes${breaks.length ? `, breaking ${breaks.join(', ')} on purpose` : ''}`,
 );
+// Stopped from outside: exit, so the exit hooks kill the replicas and the adapter this run started
+// (its namespace stays; `npm run rig:down` or the next rig start clears it).
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    progress(`${sig}: stopping (the run's namespace is left as it is)`);
+    process.exit(130);
+  });
 const rig = await ensureRig();
 facts.kube = (await rig.kube.get('/version')).gitVersion;
 const result = await runChaos(params, progress);
