@@ -210,13 +210,19 @@ export function checkInvariants(inp: CheckInput): CheckReport {
         }
       }
     }
+    // A PVC holds the latest outcome: a late record of an older attempt is not written over a newer
+    // one (a pod that finished later, e.g. its retry), whose history stays on the Job; the PVC then
+    // counts as recorded from the moment it held that newer one.
+    const finishedAt = podFinishedAt(o, jobs.get(job ?? '') ?? [], uid);
     const pvcRv = new Map<string, number | null>();
     for (const claim of claimsOf(o)) {
       let rv: number | null = null;
       for (const ph of pvcs.get(claim) ?? [])
         for (const c of ph) {
           const out = json(c.obj.metadata.annotations?.[k.outcome]);
-          if (out && (out.uid === uid || (out.pod === name && out.scope === 'pod'))) {
+          const mine = out && (out.uid === uid || (out.pod === name && out.scope === 'pod'));
+          const newer = out && !mine && finishedAt && typeof out.finishedAt === 'string' && out.finishedAt > finishedAt;
+          if (mine || newer) {
             rv = rv === null ? c.rv : Math.min(rv, c.rv);
             break;
           }
@@ -400,7 +406,10 @@ export function checkInvariants(inp: CheckInput): CheckReport {
   return {
     invariants: [
       result('two members of a group on one node at once', colocated),
-      result('finished restore pods without their records (Job history, every PVC)', lost),
+      result(
+        'finished restore pods without their records (Job history, every PVC: its own or a newer attempt’s)',
+        lost,
+      ),
       result('restore pods deleted by restore-guard before finished and recorded', wrongDeletes),
       result('writes by restore-guard to non-restore objects', foreign),
       result('anchors alive more than one resync period after their group completed (and the faults ended)', leaked),
@@ -416,6 +425,21 @@ export function checkInvariants(inp: CheckInput): CheckReport {
     lateAnchors,
     maxOverstayDuringFaultsMs,
   };
+}
+
+/** When a restore pod finished: its Job's history entry (as recorded), else its restore container's end. */
+function podFinishedAt(pod: any, jobHistories: Change[][], uid: string): string | null {
+  for (const h of jobHistories)
+    for (const c of h) {
+      const hist = json(c.obj.metadata.annotations?.['restoreguard.dev/history']);
+      const e = Array.isArray(hist) ? hist.find((x: any) => x?.uid === uid && x.finishedAt) : null;
+      if (e) return e.finishedAt as string;
+    }
+  const ends = (pod?.status?.containerStatuses ?? [])
+    .map((c: any) => c.state?.terminated?.finishedAt as string | undefined)
+    .filter((x: string | undefined): x is string => !!x)
+    .sort();
+  return ends[ends.length - 1] ?? null;
 }
 
 /** Audit log lines (JSON, one event each) of one user within [from, to], ResponseComplete only. */

@@ -207,6 +207,39 @@ test('a finished pod without its record on the Job or on a PVC is a lost record'
   assert.is(count(input(w, []), 'finished restore pods without'), 1, 'the Job has no record of the second pod');
 });
 
+test('a PVC that holds a newer attempt’s record counts for an older attempt’s late record; an older one does not', () => {
+  const w = new Watch();
+  const j = job('g-0', { group: 'g', terminal: 'Failed' });
+  j.metadata.annotations[`${D}/history`] = JSON.stringify([
+    { pod: 'g-0-a', uid: 'uid-g-0-a', scope: 'pod', state: 'failed', finishedAt: '2026-12-01T10:00:00Z' },
+  ]);
+  w.put(j);
+  w.put(pod('g-0-a', { group: 'g', job: 'g-0', node: 'n1', phase: 'Failed', claim: 'data-0' }));
+  const newer = claim('data-0');
+  newer.metadata.annotations[`${D}/outcome`] = JSON.stringify({
+    scope: 'pod',
+    state: 'succeeded',
+    pod: 'g-0-retry-1-b',
+    uid: 'uid-b',
+    finishedAt: '2026-12-01T10:01:00Z',
+  });
+  w.put(newer);
+  assert.is(count(input(w, []), 'finished restore pods without'), 0);
+  const w2 = new Watch();
+  w2.put(j);
+  w2.put(pod('g-0-a', { group: 'g', job: 'g-0', node: 'n1', phase: 'Failed', claim: 'data-0' }));
+  const older = claim('data-0');
+  older.metadata.annotations[`${D}/outcome`] = JSON.stringify({
+    scope: 'pod',
+    state: 'failed',
+    pod: 'g-0-z',
+    uid: 'uid-z',
+    finishedAt: '2026-12-01T09:59:00Z',
+  });
+  w2.put(older);
+  assert.is(count(input(w2, []), 'finished restore pods without'), 1);
+});
+
 test('a restore pod deleted by restore-guard while running, or before its record, is a wrong delete', () => {
   const w = new Watch();
   w.put(job('g-0', { group: 'g' }));
