@@ -67,6 +67,8 @@ export interface CheckReport {
   sequentialReuse: number;
   /** anchors created after their group had completed (a late event made one again): informational */
   lateAnchors: number;
+  /** anchors that ended (lease ran out) and were still there, not deleted, at the end: informational */
+  endedAnchorsLeft: number;
   /** the longest an anchor outlived its group's completion while faults were still on, ms: informational */
   maxOverstayDuringFaultsMs: number;
 }
@@ -423,6 +425,8 @@ export function checkInvariants(inp: CheckInput): CheckReport {
     convergenceMs,
     sequentialReuse: reuse.size,
     lateAnchors,
+    endedAnchorsLeft: anchors.filter((h) => last(h).type !== 'DELETED' && TERMINAL.has(last(h).obj.status?.phase))
+      .length,
     maxOverstayDuringFaultsMs,
   };
 }

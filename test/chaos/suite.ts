@@ -221,7 +221,9 @@ function anchorsLeft(chain: Chain): number {
   for (const [key, h] of chain.observer.changes) {
     if (!key.startsWith('Pod/')) continue;
     const c = h[h.length - 1]!;
-    if (c.type !== 'DELETED' && c.obj.metadata.labels?.[L.anchorFor]) n++;
+    // an anchor that ended (its lease ran out) holds nothing: the leak check counts it as gone
+    const ended = c.obj.status?.phase === 'Succeeded' || c.obj.status?.phase === 'Failed';
+    if (c.type !== 'DELETED' && !ended && c.obj.metadata.labels?.[L.anchorFor]) n++;
   }
   return n;
 }
