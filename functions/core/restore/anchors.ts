@@ -449,6 +449,9 @@ export async function ensureAnchor(
       pod.metadata.name,
       getJob(cluster, sel.namespace, jobName),
     ));
+  // Recorded on its Job already (the pod's own label may have failed to land): the anchor was
+  // handled then, before those records, and may since have gone with its completed group.
+  if (job && FINAL.has(historyState(annotationsOf(job)[k.history], pod.metadata.uid ?? '') ?? '')) return 'skipped';
   const mine = anchors.filter((a) => a.metadata.annotations?.[k.anchorUid] === pod.metadata.uid);
   if (mine.some(holding)) return 'exists';
   // None holds (none yet, or one expired, evicted or deleted): a new one, the next generation if the
