@@ -538,8 +538,10 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
       namespace: ns,
       domain: 'restoreguard.dev',
       groups: groups.map((x) => ({ name: x.g.name, allCreated: x.g.created.size === x.g.replicas })),
-      resyncPeriodMs: p.pingMs,
-      slackMs: 20_000,
+      // one resync period as deployed (eventing/pingsource.yaml: every minute); the suite pings more
+      // often only to converge sooner
+      resyncPeriodMs: 60_000,
+      slackMs: 10_000,
       maxAttempts: 3,
       lastFaultAt,
       endAt,
@@ -636,7 +638,9 @@ async function breakOnPurpose(
         });
         todo.delete('colocate');
       }
-      if (todo.has('double-retry') && key.startsWith('Job/') && o.metadata.labels?.['restoreguard.dev/root-job']) {
+      // retry writes attempt, retry-of and root-job as annotations on the Jobs it makes
+      if (todo.has('double-retry') && key.startsWith('Job/') && o.metadata.annotations?.['restoreguard.dev/root-job']) {
+        const ann = o.metadata.annotations as Record<string, string>;
         const labels = Object.fromEntries(
           Object.entries(o.metadata.labels as Record<string, string>).filter(
             ([k]) => k.startsWith('restoreguard.dev/') || k === L.group || k === L.kbRestore,
@@ -645,7 +649,14 @@ async function breakOnPurpose(
         await kube.create(`/apis/batch/v1/namespaces/${ns}/jobs`, {
           apiVersion: 'batch/v1',
           kind: 'Job',
-          metadata: { name: `${o.metadata.name}-twin`, labels },
+          metadata: {
+            name: `${o.metadata.name}-twin`,
+            labels,
+            annotations: {
+              'restoreguard.dev/root-job': ann['restoreguard.dev/root-job']!,
+              'restoreguard.dev/attempt': ann['restoreguard.dev/attempt'] ?? '2',
+            },
+          },
           spec: {
             backoffLimit: 0,
             template: {
