@@ -65,7 +65,7 @@ export interface CheckReport {
   convergenceMs: number[];
   /** groups whose members used one node one after the other (not at once): informational */
   sequentialReuse: number;
-  /** anchors created after their group had completed (a late event made one again): informational */
+  /** anchors made for a pod after an earlier anchor of that pod had been deleted (a late event made one again): informational */
   lateAnchors: number;
   /** anchors that ended (lease ran out) and were still there, not deleted, at the end: informational */
   endedAnchorsLeft: number;
@@ -357,7 +357,6 @@ export function checkInvariants(inp: CheckInput): CheckReport {
     const gone = h.find((c) => c.type === 'DELETED' || TERMINAL.has(c.obj.status?.phase))?.at ?? null;
     if (done !== undefined && gone !== null) settledAt.set(g, Math.max(settledAt.get(g) ?? 0, gone));
     if (done === undefined) continue; // its group is not complete: counted there
-    if (h[0]!.at > done) lateAnchors++;
     // While faults are on, a sweep can fail period after period (a list refused): the period is
     // counted from the later of the group's completion and the last fault.
     if (done < inp.lastFaultAt)
@@ -372,6 +371,19 @@ export function checkInvariants(inp: CheckInput): CheckReport {
         `anchor ${o.metadata.name} (group ${g}): ${gone === null ? 'still there' : 'gone'} ${(((gone ?? inp.endAt) - from) / 1000).toFixed(1)} s after its group completed${from > done ? ' (and the faults ended)' : ''}`,
       );
   }
+  // an anchor made for a pod after an earlier anchor of that pod had been deleted (renewals make the
+  // copy before deleting the old one, so they do not count)
+  const anchorsByPod = new Map<string, Change[][]>();
+  for (const h of anchors) {
+    const o = last(h).obj;
+    const forPod = o.metadata.annotations?.[k.anchorPod] ?? o.metadata.labels?.[k.anchorFor];
+    anchorsByPod.set(forPod, [...(anchorsByPod.get(forPod) ?? []), h]);
+  }
+  for (const hs of anchorsByPod.values())
+    for (const h of hs) {
+      const born = h[0]!.rv;
+      if (hs.some((o) => o !== h && o.some((c) => c.type === 'DELETED' && c.rv < born))) lateAnchors++;
+    }
   const convergenceMs = [...settledAt.values()].map((t) => Math.max(0, t - inp.lastFaultAt));
 
   // -- 6. retries: at most the configured attempts per member, one retry Job per attempt

@@ -58,6 +58,21 @@ export function chaosTable(r: ChaosResult): string {
     'groups whose members used one node one after the other (not at once)',
     fmtNum(r.report.sequentialReuse),
   ]);
+  rows.push([
+    'info',
+    'anchors made again for a pod after its earlier anchor was deleted (a late event)',
+    fmtNum(r.report.lateAnchors),
+  ]);
+  rows.push([
+    'info',
+    'anchors that ended (lease ran out) and were not deleted by the end (they hold nothing)',
+    fmtNum(r.report.endedAnchorsLeft),
+  ]);
+  rows.push([
+    'info',
+    'longest an anchor outlived its completed group while faults were on',
+    fmtMs(r.report.maxOverstayDuringFaultsMs),
+  ]);
   const examples = r.report.invariants
     .filter((i) => i.count > 0)
     .map((i) => `- ${i.name}:\n${i.examples.map((e) => `  - ${e}`).join('\n')}`)
