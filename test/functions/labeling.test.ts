@@ -103,6 +103,36 @@ test('no inter-pod rules: no anchor', async () => {
   assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
 });
 
+test('a late succeeded event for a pod its Job already records makes no anchor again (its group may be complete, its anchors released)', async () => {
+  // Found by the chaos suite (npm run chaos): the Job and PVC records landed, the pod's own label
+  // write was refused by the API server, release completed the group and deleted its anchors, and a
+  // redelivered event then anchored the finished pod again, holding its node after the group.
+  const h = harness();
+  const pod = restorePod({ restore: { exit: 0 } });
+  const job = restoreJob();
+  job.metadata.annotations = {
+    ...job.metadata.annotations,
+    'restoreguard.dev/history': JSON.stringify([
+      {
+        pod: pod.metadata.name,
+        uid: pod.metadata.uid,
+        scope: 'pod',
+        state: 'succeeded',
+        reason: null,
+        node: 'node-1',
+        attempt: 1,
+      },
+    ]),
+  };
+  await h.seed(pod, job, pvc('data-mysql-0'));
+  const r = await chain(h, pod);
+  assert.is(r.completion.reply!.type, EventType.succeeded);
+  assert.is(r.labeling.status, 200, r.labeling.text);
+  assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null, 'no anchor made again');
+  const live = await h.cluster.get('Pod', 'db', pod.metadata.name);
+  assert.is(live!.metadata.labels!['restoreguard.dev/state'], 'succeeded', 'the pod still gets its record');
+});
+
 test('succeeded while the sidecar runs: anchor, records on Pod, Job and PVC, an Event, then the early stop', async () => {
   const h = harness();
   const pod = restorePod({ restore: { exit: 0 } });

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KUBECONFIG_DIR } from './paths.ts';
 import { build, down, info, isUp, missingBinaries, readState, up, type RigInfo } from './rig.ts';
+export { AUDIT_LOG, nodeObject, readState, restartApiServer } from './rig.ts';
 import { ensurePki, tokenKubeconfig } from './pki.ts';
 import { Kube, waitFor } from './http.ts';
 

@@ -60,6 +60,8 @@ export interface RigState {
   caFile: string;
   startedAt: string;
   startMs: number;
+  /** command lines of components that can be restarted (restartApiServer) */
+  args?: Partial<Record<Component, string[]>>;
 }
 
 export interface RigInfo {
@@ -149,10 +151,11 @@ function startProcess(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
   cwd: string = RUN_DIR,
+  append = false,
 ): number {
   fs.mkdirSync(LOG_DIR, { recursive: true });
   const logFile = path.join(LOG_DIR, `${name}.log`);
-  const fd = fs.openSync(logFile, 'w');
+  const fd = fs.openSync(logFile, append ? 'a' : 'w');
   fs.writeSync(fd, `# ${new Date().toISOString()} ${binPath(name)} ${args.join(' ')}\n`);
   const child = spawn(binPath(name), args, { detached: true, stdio: ['ignore', fd, fd], env, cwd });
   fs.closeSync(fd);
@@ -205,6 +208,29 @@ export async function isUp(): Promise<boolean> {
   return COMPONENTS.every((c) => h[c]);
 }
 
+/** The kube-apiserver's audit log (JSON lines; see writeAuditPolicy for what it records). */
+export const AUDIT_LOG = path.join(LOG_DIR, 'audit.log');
+
+/** Metadata-level audit of writes by the ServiceAccounts of namespace restore-guard; nothing else. */
+function writeAuditPolicy(): string {
+  const out = path.join(RUN_DIR, 'audit-policy.yaml');
+  fs.writeFileSync(
+    out,
+    [
+      'apiVersion: audit.k8s.io/v1',
+      'kind: Policy',
+      'omitStages: [RequestReceived]',
+      'rules:',
+      '  - level: Metadata',
+      '    userGroups: ["system:serviceaccounts:restore-guard"]',
+      '    verbs: [create, update, patch, delete, deletecollection]',
+      '  - level: None',
+      '',
+    ].join('\n'),
+  );
+  return out;
+}
+
 /** Concatenates test/rig/stages/*.yaml into one kwok config file. */
 function writeStages(): string {
   const files = fs
@@ -215,6 +241,26 @@ function writeStages(): string {
   const out = path.join(RUN_DIR, 'kwok-stages.yaml');
   fs.writeFileSync(out, text);
   return out;
+}
+
+/** SIGTERM to a rig process's group (or the process), SIGKILL after 10 s; resolves once it is gone (15 s at most). */
+async function stopProcess(pid: number, name: string): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (alive(pid, name) && Date.now() < deadline) await sleep(100);
+  if (alive(pid, name)) signal('SIGKILL');
+  while (alive(pid, name) && Date.now() < deadline + 5000) await sleep(100);
 }
 
 /** Stops every rig process recorded in the state file (adapters belong to the test processes that started them). */
@@ -236,28 +282,7 @@ export async function down(quiet = false): Promise<void> {
     const pid = state.pids[c];
     const name = c === 'kube-apiserver' || c === 'etcd' ? path.basename(binPath(c)) : c;
     if (!alive(pid, name) || !pid) continue;
-    try {
-      process.kill(-pid, 'SIGTERM');
-    } catch {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-    }
-    const deadline = Date.now() + 10_000;
-    while (alive(pid, name) && Date.now() < deadline) await sleep(100);
-    if (alive(pid, name)) {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
+    await stopProcess(pid, name);
     if (!quiet) log(`stopped ${c} (pid ${pid})`);
   }
   fs.rmSync(STATE_FILE, { force: true });
@@ -401,7 +426,8 @@ async function upLocked(): Promise<{ state: RigState; already: boolean }> {
       fs.mkdirSync(d, { recursive: true });
       return d;
     };
-    state.pids['kube-apiserver'] = startProcess('kube-apiserver', [
+    state.args = {};
+    state.args['kube-apiserver'] = [
       `--etcd-servers=${etcdUrl}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
@@ -421,8 +447,16 @@ async function upLocked(): Promise<{ state: RigState; already: boolean }> {
       '--profiling=false',
       `--cert-dir=${certDir('kube-apiserver')}`,
       '--event-ttl=1h',
+      // An independent record of restore-guard's own writes (test/chaos checks it): only the
+      // restore-guard namespace's ServiceAccounts, writes only, metadata only, so the other
+      // components' traffic costs nothing.
+      `--audit-policy-file=${writeAuditPolicy()}`,
+      `--audit-log-path=${AUDIT_LOG}`,
+      '--audit-log-maxsize=500',
+      '--audit-log-maxbackup=1',
       '--v=1',
-    ]);
+    ];
+    state.pids['kube-apiserver'] = startProcess('kube-apiserver', state.args['kube-apiserver']);
     save();
     log(`kube-apiserver starting (pid ${state.pids['kube-apiserver']}, ${server})`);
     const kube = adminKube(state, pki);
@@ -558,6 +592,34 @@ async function upLocked(): Promise<{ state: RigState; already: boolean }> {
   }
 }
 
+/**
+ * Stops kube-apiserver (SIGTERM, SIGKILL after 10 s) and starts it again with the same command line
+ * (same port, certificates, etcd and audit log); resolves once /readyz answers. For fault tests
+ * (test/chaos): every client of the rig sees its connections drop and its watches end.
+ */
+export async function restartApiServer(): Promise<{ downMs: number }> {
+  const state = readState();
+  const args = state?.args?.['kube-apiserver'];
+  if (!state || !args)
+    throw new Error(
+      'restartApiServer: rig not up, or started before restarts were possible (npm run rig:down, then again)',
+    );
+  const pid = state.pids['kube-apiserver'];
+  const name = path.basename(binPath('kube-apiserver'));
+  const t0 = Date.now();
+  if (pid && alive(pid, name)) await stopProcess(pid, name);
+  state.pids['kube-apiserver'] = startProcess('kube-apiserver', args, process.env, RUN_DIR, true);
+  fs.writeFileSync(STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
+  const kube = adminKube(state, ensurePki());
+  await waitFor(
+    'kube-apiserver /readyz after restart',
+    async () => (await kube.call('GET', '/readyz')).status === 200,
+    120_000,
+    200,
+  );
+  return { downMs: Date.now() - t0 };
+}
+
 /** Creates KubeBlocks' CRDs (plain POST: two of them are too large for a last-applied annotation) and waits until each is established. */
 async function installKubeBlocksCrds(kube: Kube): Promise<void> {
   const names: string[] = [];
@@ -587,7 +649,8 @@ async function installKubeBlocksCrds(kube: Kube): Promise<void> {
   );
 }
 
-function nodeObject(name: string, i: number): unknown {
+/** A KWOK node as the rig makes them (kwok plays every node with the annotation kwok.x-k8s.io/node=fake). */
+export function nodeObject(name: string, i: number): unknown {
   const zone = NODE_ZONES[i % NODE_ZONES.length] ?? 'rig-zone-a';
   return {
     apiVersion: 'v1',

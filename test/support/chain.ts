@@ -649,17 +649,7 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
       ]);
       // Warm, as a pod that has served before: the first event would otherwise also pay for
       // loading the Kubernetes client (cold start is figure 6's business, not the chain's).
-      await fetch(`http://127.0.0.1:${port}/resync`, {
-        method: 'POST',
-        headers: {
-          'ce-specversion': '1.0',
-          'ce-id': randomUUID(),
-          'ce-type': 'dev.knative.sources.ping',
-          'ce-source': PING_SOURCE,
-          'content-type': 'application/json',
-        },
-        body: '{}',
-      });
+      await warmWithResync(`http://127.0.0.1:${port}`);
     } else {
       server = createServer({ config, log, connect: () => connectCluster(kubeconfig) });
       const app = server.app;
@@ -779,8 +769,18 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
       const created = new Map<string, number>();
       const driver = { stopped: false };
       drivers.add(driver);
+      // Rides out an API server that is briefly away (the chaos suite restarts it): a 409 means an
+      // earlier try got through; bounded to a minute.
       const create = async (i: number) => {
-        await kube.post(`/apis/batch/v1/namespaces/${ns}/jobs`, jobObject(i));
+        for (let attempt = 1; ; attempt++) {
+          const r = await kube
+            .call('POST', `/apis/batch/v1/namespaces/${ns}/jobs`, jobObject(i))
+            .catch((e: unknown) => ({ status: 0, text: String((e as Error).message) }));
+          if ((r.status >= 200 && r.status < 300) || r.status === 409) break;
+          if ((r.status !== 0 && r.status < 500 && r.status !== 429) || attempt >= 60)
+            throw new Error(`create Job ${jobNames[i]}: HTTP ${r.status}: ${r.text.slice(0, 300)}`);
+          await sleep(1000);
+        }
         created.set(jobNames[i]!, Date.now());
       };
       let allCreated: Promise<void>;
@@ -791,8 +791,8 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
             const prev = jobNames[i - 1]!;
             for (;;) {
               if (driver.stopped) return;
-              const j = await kube.find(`/apis/batch/v1/namespaces/${ns}/jobs/${prev}`);
-              if (!j || condition(j, 'Complete') || condition(j, 'Failed')) break;
+              const j = await kube.find(`/apis/batch/v1/namespaces/${ns}/jobs/${prev}`).catch(() => 'unknown' as const);
+              if (j !== 'unknown' && (!j || condition(j, 'Complete') || condition(j, 'Failed'))) break;
               await observer.next(500);
             }
             if (driver.stopped) return;
@@ -934,6 +934,25 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
     },
   };
   return chain;
+}
+
+/**
+ * Warms a restore-guard process as a pod that has served before: one resync ping straight to its
+ * /resync route (loads the Kubernetes client, which the first event would otherwise pay for).
+ */
+export async function warmWithResync(base: string, timeoutMs = 60_000): Promise<void> {
+  await fetch(`${base}/resync`, {
+    method: 'POST',
+    headers: {
+      'ce-specversion': '1.0',
+      'ce-id': randomUUID(),
+      'ce-type': 'dev.knative.sources.ping',
+      'ce-source': PING_SOURCE,
+      'content-type': 'application/json',
+    },
+    body: '{}',
+    signal: AbortSignal.timeout(timeoutMs),
+  });
 }
 
 /** Where a test records the events the adapter sends (git-ignored; curated copies go to test/fixtures/recordings/rig-*). */

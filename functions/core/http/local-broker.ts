@@ -132,6 +132,8 @@ export interface BrokerOptions {
   onHop?: (h: Hop) => void;
   /** Scale retries' backoff (tests and replay use 0 to skip waiting). */
   backoffScale?: number;
+  /** Called for an event that failed its last retry: what a dead-letter sink would receive. */
+  onDeadLetter?: (t: TriggerRoute, ev: CloudEvent, status: number) => void;
 }
 
 /**
@@ -168,6 +170,7 @@ export function createBroker(opts: BrokerOptions) {
           body: r.body.slice(0, 300),
           hint: 'a dead-letter sink in a cluster would receive this event',
         });
+        opts.onDeadLetter?.(t, ev, r.status);
         return null;
       }
       const delay = t.backoffPolicy === 'linear' ? t.backoffDelayMs * (attempt + 1) : t.backoffDelayMs * 2 ** attempt;

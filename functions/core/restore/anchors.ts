@@ -459,6 +459,9 @@ export async function ensureAnchor(
       getJob(cluster, sel.namespace, jobName),
     ));
   const { job, restore } = read;
+  // Recorded on its Job already (the pod's own label may have failed to land): the anchor was
+  // handled then, before those records, and may since have gone with its completed group.
+  if (job && FINAL.has(historyState(annotationsOf(job)[k.history], pod.metadata.uid ?? '') ?? '')) return 'skipped';
   if (read.anchors === null) {
     // Created first (the usual case at placement: none yet); the name taken means one exists, or
     // existed: then read them and decide as below.
