@@ -253,7 +253,6 @@ test('eventing/ holds what the design names', () => {
     'ClusterRoleBinding',
     'Namespace',
     'PingSource',
-    'Service',
     'ServiceAccount',
     'ServiceAccount',
     'Trigger',

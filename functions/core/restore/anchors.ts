@@ -464,7 +464,7 @@ export async function ensureAnchor(
   for (const old of mine)
     await cluster.delete('Pod', sel.namespace, old.metadata.name, { uid: old.metadata.uid ?? '' });
   if (r.created) {
-    deps.metrics.anchors.add({}, 1);
+    deps.metrics.anchorsCreated.inc();
     deps.log.info('anchor created', {
       namespace: sel.namespace,
       group: sel.group,
