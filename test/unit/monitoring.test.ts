@@ -4,7 +4,7 @@
  * expression of the rules and the Grafana dashboard parsed with Prometheus' own PromQL grammar
  * (@prometheus-io/lezer-promql): each metric it names exists in the app's GET /metrics (served
  * in-process after real traffic), and each label it matches or groups by is one that metric has.
- * Prometheus' own promtool checks and unit-tests the rules in test/integration/promtool.test.ts.
+ * Prometheus' own promtool checks and unit-tests the rules by hand: test/rig/promtool-check.ts.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
