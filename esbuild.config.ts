@@ -18,10 +18,26 @@
  * `node esbuild.config.ts --sourcemap` also writes linked source maps (for local debugging with
  * `node --enable-source-maps dist/server.js`).
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
-const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+// What restoreguard_build_info reports (functions/core/build-info.ts): package.json's version, and
+// the commit from RG_BUILD_COMMIT (set it where the build has no .git, e.g. an image build), else
+// git, else `unknown`.
+const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+function commit(): string {
+  const fromEnv = process.env.RG_BUILD_COMMIT?.trim();
+  if (fromEnv) return fromEnv;
+  try {
+    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
 const started = performance.now();
 // Chunk names carry content hashes: clear the folder so no chunk of an older build ships with this one.
 rmSync('dist', { recursive: true, force: true });
@@ -40,8 +56,8 @@ const result = await build({
   legalComments: 'linked',
   // CommonJS dependencies inside an ESM bundle need require().
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  // The version the bundle reports (functions/core/build-info.ts): package.json's, as CHANGELOG.md.
-  define: { RG_BUILD_VERSION: JSON.stringify(version) },
+  // The version and commit the bundle reports (functions/core/build-info.ts): package.json's, as CHANGELOG.md.
+  define: { RG_BUILD_VERSION: JSON.stringify(version), RG_BUILD_COMMIT: JSON.stringify(commit()) },
   logLevel: 'warning',
 });
 const outputs = Object.entries(result.metafile.outputs)

@@ -16,6 +16,7 @@ import type { CloudEvent } from './core/http/cloudevent.ts';
 import { parseCloudEvent, toBinary } from './core/http/cloudevent.ts';
 import type { FunctionDef } from './core/http/function.ts';
 import { createInFlight } from './core/http/in-flight.ts';
+import { deadLetter, knownOf } from './core/http/dead-letter.ts';
 import { createBroker, loadTriggers } from './core/http/local-broker.ts';
 import type { Broker, Hop } from './core/http/local-broker.ts';
 import { createRecorder } from './core/http/recorder.ts';
@@ -138,6 +139,11 @@ export function createServer(opts: ServerOptions): Server {
       sleep: deps.sleep,
       ...(opts.onHop ? { onHop: opts.onHop } : {}),
       ...(opts.backoffScale !== undefined ? { backoffScale: opts.backoffScale } : {}),
+      // The Triggers' dead-letter sink is this server's own POST /dead-letter (core/http/app.ts).
+      deadLetter: (path, ev) => {
+        if (path === '/dead-letter') deadLetter(deps, ev, knownOf(FUNCTIONS));
+        else log.error('delivery failed for good', { id: ev.id, type: ev.type, deadLetterSink: path });
+      },
       deliver: async (path, ev: CloudEvent) => {
         const fn = byPath.get(path);
         if (!fn) return { status: 404, headers: {}, body: `no function at ${path}` };

@@ -1,4 +1,10 @@
-/** Structured JSON logs, one object per line, to stdout (or a sink passed in for tests). */
+/**
+ * Structured JSON logs, one object per line, to stdout (or a sink passed in for tests). A line
+ * written while an event is handled carries that event's id, type, function, trace id and span id
+ * (core/trace.ts), wherever in the code it is written.
+ */
+import { eventLogFields } from './trace.ts';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -14,15 +20,23 @@ export interface Logger {
 export type LogSink = (line: string) => void;
 
 export function createLogger(
-  opts: { level?: Level; sink?: LogSink; now?: () => Date; base?: Record<string, unknown> } = {},
+  opts: {
+    level?: Level;
+    sink?: LogSink;
+    now?: () => Date;
+    base?: Record<string, unknown>;
+    /** Fields of the current context (default: the event being handled, core/trace.ts). */
+    context?: () => Record<string, unknown> | undefined;
+  } = {},
 ): Logger {
   const min = ORDER[opts.level ?? 'info'];
   const sink = opts.sink ?? ((line: string) => process.stdout.write(`${line}\n`));
   const now = opts.now ?? (() => new Date());
   const base = opts.base ?? {};
+  const context = opts.context ?? eventLogFields;
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;
-    sink(JSON.stringify({ time: now().toISOString(), level, msg, ...base, ...fields }, errorReplacer));
+    sink(JSON.stringify({ time: now().toISOString(), level, msg, ...base, ...context(), ...fields }, errorReplacer));
   };
   return {
     debug: (m, f) => emit('debug', m, f),

@@ -1,7 +1,13 @@
 /**
  * Prometheus metrics in the text exposition format: counters, gauges and histograms with labels.
- * Small on purpose: the server scales to zero, so start-up cost matters more than features.
+ * Our own code, not prom-client: importing prom-client costs about 140 ms on a cold start (measured
+ * here, more than a bare Node.js spawn), and the server scales to zero, so start-up cost matters
+ * more than features. The process and Node.js metrics keep prom-client's names (runtime-metrics.ts).
+ * Every metric is listed in README (Operations); eventing/monitoring/ uses them.
  */
+import { BUILD } from './build-info.ts';
+import { runtimeMetrics } from './runtime-metrics.ts';
+
 type Labels = Record<string, string>;
 const key = (l: Labels) => JSON.stringify(Object.entries(l).sort(([a], [b]) => a.localeCompare(b)));
 const fmt = (l: Labels) => {
@@ -99,7 +105,7 @@ export function createMetrics() {
   const m = {
     events: new Counter(
       'restoreguard_events_total',
-      'CloudEvents handled, by function, event type and outcome (reply type, none or error code).',
+      'CloudEvents handled, by function, event type, outcome (reply type, none or error code) and HTTP status code.',
     ),
     decisionSeconds: new Histogram(
       'restoreguard_decision_seconds',
@@ -107,9 +113,13 @@ export function createMetrics() {
       [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     ),
     kubeCalls: new Counter('restoreguard_kube_requests_total', 'Kubernetes API calls, by verb, kind and result code.'),
-    anchors: new Gauge(
-      'restoreguard_anchors_alive',
-      'Anchor pods this process created minus those it deleted (resync sets the listed count).',
+    anchorsCreated: new Counter(
+      'restoreguard_anchors_created_total',
+      'Anchor pods this process created for placed restore pods (renewals not counted).',
+    ),
+    anchorsDeleted: new Counter(
+      'restoreguard_anchors_deleted_total',
+      'Anchor pods this process deleted because their group completed.',
     ),
     retries: new Counter(
       'restoreguard_retries_total',
@@ -120,17 +130,51 @@ export function createMetrics() {
       'restoreguard_anchors_refused_total',
       'Anchors the API server refused (admission: LimitRange, ResourceQuota), by whether a fitted anchor was then admitted.',
     ),
+    deadLetters: new Counter(
+      'restoreguard_dead_letters_total',
+      'Events whose delivery failed for good (the dead-letter sink, POST /dead-letter), by the function they failed to reach, event type and its last HTTP status (none: no answer).',
+    ),
     brokerDeliveries: new Counter(
       'restoreguard_broker_deliveries_total',
       'Local broker deliveries, by trigger and HTTP status.',
     ),
+    // Set by each resync sweep from what it lists in the cluster (every replica's work), so true
+    // across replicas and restarts, as of this replica's last sweep: see README, Operations.
+    resyncAnchors: new Gauge(
+      'restoreguard_resync_anchors',
+      "Anchor pods in the cluster (every replica's), by state (holding: running or pending; ended: failed or succeeded, e.g. at the end of its lease), as this replica's last resync sweep left them. Refreshed once per sweep; use the replica with the newest restoreguard_resync_last_sweep_timestamp_seconds.",
+    ),
+    resyncAnchorsPastLease: new Gauge(
+      'restoreguard_resync_anchors_past_lease',
+      "Anchor pods older than their lease (activeDeadlineSeconds) still in the cluster after this replica's last resync sweep. Refreshed once per sweep.",
+    ),
+    resyncAnchorOldest: new Gauge(
+      'restoreguard_resync_anchor_oldest_age_seconds',
+      "Age of the oldest anchor pod in the cluster after this replica's last resync sweep (0: none). Refreshed once per sweep.",
+    ),
+    resyncLastSweep: new Gauge(
+      'restoreguard_resync_last_sweep_timestamp_seconds',
+      "When this replica's last resync sweep ended (unix seconds).",
+    ),
+    resyncRepairs: new Counter(
+      'restoreguard_resync_repairs_total',
+      'What resync sweeps did that events had not (missed or lost events), by action.',
+    ),
+    resyncErrors: new Counter(
+      'restoreguard_resync_errors_total',
+      'Resync sweep steps that failed (retried next sweep).',
+    ),
+    build: new Gauge(
+      'restoreguard_build_info',
+      'Always 1: the restore-guard version, source commit and Node.js version of this process.',
+    ),
   };
+  m.build.set({ version: BUILD.version, commit: BUILD.commit, node: process.version }, 1);
+  const runtime = runtimeMetrics();
   return {
     ...m,
     render(): string {
-      return `${Object.values(m)
-        .flatMap((x) => x.render())
-        .join('\n')}\n`;
+      return `${[...Object.values(m).flatMap((x) => x.render()), ...runtime.render()].join('\n')}\n`;
     },
   };
 }

@@ -191,7 +191,7 @@ export async function releaseGroup(
   );
   const deleted = view.anchors.filter((_, i) => gone[i]).map((a) => a.metadata.name);
   if (deleted.length) {
-    deps.metrics.anchors.add({}, -deleted.length);
+    deps.metrics.anchorsDeleted.inc({}, deleted.length);
     deps.log.info('group complete: anchors deleted', { namespace, group, why: verdict.why, anchors: deleted });
   }
   // Groups under the same constraint whose anchors were held for this one may go now.

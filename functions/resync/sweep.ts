@@ -4,6 +4,7 @@ import type { KubeObject } from '../core/kube/objects.ts';
 import { readJob, readPod } from '../core/kube/objects.ts';
 import type { Job, Pod } from '../core/kube/objects.ts';
 import { ensureAnchor, handOver, holding, leaseLeft, renewAnchor } from '../core/restore/anchors.ts';
+import { anchorCensus, anchorKey } from '../core/restore/anchor-census.ts';
 import { admitNext } from '../core/restore/gate.ts';
 import type { GroupData, RestoreData } from '../core/restore/events.ts';
 import { EventType } from '../core/restore/events.ts';
@@ -81,6 +82,8 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
   };
   const namespaces: (string | null)[] = deps.config.RG_NAMESPACES.length ? deps.config.RG_NAMESPACES : [null];
   const allAnchors: KubeObject[] = [];
+  /** Listed anchors this sweep deleted or replaced (for the metrics). */
+  const gone = new Set<string>();
   const gatedGroups = new Map<string, { namespace: string; profile: ProfileName; group: string }>();
   const groups = new Map<string, { namespace: string; profile: ProfileName; group: string }>();
   const step = async (what: string, fn: () => Promise<void>) => {
@@ -92,7 +95,6 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
     }
   };
 
-  let anchorsSeen = 0;
   for (const ns of namespaces) {
     // Pods by label (cheap); Jobs all, because the generic profile labels only their pod template.
     const lists = await Promise.all([
@@ -105,7 +107,6 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
       return !seen.has(id) && seen.add(id);
     });
     const anchors = await cluster.list('Pod', ns, k.anchorFor);
-    anchorsSeen += anchors.length;
     allAnchors.push(...anchors);
 
     for (const o of objects) {
@@ -204,6 +205,7 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
         if (await cluster.delete('Pod', a.metadata.namespace ?? '', a.metadata.name, { uid: a.metadata.uid ?? '' })) {
           report.released++;
           report.orphanAnchors++;
+          gone.add(anchorKey(a));
           deps.log.info('anchor of a failed pod that is gone deleted', {
             namespace: a.metadata.namespace,
             anchor: a.metadata.name,
@@ -230,6 +232,7 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
       if (done?.anchorsDeleted.length) {
         report.groupsCompleted++;
         report.groupsCompletedAnchors += done.anchorsDeleted.length;
+        for (const name of done.anchorsDeleted) gone.add(`${g.namespace}/${name}`);
       }
       if (!done) inFlight.add(`${g.namespace}/${g.group}`);
     });
@@ -245,13 +248,35 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
     if (holding(a) && (left === null || left > half)) continue;
     await step(`renew anchor ${a.metadata.namespace}/${a.metadata.name}`, async () => {
       if (await renewAnchor(deps, cluster, a)) report.anchorsRenewed++;
+      gone.add(anchorKey(a));
     });
   }
-  // The sweep knows the true count; events only move the gauge between sweeps.
-  deps.metrics.anchors.set(
-    {},
-    anchorsSeen + report.anchorsCreated - report.groupsCompletedAnchors - report.orphanAnchors,
-  );
+  recordSweep(deps, report, anchorCensus(allAnchors, gone, report.anchorsCreated + report.anchorsRenewed, now));
   deps.log.info('resync done', { ...report });
   return report;
+}
+
+/**
+ * The sweep's metrics: it lists every anchor in the cluster, so its census is true across replicas
+ * and restarts (README, Operations); each replica exports its own last sweep's.
+ */
+function recordSweep(deps: Deps, report: SweepReport, census: ReturnType<typeof anchorCensus>): void {
+  const m = deps.metrics;
+  m.resyncAnchors.set({ state: 'holding' }, census.holding);
+  m.resyncAnchors.set({ state: 'ended' }, census.ended);
+  m.resyncAnchorsPastLease.set({}, census.pastLease);
+  m.resyncAnchorOldest.set({}, Math.round(census.oldestSeconds));
+  const repairs = {
+    anchorsCreated: report.anchorsCreated,
+    recorded: report.recorded,
+    released: report.released,
+    retries: report.retries,
+    groupsCompleted: report.groupsCompleted,
+    gatesLifted: report.gatesLifted,
+    anchorsRenewed: report.anchorsRenewed,
+    handedOver: report.handedOver,
+  };
+  for (const [action, n] of Object.entries(repairs)) if (n) m.resyncRepairs.inc({ action }, n);
+  if (report.errors) m.resyncErrors.inc({}, report.errors);
+  m.resyncLastSweep.set({}, deps.clock().getTime() / 1000);
 }

@@ -40,7 +40,7 @@ test('no event ever arrived: one ping anchors the placed pods, records the finis
   assert.ok(
     (await h.cluster.get('PersistentVolumeClaim', 'db', 'd1'))!.metadata.annotations!['restoreguard.dev/outcome'],
   );
-  assert.is(h.server.deps.metrics.anchors.get(), 2, 'the anchors gauge says what exists');
+  assert.is(h.server.deps.metrics.resyncAnchors.get({ state: 'holding' }), 2, 'the anchors gauge says what exists');
   // A second ping changes nothing: the sweep converged.
   const n = changed(h);
   await h.post('/resync', ping());

@@ -118,8 +118,8 @@ test('metric labels come from the known event types: rejected events of 100 made
     .split('\n')
     .filter((l) => l.startsWith('restoreguard_events_total{'));
   assert.equal(series.sort(), [
-    'restoreguard_events_total{function="echo",type="other",outcome="invalid_event"} 100',
-    'restoreguard_events_total{function="echo",type="t",outcome="none"} 1',
+    'restoreguard_events_total{function="echo",type="other",outcome="invalid_event",code="400"} 100',
+    'restoreguard_events_total{function="echo",type="t",outcome="none",code="202"} 1',
   ]);
 });
 

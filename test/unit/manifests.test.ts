@@ -279,7 +279,6 @@ test('eventing/ holds what the design names', () => {
     'Namespace',
     'NetworkPolicy',
     'PingSource',
-    'Service',
     'ServiceAccount',
     'ServiceAccount',
     'Trigger',

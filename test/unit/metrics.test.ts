@@ -44,10 +44,20 @@ test('the registry renders every metric restore-guard exports', () => {
     'restoreguard_events_total',
     'restoreguard_decision_seconds',
     'restoreguard_kube_requests_total',
-    'restoreguard_anchors_alive',
+    'restoreguard_anchors_created_total',
+    'restoreguard_anchors_deleted_total',
     'restoreguard_retries_total',
     'restoreguard_refused_writes_total',
+    'restoreguard_anchors_refused_total',
+    'restoreguard_dead_letters_total',
     'restoreguard_broker_deliveries_total',
+    'restoreguard_resync_anchors',
+    'restoreguard_resync_anchors_past_lease',
+    'restoreguard_resync_anchor_oldest_age_seconds',
+    'restoreguard_resync_last_sweep_timestamp_seconds',
+    'restoreguard_resync_repairs_total',
+    'restoreguard_resync_errors_total',
+    'restoreguard_build_info',
   ]) {
     assert.match(text, new RegExp(`# TYPE ${name} `));
   }

@@ -2,7 +2,9 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { CloudEvent } from './cloudevent.ts';
-import { parseCloudEvent, toBinary } from './cloudevent.ts';
+import { lowerHeaders, parseCloudEvent, toBinary } from './cloudevent.ts';
+import type { TraceContext } from '../trace.ts';
+import { traceAttributes, traceOf, withEvent } from '../trace.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import {
@@ -12,6 +14,7 @@ import {
   RestoreGuardError,
   isRestoreGuardError,
 } from '../errors.ts';
+import { deadLetter, knownOf } from './dead-letter.ts';
 import type { FunctionDef } from './function.ts';
 import { createInFlight } from './in-flight.ts';
 import type { InFlight } from './in-flight.ts';
@@ -69,44 +72,74 @@ export async function invoke<D extends AppDeps>(
   msg: { headers: Record<string, string>; body: string },
 ): Promise<{ status: number; headers: Record<string, string>; body: string; event?: CloudEvent }> {
   const started = performance.now();
-  let outcome = 'none';
-  let type = 'unknown';
+  let event: CloudEvent;
   try {
-    const event = parseCloudEvent(msg);
-    // A metric label takes values from a known set only: a sender must not grow the series at will.
-    type = fn.types.includes(event.type) ? event.type : 'other';
+    event = parseCloudEvent(msg);
+  } catch (e) {
+    // Not an event (no id, no trace): answered outside any event's context.
+    const res = refusal(fn, deps, e, 'unknown');
+    deps.metrics.events.inc({ function: fn.name, type: 'unknown', outcome: res.outcome, code: String(res.status) });
+    deps.metrics.decisionSeconds.observe({ function: fn.name }, (performance.now() - started) / 1000);
+    return res;
+  }
+  // Every log line written while this event is handled, wherever in the code, carries its id, type
+  // and trace (core/log.ts); its reply carries the trace on.
+  const trace = traceOf(event, lowerHeaders(msg.headers));
+  const res = await withEvent({ trace, eventId: event.id, eventType: event.type, fn: fn.name }, () =>
+    answer(fn, deps, event, trace),
+  );
+  // A metric label takes values from a known set only: a sender must not grow the series at will.
+  const type = fn.types.includes(event.type) ? event.type : 'other';
+  deps.metrics.events.inc({ function: fn.name, type, outcome: res.outcome, code: String(res.status) });
+  deps.metrics.decisionSeconds.observe({ function: fn.name }, (performance.now() - started) / 1000);
+  return res;
+}
+
+type Answer = { status: number; headers: Record<string, string>; body: string; event?: CloudEvent; outcome: string };
+
+async function answer<D extends AppDeps>(
+  fn: FunctionDef<D>,
+  deps: D,
+  event: CloudEvent,
+  trace: TraceContext,
+): Promise<Answer> {
+  try {
     if (!fn.types.includes(event.type)) {
       throw new InvalidEventError(`${fn.name} does not take events of type ${event.type}`, {
         hint: `send one of: ${fn.types.join(', ')} (check the Trigger filter in eventing/)`,
       });
     }
-    const reply = await fn.handle(event, deps);
-    if (!reply) {
-      if (deps.log.enabled('debug'))
-        deps.log.debug('nothing to say', { fn: fn.name, id: event.id, type: event.type, subject: event.subject });
-      return { status: 202, headers: {}, body: '' };
+    const handled = await fn.handle(event, deps);
+    if (!handled) {
+      if (deps.log.enabled('debug')) deps.log.debug('nothing to say', { subject: event.subject });
+      return { status: 202, headers: {}, body: '', outcome: 'none' };
     }
-    outcome = reply.type;
+    // The reply goes on in the same trace, with this handling as its parent span.
+    const reply: CloudEvent = { ...handled, ...traceAttributes(trace) };
     // Placements repeat with every status update of a running pod: those only at debug level.
     deps.log[reply.type.endsWith('.placed') ? 'debug' : 'info']('answered', {
-      fn: fn.name,
       in: event.type,
       out: reply.type,
       subject: reply.subject,
-      id: reply.id,
+      replyId: reply.id,
     });
     const { headers, body } = toBinary(reply);
-    return { status: 200, headers, body, event: reply };
+    return { status: 200, headers, body, event: reply, outcome: reply.type };
   } catch (e) {
-    const err = isRestoreGuardError(e) ? e : new UnexpectedError(e);
-    outcome = err.code;
-    const lvl = err.status >= 500 ? 'error' : 'warn';
-    deps.log[lvl]('event not handled', { fn: fn.name, type, status: err.status, error: err.message, hint: err.hint });
-    return { status: err.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(err.toJSON()) };
-  } finally {
-    deps.metrics.events.inc({ function: fn.name, type, outcome });
-    deps.metrics.decisionSeconds.observe({ function: fn.name }, (performance.now() - started) / 1000);
+    return refusal(fn, deps, e, event.type);
   }
+}
+
+function refusal<D extends AppDeps>(fn: FunctionDef<D>, deps: D, e: unknown, type: string): Answer {
+  const err = isRestoreGuardError(e) ? e : new UnexpectedError(e);
+  const lvl = err.status >= 500 ? 'error' : 'warn';
+  deps.log[lvl]('event not handled', { fn: fn.name, type, status: err.status, error: err.message, hint: err.hint });
+  return {
+    status: err.status,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(err.toJSON()),
+    outcome: err.code,
+  };
 }
 
 class UnexpectedError extends RestoreGuardError {
@@ -194,7 +227,7 @@ export function createApp<D extends AppDeps>(opts: AppOptions<D>): Hono {
         opts.maxBodyBytes,
       );
       if (bodyBytes + need > bodyBudget && bodyBytes > 0) {
-        deps.metrics.events.inc({ function: fn.name, type: 'other', outcome: 'overloaded' });
+        deps.metrics.events.inc({ function: fn.name, type: 'other', outcome: 'overloaded', code: '503' });
         const err = new OverloadedError(
           `${bodyBytes} bytes of request bodies held, ${need} more would pass the budget of ${bodyBudget}`,
           {
@@ -204,7 +237,7 @@ export function createApp<D extends AppDeps>(opts: AppOptions<D>): Hono {
         return c.json(err.toJSON(), 503, OVERLOADED_HEADERS);
       }
       if (!inFlight.tryEnter()) {
-        deps.metrics.events.inc({ function: fn.name, type: 'other', outcome: 'overloaded' });
+        deps.metrics.events.inc({ function: fn.name, type: 'other', outcome: 'overloaded', code: '503' });
         const err = new OverloadedError(
           `${inFlight.running} events in flight (${inFlight.waiting} more waiting), the limit is ${inFlight.max}`,
           {
@@ -223,6 +256,13 @@ export function createApp<D extends AppDeps>(opts: AppOptions<D>): Hono {
       }
     });
   }
+  // The dead-letter sink of every Trigger (eventing/triggers.yaml): counted and logged, answered 202.
+  const known = knownOf(opts.functions);
+  app.post('/dead-letter', async (c) => {
+    const msg = await readRequest(c, deps, opts.tap);
+    deadLetter(deps, parseCloudEvent(msg), known, lowerHeaders(msg.headers));
+    return c.body(null, 202);
+  });
   app.get('/health/liveness', (c) => c.json({ status: 'ok' }));
   app.get('/health/readiness', (c) =>
     (opts.ready ?? (() => true))() ? c.json({ status: 'ready' }) : c.json({ status: 'starting' }, 503),

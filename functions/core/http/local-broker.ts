@@ -25,6 +25,8 @@ export interface TriggerRoute {
   retry: number;
   backoffDelayMs: number;
   backoffPolicy: 'exponential' | 'linear';
+  /** The dead-letter sink's path (`spec.delivery.deadLetterSink.uri`), if it has one. */
+  deadLetterPath?: string;
 }
 
 function attr(ev: CloudEvent, name: string): string | undefined {
@@ -73,9 +75,15 @@ export function loadTriggers(dir: string): TriggerRoute[] {
         filter?: { attributes?: Record<string, string> };
         filters?: Filter[];
         subscriber?: { uri?: string };
-        delivery?: { retry?: number; backoffDelay?: string; backoffPolicy?: 'exponential' | 'linear' };
+        delivery?: {
+          retry?: number;
+          backoffDelay?: string;
+          backoffPolicy?: 'exponential' | 'linear';
+          deadLetterSink?: { uri?: string };
+        };
       };
       const uri = spec.subscriber?.uri ?? '/';
+      const dls = spec.delivery?.deadLetterSink?.uri;
       out.push({
         name: o.metadata?.name ?? file,
         attributes: spec.filter?.attributes ?? {},
@@ -84,6 +92,7 @@ export function loadTriggers(dir: string): TriggerRoute[] {
         retry: spec.delivery?.retry ?? 0,
         backoffDelayMs: isoMs(spec.delivery?.backoffDelay),
         backoffPolicy: spec.delivery?.backoffPolicy ?? 'exponential',
+        ...(dls ? { deadLetterPath: dls.startsWith('/') ? dls : new URL(dls, 'http://x').pathname } : {}),
       });
     }
   }
@@ -130,6 +139,11 @@ export interface BrokerOptions {
   metrics?: Metrics;
   sleep: (ms: number) => Promise<void>;
   onHop?: (h: Hop) => void;
+  /**
+   * The dead-letter sink of a Trigger that has one: gets the event with the extensions Knative's
+   * dispatcher adds (knativeerrordest, knativeerrorcode, knativeerrordata).
+   */
+  deadLetter?: (path: string, ev: CloudEvent) => void;
   /** Scale retries' backoff (tests and replay use 0 to skip waiting). */
   backoffScale?: number;
   /** Called for an event that failed its last retry: what a dead-letter sink would receive. */
@@ -162,13 +176,22 @@ export function createBroker(opts: BrokerOptions) {
       const transient = r.status === 408 || r.status === 429 || r.status >= 500 || r.status === 404 || r.status === 409;
       if (!transient) return r.status === 200 ? reply : null;
       if (attempt >= t.retry) {
+        if (t.deadLetterPath && opts.deadLetter) {
+          opts.deadLetter(t.deadLetterPath, {
+            ...ev,
+            knativeerrordest: t.path,
+            knativeerrorcode: String(r.status),
+            knativeerrordata: r.body.slice(0, 1024),
+          });
+          return null;
+        }
         opts.log.error('delivery failed for good', {
           trigger: t.name,
           id: ev.id,
           type: ev.type,
           status: r.status,
           body: r.body.slice(0, 300),
-          hint: 'a dead-letter sink in a cluster would receive this event',
+          hint: 'the Trigger has no dead-letter sink: nothing else receives this event',
         });
         opts.onDeadLetter?.(t, ev, r.status);
         return null;

@@ -492,7 +492,7 @@ export async function ensureAnchor(
 }
 
 function created(deps: Pick<Deps, 'metrics' | 'log'>, sel: Selection, pod: Pod, anchor: string): void {
-  deps.metrics.anchors.add({}, 1);
+  deps.metrics.anchorsCreated.inc();
   deps.log.info('anchor created', {
     namespace: sel.namespace,
     group: sel.group,
