@@ -1,7 +1,8 @@
 /**
  * What a replay reports: its options, every delivery (hop) and step, and the end state per group.
  * Data types only, so the orchestrator (run.ts), the end-state reader (state.ts) and the printers
- * (format.ts, svg.ts) share them without importing one another.
+ * (format.ts, svg.ts) share them without importing one another; svg.ts hands the groups to the
+ * timeline drawing shared with the status CLI (cli/shared/timeline-svg.ts), whose input types they fit.
  */
 import type { Cluster } from '../../functions/core/kube/cluster.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
