@@ -65,7 +65,6 @@ function fixture() {
     job: 'restore-1',
     node: 'node-2',
     claims: ['data-mysql-1'],
-    labels: { [k.state]: 'placed' },
     status: {
       conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: '2026-11-29T10:00:01Z' }],
     },
@@ -110,12 +109,12 @@ test('the view: groups, members, nodes, states, anchors with age and lease, reco
     ],
   );
   const g = r.groups[0]!;
-  assert.equal(g.counts, { placed: 1, succeeded: 1 });
+  assert.equal(g.counts, { running: 1, succeeded: 1 });
   assert.equal(
     g.members.map((m) => [m.pod, m.job, m.node, m.phase, m.state, m.record?.state ?? null, m.claims]),
     [
       ['restore-0-abcde', 'restore-0', 'node-1', 'Running', 'succeeded', 'succeeded', ['data-mysql-0']],
-      ['restore-1-fghij', 'restore-1', 'node-2', 'Running', 'placed', null, ['data-mysql-1']],
+      ['restore-1-fghij', 'restore-1', 'node-2', 'Running', null, null, ['data-mysql-1']],
     ],
   );
   const a = g.members[1]!.anchors[0]!;
@@ -162,10 +161,10 @@ const TEXT = `restore-guard status · kubeconfig /tmp/k · namespace db · 2026-
 
 namespace db
 
-db/mysql-restore · kubeblocks · in flight · 2 members: 1 placed, 1 succeeded · anchors 2 holding
+db/mysql-restore · kubeblocks · in flight · 2 members: 1 running, 1 succeeded · anchors 2 holding
   MEMBER           NODE    PHASE    STATE      REASON  ATTEMPT  ANCHOR (AGE, LEASE)                                           RECORD
   restore-0-abcde  node-1  Running  succeeded  -       1        restore-0-abcde-anchor on node-1 (28s old, lease 9m32s left)  succeeded on node-1
-  restore-1-fghij  node-2  Running  placed     -       1        restore-1-fghij-anchor on node-2 (28s old, lease 9m32s left)  -
+  restore-1-fghij  node-2  Running  -          -       1        restore-1-fghij-anchor on node-2 (28s old, lease 9m32s left)  -
   JOB        CONDITION  STATE      ATTEMPT  HISTORY  RECORD
   restore-0  Complete   succeeded  1        1        succeeded on node-1
   restore-1  running    -          1        0        -
@@ -349,7 +348,7 @@ test('--watch: redraws when something changes (not when only ages move), stops a
   assert.is(polls, 3, 'the second poll changed nothing but ages: no redraw');
   assert.equal(
     draws.map((d) => d.groups[0].members[1].state),
-    ['placed', 'succeeded'],
+    [null, 'succeeded'],
   );
 });
 
