@@ -20,6 +20,7 @@ import { duration, formatStatus, jsonStatus } from '../../cli/status/format.ts';
 import { readSnapshot } from '../../cli/status/read.ts';
 import { main, parseStatusCli } from '../../cli/status/main.ts';
 import { pvc, restoreJob, restorePod } from '../support/objects.ts';
+import { captureIo } from '../support/io.ts';
 
 const cfg = loadConfig({});
 const selector = createSelector(cfg);
@@ -276,16 +277,6 @@ function withList(c: Cluster, list: Cluster['list']): Cluster {
   };
 }
 
-function io() {
-  let out = '';
-  let err = '';
-  return {
-    io: { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } },
-    out: () => out,
-    err: () => err,
-  };
-}
-
 test('read.ts reads what the view needs, with list and get only', async () => {
   const c = await memoryCluster();
   const s = await readSnapshot(c, selector, k, 'db', 'x', () => NOW);
@@ -298,7 +289,7 @@ test('read.ts reads what the view needs, with list and get only', async () => {
 
 test('one shot: the text, and the same over all namespaces', async () => {
   const c = await memoryCluster();
-  const x = io();
+  const x = captureIo();
   const code = await main(['--kubeconfig', '/tmp/k', '-n', 'db'], x.io, {
     connect: async () => c,
     env: {},
@@ -306,7 +297,7 @@ test('one shot: the text, and the same over all namespaces', async () => {
   });
   assert.is(code, 0, x.err());
   assert.fixture(x.out(), TEXT);
-  const y = io();
+  const y = captureIo();
   assert.is(await main(['--kubeconfig', '/tmp/k'], y.io, { connect: async () => c, env: {}, now: () => NOW }), 0);
   assert.match(y.out(), '· all namespaces ·');
   assert.match(y.out(), 'db/mysql-restore · kubeblocks · in flight');
@@ -314,7 +305,7 @@ test('one shot: the text, and the same over all namespaces', async () => {
 
 test('--watch: redraws when something changes (not when only ages move), stops after --count', async () => {
   const c = await memoryCluster();
-  const x = io();
+  const x = captureIo();
   let polls = 0;
   let t = NOW;
   const watched = withList(c, async (kind, ns, sel) => {
@@ -354,7 +345,7 @@ test('--watch: redraws when something changes (not when only ages move), stops a
 
 test('--watch ends cleanly on Ctrl-C (abort), and rides out an unreachable API server', async () => {
   const c = await memoryCluster();
-  const x = io();
+  const x = captureIo();
   const ac = new AbortController();
   let calls = 0;
   const flaky = withList(c, async (kind, ns, sel) => {
@@ -383,12 +374,12 @@ test('errors say what to do next, and end the watch when waiting cannot help', a
       details: { status: 403 },
     });
   });
-  const x = io();
+  const x = captureIo();
   assert.is(await main(['-n', 'db', '--watch'], x.io, { connect: async () => forbidden, env: {} }), 1);
   assert.match(x.err(), 'forbidden: list Pod');
   assert.match(x.err(), 'hint: status needs list on pods and jobs and get on persistentvolumeclaims in namespace db');
   assert.match(x.err(), 'kubectl auth can-i list pods -n db');
-  const y = io();
+  const y = captureIo();
   assert.is(await main(['--kubeconfig', '/nonexistent/kubeconfig'], y.io, { env: {} }), 1);
   assert.match(y.err(), 'cannot load Kubernetes configuration');
   assert.match(y.err(), 'hint: set KUBECONFIG or pass --kubeconfig FILE');
@@ -410,10 +401,10 @@ test('the command line', () => {
 });
 
 test('a usage error exits 2 and shows the usage', async () => {
-  const x = io();
+  const x = captureIo();
   assert.is(await main(['--bogus'], x.io, { env: {} }), 2);
   assert.match(x.err(), 'Usage: npm run status');
-  const h = io();
+  const h = captureIo();
   assert.is(await main(['--help'], h.io, { env: {} }), 0);
   assert.match(h.out(), '--watch');
 });

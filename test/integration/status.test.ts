@@ -11,24 +11,15 @@ import { join } from 'node:path';
 import { main } from '../../cli/status/main.ts';
 import { L, startChain, waitFor, type Chain, type RestoreGroup } from '../support/chain.ts';
 import { saKubeconfig } from '../rig/index.ts';
+import { captureIo } from '../support/io.ts';
 
 let guard: Chain;
 let g: RestoreGroup;
 const NODES = ['rig-node-1', 'rig-node-2'];
 const tmp = mkdtempSync(join(tmpdir(), 'rg-status-'));
 
-function capture() {
-  let out = '';
-  let err = '';
-  return {
-    io: { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } },
-    out: () => out,
-    err: () => err,
-  };
-}
-
 async function status(...args: string[]) {
-  const c = capture();
+  const c = captureIo();
   const code = await main(['--kubeconfig', guard.rig.adminKubeconfig, '-n', guard.ns, ...args], c.io, { env: {} });
   return { code, out: c.out(), err: c.err() };
 }
@@ -163,7 +154,7 @@ test('--svg: the per-node timeline of the live group', async () => {
 });
 
 test('--watch redraws when the running restore ends, and ends cleanly on Ctrl-C (abort)', async () => {
-  const c = capture();
+  const c = captureIo();
   const pod1 = await podOf(g.jobNames[1]!);
   const ac = new AbortController();
   const watching = main(
@@ -201,7 +192,7 @@ test('--watch redraws when the running restore ends, and ends cleanly on Ctrl-C 
 });
 
 test('errors say what to do next: no kubeconfig, unreachable API server, forbidden', async () => {
-  const c1 = capture();
+  const c1 = captureIo();
   assert.is(await main(['--kubeconfig', join(tmp, 'missing')], c1.io, { env: {} }), 1);
   assert.match(c1.err(), /cannot load Kubernetes configuration/);
   assert.match(c1.err(), /hint: set KUBECONFIG or pass --kubeconfig FILE/);
@@ -209,14 +200,14 @@ test('errors say what to do next: no kubeconfig, unreachable API server, forbidd
   // The rig's kubeconfig pointed at a port nothing listens on.
   const dead = join(tmp, 'dead.kubeconfig');
   writeFileSync(dead, readFileSync(guard.rig.adminKubeconfig, 'utf8').replace(guard.rig.server, 'https://127.0.0.1:1'));
-  const c2 = capture();
+  const c2 = captureIo();
   assert.is(await main(['--kubeconfig', dead], c2.io, { env: {} }), 1);
   assert.match(c2.err(), /unreachable/);
   assert.match(c2.err(), /hint: check that the cluster is up .*kubectl cluster-info/);
 
   // A ServiceAccount with no rights: authenticated, forbidden (403).
   const nobody = await saKubeconfig(guard.ns, 'status-nobody');
-  const c4 = capture();
+  const c4 = captureIo();
   assert.is(await main(['--kubeconfig', nobody, '-n', guard.ns], c4.io, { env: {} }), 1);
   assert.match(c4.err(), /forbidden: .*403/);
   assert.match(
@@ -238,7 +229,7 @@ test('errors say what to do next: no kubeconfig, unreachable API server, forbidd
       'current-context: rig',
     ].join('\n'),
   );
-  const c3 = capture();
+  const c3 = captureIo();
   assert.is(await main(['--kubeconfig', anon], c3.io, { env: {} }), 1);
   assert.match(c3.err(), /unauthorized: .*401/);
   assert.match(c3.err(), /hint: the kubeconfig's credentials were refused/);
