@@ -70,6 +70,21 @@ export function formatGroup(g: GroupStatus): string[] {
         ...g.members.map(memberRow),
       ]),
     );
+  if (g.ended.length)
+    out.push(
+      ...table([
+        ['ENDED (POD GONE)', 'JOB', 'NODE', 'STATE', 'REASON', 'ATTEMPT', 'FINISHED'],
+        ...g.ended.map((e) => [
+          e.pod,
+          e.job,
+          e.node ?? '-',
+          e.state,
+          e.reason ?? '-',
+          String(e.attempt),
+          e.finishedAt?.replace('T', ' ').slice(0, 19) ?? '-',
+        ]),
+      ]),
+    );
   if (g.jobs.length)
     out.push(
       ...table([

@@ -12,7 +12,7 @@ import { parseOutcome, readHistory } from '../../functions/core/restore/records.
 import type { Selection, Selector } from '../../functions/core/restore/selection.ts';
 import { restoreClaims, restoreContainerNames } from '../../functions/core/restore/selection.ts';
 import { avoidedNodes, jobCondition } from '../shared/objects.ts';
-import type { Timeline, TimelineGroup } from '../shared/timeline-svg.ts';
+import type { Timeline, TimelineGroup, TimelinePod } from '../shared/timeline-svg.ts';
 
 /** What the cluster held at one moment (read.ts). */
 export interface Snapshot {
@@ -36,7 +36,21 @@ export interface RecordView {
   pod: string | null;
   attempt: number | null;
   exitCode: number | null;
+  startedAt: string | null;
+  finishedAt: string | null;
   recordedAt: string | null;
+}
+
+/** A member whose pod is gone (deleted once recorded), as its Job's history and record tell it. */
+export interface EndedMember {
+  pod: string;
+  job: string;
+  node: string | null;
+  state: string;
+  reason: string | null;
+  attempt: number;
+  startedAt: string | null;
+  finishedAt: string | null;
 }
 
 export interface AnchorStatus {
@@ -107,6 +121,8 @@ export interface GroupStatus {
   /** Member pods by restore-guard state (or phase when unlabelled). */
   counts: Record<string, number>;
   members: MemberStatus[];
+  /** Members whose pods are gone, from their Jobs' records. */
+  ended: EndedMember[];
   jobs: JobStatus[];
   pvcs: PvcStatus[];
   /** Anchors of the group whose pod is no longer there. */
@@ -137,6 +153,8 @@ function recordOf(o: KubeObject | undefined, k: Keys): RecordView | null {
     pod: r.pod ?? null,
     attempt: r.attempt ?? null,
     exitCode: r.exitCode ?? null,
+    startedAt: r.startedAt ?? null,
+    finishedAt: r.finishedAt ?? null,
     recordedAt: r.recordedAt ?? null,
   };
 }
@@ -202,6 +220,7 @@ export function buildStatus(s: Snapshot, selector: Selector, k: Keys): StatusRep
         size: null,
         counts: {},
         members: [],
+        ended: [],
         jobs: [],
         pvcs: [],
         orphanAnchors: [],
@@ -259,6 +278,7 @@ export function buildStatus(s: Snapshot, selector: Selector, k: Keys): StatusRep
     });
   }
   const jobClaims = new Map<string, string[]>();
+  const recordedPods: EndedMember[] = [];
   for (const o of s.jobs) {
     const parsed = JobSchema.safeParse(o);
     if (!parsed.success) continue;
@@ -281,6 +301,22 @@ export function buildStatus(s: Snapshot, selector: Selector, k: Keys): StatusRep
       createdAt: job.metadata.creationTimestamp ?? null,
     };
     g.jobs.push(status);
+    // Each pod the Job ran, as its history records it (the record adds when it started).
+    const byPod = new Map<string, EndedMember>();
+    for (const e of readHistory(ann[k.history])) {
+      if (e.scope !== 'pod' || !e.pod) continue;
+      byPod.set(e.pod, {
+        pod: e.pod,
+        job: job.metadata.name,
+        node: e.node,
+        state: e.state,
+        reason: e.reason,
+        attempt: e.attempt,
+        startedAt: status.record?.pod === e.pod ? status.record.startedAt : null,
+        finishedAt: e.finishedAt,
+      });
+    }
+    recordedPods.push(...byPod.values());
     jobClaims.set(`${sel.namespace}/${job.metadata.name}`, restoreClaims(job.spec.template.spec, sel.profile));
     if (status.retryOf)
       g.retries.push({
@@ -301,7 +337,12 @@ export function buildStatus(s: Snapshot, selector: Selector, k: Keys): StatusRep
     const g = groupOf({ profile, namespace: ns, group, restoreContainers: [], helpers: [] });
     g.orphanAnchors.push(anchorStatus(a, k, s.at));
   }
+  for (const e of recordedPods) {
+    const g = [...groups.values()].find((x) => x.jobs.some((j) => j.name === e.job));
+    if (g && !g.members.some((m) => m.pod === e.pod)) g.ended.push(e);
+  }
   for (const g of groups.values()) {
+    g.ended.sort((a, b) => a.job.localeCompare(b.job) || a.pod.localeCompare(b.pod));
     const claims = [
       ...new Set([
         ...g.members.flatMap((m) => m.claims),
@@ -341,21 +382,43 @@ export function toTimeline(r: StatusReport, groups = r.groups): Timeline {
     completedAt: null,
     releasedAt: null,
     releasedBy: null,
-    pods: g.members.map((m) => ({
-      name: m.pod,
-      job: m.job,
-      node: m.node,
-      placedAt: m.placedAt,
-      restoreDoneAt: m.restoreDoneAt,
-      endAt: m.endAt,
-      deletedAt: null,
-      phase: m.phase,
-      outcome: m.record?.state === 'succeeded' || m.record?.state === 'failed' ? m.record.state : null,
-      reason: m.reason,
-      stopAt: null,
-      stopBy: null,
-      present: true,
-    })),
+    pods: [
+      ...g.ended.map((e): TimelinePod => {
+        const end = ms(e.finishedAt);
+        return {
+          name: e.pod,
+          job: e.job,
+          node: e.node,
+          placedAt: ms(e.startedAt) ?? end,
+          restoreDoneAt: end,
+          endAt: end,
+          deletedAt: null,
+          phase: null,
+          outcome: e.state === 'succeeded' || e.state === 'failed' ? e.state : null,
+          reason: e.reason,
+          stopAt: null,
+          stopBy: null,
+          present: false,
+        };
+      }),
+      ...g.members.map(
+        (m): TimelinePod => ({
+          name: m.pod,
+          job: m.job,
+          node: m.node,
+          placedAt: m.placedAt,
+          restoreDoneAt: m.restoreDoneAt,
+          endAt: m.endAt,
+          deletedAt: null,
+          phase: m.phase,
+          outcome: m.record?.state === 'succeeded' || m.record?.state === 'failed' ? m.record.state : null,
+          reason: m.reason,
+          stopAt: null,
+          stopBy: null,
+          present: true,
+        }),
+      ),
+    ],
     anchors: [
       ...g.members.flatMap((m) => m.anchors.map((a) => ({ a, for: m.pod }))),
       ...g.orphanAnchors.map((a) => ({ a, for: a.for })),

@@ -28,7 +28,17 @@ const k = keys(cfg.RG_DOMAIN);
 const NOW = Date.parse('2026-11-29T10:00:30Z');
 
 const outcome = (node: string, pod: string, state = 'succeeded', reason: string | null = null) =>
-  JSON.stringify({ state, scope: 'pod', reason, node, pod, attempt: 1, exitCode: state === 'succeeded' ? 0 : 1 });
+  JSON.stringify({
+    state,
+    scope: 'pod',
+    reason,
+    node,
+    pod,
+    attempt: 1,
+    exitCode: state === 'succeeded' ? 0 : 1,
+    startedAt: '2026-11-29T10:00:01Z',
+    finishedAt: '2026-11-29T10:00:05Z',
+  });
 
 function anchor(forPod: string, node: string, group = 'mysql-restore', created = '2026-11-29T10:00:02Z'): KubeObject {
   return {
@@ -77,7 +87,18 @@ function fixture() {
       labels: { [k.state]: 'succeeded' },
       annotations: {
         [k.outcome]: outcome('node-1', 'restore-0-abcde'),
-        [k.history]: JSON.stringify([{ pod: 'restore-0-abcde', state: 'succeeded', scope: 'pod' }]),
+        [k.history]: JSON.stringify([
+          {
+            pod: 'restore-0-abcde',
+            uid: 'uid-restore-0-abcde',
+            scope: 'pod',
+            state: 'succeeded',
+            reason: null,
+            node: 'node-1',
+            attempt: 1,
+            finishedAt: '2026-11-29T10:00:05Z',
+          },
+        ]),
       },
       condition: { type: 'Complete' },
     }),
@@ -155,6 +176,36 @@ test('an anchor whose pod is gone stays in its group; a group with a holding anc
     [['restore-0-abcde-anchor', 'restore-0-abcde', 'node-1']],
   );
   assert.is(g.phase, 'in flight', 'the anchor of the gone pod still holds node-1');
+  // The gone pod is still told, from its Job's history and record: in the text and in the picture.
+  assert.equal(g.ended, [
+    {
+      pod: 'restore-0-abcde',
+      job: 'restore-0',
+      node: 'node-1',
+      state: 'succeeded',
+      reason: null,
+      attempt: 1,
+      startedAt: '2026-11-29T10:00:01Z',
+      finishedAt: '2026-11-29T10:00:05Z',
+    },
+  ]);
+  const text = formatStatus(buildStatus(s, selector, k), { all: false });
+  const lines = text.split('\n');
+  const header = lines.findIndex((l) => l.trim().startsWith('ENDED (POD GONE)'));
+  assert.ok(header > 0, text);
+  assert.equal(lines[header + 1]!.trim().split(/\s+/), [
+    'restore-0-abcde',
+    'restore-0',
+    'node-1',
+    'succeeded',
+    '-',
+    '1',
+    '2026-11-29',
+    '10:00:05',
+  ]);
+  assert.match(text, 'restore-0-abcde-anchor on node-1 (28s old, lease 9m32s left) for restore-0-abcde');
+  const svg = renderTimelineSvg(toTimeline(buildStatus(s, selector, k)));
+  assert.match(svg, '<title>restore-0-abcde on node-1: succeeded</title>');
 });
 
 const TEXT = `restore-guard status · kubeconfig /tmp/k · namespace db · 2026-11-29 10:00:30 UTC

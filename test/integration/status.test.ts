@@ -36,16 +36,19 @@ test.before(async () => {
     nodes: NODES,
     claims: true,
   });
-  // The first restore is recorded on its Job and PVC; both pods are anchored; the second runs on.
-  await waitFor('Job 0 and its PVC recorded, two anchors, pod 1 running', async () => {
-    const [job0, pvc0, as, pod1] = await Promise.all([
+  // The first restore is recorded on its Job and PVC and its pod deleted (release); both pods were
+  // anchored and the anchors stay while the group runs; the second restore runs on.
+  await waitFor('Job 0 and its PVC recorded, pod 0 gone, two anchors, pod 1 running', async () => {
+    const [job0, pvc0, as, pod0, pod1] = await Promise.all([
       guard.job(g.jobNames[0]!),
       guard.pvc(g.claimNames[0]!),
       anchors(),
+      podOf(g.jobNames[0]!),
       podOf(g.jobNames[1]!),
     ]);
     const ok =
       job0?.metadata.annotations?.[L.outcome] &&
+      !pod0 &&
       pvc0?.metadata.annotations?.[L.outcome] &&
       as.length === 2 &&
       pod1?.spec.nodeName &&
@@ -110,6 +113,16 @@ test('--json: the group in flight with its members, nodes, anchors and records',
   const p0 = grp.pvcs.find((p: any) => p.name === g.claimNames[0]);
   const pvcRec = JSON.parse((await guard.pvc(g.claimNames[0]!)).metadata.annotations[L.outcome]);
   assert.ok(pvcRec.node, 'the PVC record names the node that restored it');
+  // The first pod is gone (deleted once recorded): it is told from its Job's history, and its
+  // anchor, still holding its node, is shown without it.
+  assert.equal(
+    grp.ended.map((e: any) => [e.pod, e.job, e.node, e.state]),
+    [[pvcRec.pod, g.jobNames[0], pvcRec.node, 'succeeded']],
+  );
+  assert.equal(
+    grp.orphanAnchors.map((a: any) => [a.for, a.node, a.holding]),
+    [[pvcRec.pod, pvcRec.node, true]],
+  );
   assert.equal([p0.present, p0.record.state, p0.record.node], [true, 'succeeded', pvcRec.node]);
   const p1 = grp.pvcs.find((p: any) => p.name === g.claimNames[1]);
   assert.equal([p1.present, p1.record], [true, null]);
@@ -124,8 +137,10 @@ test('text: the same facts, one table per group', async () => {
   const pvcNode = JSON.parse((await guard.pvc(g.claimNames[0]!)).metadata.annotations[L.outcome]).node;
   assert.match(r.out, `restore-guard status · kubeconfig ${guard.rig.adminKubeconfig} · namespace ${guard.ns}`);
   assert.match(r.out, '1 group in flight, 0 done');
-  // The finished pod is deleted once recorded (release): one or two members, the running one counted.
-  assert.match(r.out, new RegExp(`${guard.ns}/status-restore · generic · in flight · [12] members? of 2: .*1 running`));
+  assert.match(
+    r.out,
+    `${guard.ns}/status-restore · generic · in flight · 1 member of 2: 1 running · anchors 2 holding`,
+  );
   const row = r.out.split('\n').find((l) => l.includes(pod1.metadata.name))!;
   assert.ok(row, r.out);
   for (const s of [
@@ -137,6 +152,10 @@ test('text: the same facts, one table per group', async () => {
     assert.ok(row.includes(s), `${s} in ${row}`);
   const jobRow = r.out.split('\n').find((l) => l.trim().startsWith(g.jobNames[0]!))!;
   assert.ok(jobRow.includes(jobRec.node ? `succeeded on ${jobRec.node}` : 'succeeded'), jobRow);
+  const endedRow = r.out
+    .split('\n')
+    .find((l) => l.trim().startsWith(`${g.jobNames[0]}-`) && l.includes(` ${g.jobNames[0]} `))!;
+  assert.ok(endedRow?.includes(`${pvcNode}  succeeded`), `${endedRow}\n${r.out}`);
   const pvcRow = r.out.split('\n').find((l) => l.trim().startsWith(g.claimNames[0]!))!;
   assert.ok(pvcRow.includes(`succeeded on ${pvcNode}`), pvcRow);
 });
