@@ -34,8 +34,8 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"go.uber.org/zap"
-	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	corev1 "k8s.io/api/core/v1"
+	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	"knative.dev/pkg/apis"
 
 	"knative.dev/eventing/pkg/apis/config"
