@@ -11,7 +11,7 @@ import { DEFAULT_WINDOW_MS } from './order.ts';
 import { renderSvg } from './svg.ts';
 import type { Mode, ReplayOptions, Report } from './report.ts';
 import { UsageError } from './report.ts';
-import { visible, visibleJson } from './escape.ts';
+import { visible, visibleJson } from '../shared/escape.ts';
 
 export const USAGE = `Usage: npm run replay -- [options] <files or folders>...
        restore-guard-replay [options] <files or folders>...

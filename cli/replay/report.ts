@@ -1,12 +1,14 @@
 /**
  * What a replay reports: its options, every delivery (hop) and step, and the end state per group.
  * Data types only, so the orchestrator (run.ts), the end-state reader (state.ts) and the printers
- * (format.ts, svg.ts) share them without importing one another.
+ * (format.ts, svg.ts) share them without importing one another; svg.ts hands the groups to the
+ * timeline drawing shared with the status CLI (cli/shared/timeline-svg.ts), whose input types they fit.
  */
 import type { Cluster } from '../../functions/core/kube/cluster.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import type { InputProblem } from './inputs.ts';
 import type { ViewResult, WriteRecord } from './view.ts';
+import type { TimelineAnchor, TimelinePod } from '../shared/timeline-svg.ts';
 
 export type Mode = 'offline' | 'target' | 'cluster';
 
@@ -102,40 +104,17 @@ export interface Report {
 export class UsageError extends Error {}
 
 /** One restore pod's life as the replay saw it (times in ms, on the replay's clock). */
-export interface PodLife {
-  name: string;
+export interface PodLife extends TimelinePod {
   uid: string | null;
-  job: string | null;
-  node: string | null;
-  /** First seen bound to a node. */
-  placedAt: number | null;
-  /** Every restore container had terminated. */
-  restoreDoneAt: number | null;
-  /** The pod reached Succeeded/Failed. */
-  endAt: number | null;
-  phase: string | null;
-  /** What completion judged last for this pod. */
-  outcome: 'succeeded' | 'failed' | null;
-  reason: string | null;
-  /** KubeBlocks' stop annotation: when, and who set it. */
-  stopAt: number | null;
   stopBy: 'restore-guard' | 'recording' | null;
-  deletedAt: number | null;
   deletedBy: 'restore-guard' | 'recording' | null;
   /** Labels restore-guard left on it (state), when it is still there. */
   state: string | null;
-  present: boolean;
   /** Attempt number (retry pods carry it). */
   attempt: number;
 }
 
-export interface AnchorLife {
-  name: string;
-  for: string;
-  node: string | null;
-  createdAt: number | null;
-  deletedAt: number | null;
-  present: boolean;
+export interface AnchorLife extends TimelineAnchor {
   owner: string | null;
 }
 

@@ -4,7 +4,7 @@
 # and whose stamp (.rig/stamps/<family>) matches the wanted recipe is skipped,
 # so a warm run takes well under a second.
 #
-# Usage: test/rig/build.sh [kube] [etcd] [kwok] [adapter] [kubeblocks] [promtool]
+# Usage: test/rig/build.sh [kube] [etcd] [kwok] [adapter] [kubeblocks] [knative] [promtool]
 #        (default: all but the optional promtool)
 #        RIG_FORCE=1 test/rig/build.sh ...                   (rebuild anyway)
 #
@@ -18,6 +18,9 @@
 #   promtool (optional, not in the default set) Prometheus' promtool, which checks and unit-tests
 #           eventing/monitoring/'s rules (test/rig/promtool-check.ts, run by hand: its build compiles
 #           Prometheus' whole service discovery, 14.5 CPU-min, 89 min wall on the shared 2 cores)
+#   knative knative-check (test/knative/main.go): Knative Eventing's and Serving's own webhook
+#           defaults/validation and Eventing's Trigger filters, called on eventing/ by test/knative/;
+#           Eventing's default ConfigMaps copied from the module into .rig/knative/config
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -40,6 +43,8 @@ KNATIVE_EVENTING_VERSION="${RIG_KNATIVE_EVENTING_VERSION:-v0.48.2}"
 KUBEBLOCKS_VERSION="${RIG_KUBEBLOCKS_VERSION:-v1.0.2}"
 # github.com/prometheus/prometheus tags Prometheus 3.N.P also as the Go version v0.3NN.P.
 PROMETHEUS_VERSION="${RIG_PROMETHEUS_VERSION:-v0.316.0}"
+# knative.dev/serving tags like eventing: v0.48.2 is knative-v1.21.2 (knative-check's Service type).
+KNATIVE_SERVING_VERSION="${RIG_KNATIVE_SERVING_VERSION:-v0.48.2}"
 RECIPE=3   # bump when the build recipe below changes
 
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
@@ -236,8 +241,36 @@ build_promtool() {
     github.com/prometheus/prometheus/cmd/promtool promtool ""
 }
 
+# knative-check: our own main package (test/knative/main.go) in a throwaway module that requires
+# Eventing and Serving at the rig's versions. The stamp carries the source's hash, so an edit rebuilds.
+build_knative() {
+  local src="$ROOT/test/knative/main.go"
+  local sum; sum="$(sha256sum "$src" | cut -c1-16)"
+  local stamp="knative eventing $KNATIVE_EVENTING_VERSION serving $KNATIVE_SERVING_VERSION src $sum $GOVERSION recipe$RECIPE"
+  if fresh knative "$stamp" knative-check && [ -s "$RIG/knative/config/default-broker.yaml" ]; then log "knative-check $KNATIVE_EVENTING_VERSION: cached"; return 0; fi
+  local t0=$SECONDS dir; dir="$(modinit knative)"
+  mkdir -p "$dir/cmd/knative-check"
+  cp "$src" "$dir/cmd/knative-check/main.go"
+  printf 'module rig.local/knative\n\ngo 1.24.0\n\nrequire (\n\tknative.dev/eventing %s\n\tknative.dev/serving %s\n)\n' \
+    "$KNATIVE_EVENTING_VERSION" "$KNATIVE_SERVING_VERSION" >"$dir/go.mod"
+  log "knative-check (eventing $KNATIVE_EVENTING_VERSION, serving $KNATIVE_SERVING_VERSION): resolving dependencies"
+  : >"$LOGS/build-knative.log"
+  (cd "$dir" && "$GO" mod tidy >>"$LOGS/build-knative.log" 2>&1) || { log "knative: go mod tidy failed"; tail -20 "$LOGS/build-knative.log"; return 1; }
+  rm -f "$BIN/knative-check"
+  gobuild knative "$dir" "" ./cmd/knative-check
+  [ -x "$BIN/knative-check" ] || { log "knative: binary missing"; tail -30 "$LOGS/build-knative.log"; return 1; }
+  # The release's own default ConfigMaps, which a cluster's webhook has loaded (the default broker class).
+  local cfg="$RIG/knative/config" mdir; mdir="$(cd "$dir" && "$GO" list -m -f '{{.Dir}}' knative.dev/eventing)"
+  mkdir -p "$cfg"
+  for f in default-broker.yaml features.yaml; do
+    cp "$mdir/config/core/configmaps/$f" "$cfg/$f" && chmod 644 "$cfg/$f" || { log "knative: $f not found in $mdir"; return 1; }
+  done
+  echo "$stamp" >"$STAMPS/knative"
+  log "knative-check: built in $((SECONDS - t0))s"
+}
+
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(kube etcd kwok adapter kubeblocks)
+[ ${#targets[@]} -eq 0 ] && targets=(kube etcd kwok adapter kubeblocks knative)
 T0=$SECONDS
 for t in "${targets[@]}"; do
   case "$t" in
@@ -246,8 +279,9 @@ for t in "${targets[@]}"; do
     kwok) build_kwok ;;
     adapter) build_adapter ;;
     kubeblocks) build_kubeblocks ;;
+    knative) build_knative ;;
     promtool) build_promtool ;;
-    *) echo "unknown component: $t (kube|etcd|kwok|adapter|kubeblocks|promtool)" >&2; exit 2 ;;
+    *) echo "unknown component: $t (kube|etcd|kwok|adapter|kubeblocks|knative|promtool)" >&2; exit 2 ;;
   esac
 done
 log "done in $((SECONDS - T0))s; binaries in $BIN"

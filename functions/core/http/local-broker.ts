@@ -48,10 +48,17 @@ export function matchFilter(f: Filter, ev: CloudEvent): boolean {
   );
 }
 
-/** Does a trigger take this event? With `filters` set, Knative ignores `filter.attributes`. */
+/**
+ * Does a trigger take this event? With `filters` set, Knative ignores `filter.attributes`. In
+ * `filter.attributes`, "" means any value, but the event must have the attribute, non-empty
+ * (Knative's attributes filter; test/knative/routing.test.ts holds the two alike).
+ */
 export function matchTrigger(t: TriggerRoute, ev: CloudEvent): boolean {
   if (t.filters.length) return t.filters.every((f) => matchFilter(f, ev));
-  return Object.entries(t.attributes).every(([k, v]) => v === '' || attr(ev, k) === v);
+  return Object.entries(t.attributes).every(([k, v]) => {
+    const a = attr(ev, k);
+    return v === '' ? a !== undefined && a !== '' : a === v;
+  });
 }
 
 function isoMs(d: string | undefined): number {
