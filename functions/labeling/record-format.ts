@@ -1,6 +1,6 @@
 import type { RestoreData } from '../core/restore/events.ts';
 import type { KubeObject } from '../core/kube/objects.ts';
-import { stableHash } from '../core/kube/names.ts';
+import { kubeEvent } from '../core/restore/kube-events.ts';
 import { HISTORY_MAX, hasRecord, parseOutcome, readHistory } from '../core/restore/records.ts';
 export { hasRecord };
 import type { HistoryEntry } from '../core/restore/records.ts';
@@ -114,29 +114,14 @@ export function outcomeKubeEvent(target: KubeObject, d: RestoreData, now: Date):
   const message = ok
     ? `restore ${what} succeeded`
     : `restore ${what} failed: ${d.reason}${d.exitCode !== null ? ` (exit ${d.exitCode})` : ''}${d.retryable ? ', retryable' : ''}${d.message ? `: ${d.message}` : ''}`;
-  const t = now.toISOString();
-  return {
-    apiVersion: 'v1',
-    kind: 'Event',
-    metadata: {
-      name: `${target.metadata.name}.rg-${stableHash(d.uid ?? '', d.scope, d.state, d.reason ?? '')}`,
-      namespace: d.namespace,
-    },
-    involvedObject: {
-      apiVersion: target.apiVersion,
-      kind: target.kind,
-      name: target.metadata.name,
-      namespace: d.namespace,
-      uid: target.metadata.uid,
-    },
+  return kubeEvent({
+    about: target,
+    namespace: d.namespace,
     reason: ok ? 'RestoreSucceeded' : 'RestoreFailed',
-    message: message.slice(0, 1024),
     type: ok ? 'Normal' : 'Warning',
-    source: { component: 'restore-guard' },
-    reportingComponent: 'restoreguard.dev/labeling',
-    reportingInstance: 'restore-guard',
-    firstTimestamp: t,
-    lastTimestamp: t,
-    count: 1,
-  };
+    message,
+    fn: 'labeling',
+    key: [d.uid, d.scope, d.state, d.reason],
+    now,
+  });
 }

@@ -6,6 +6,7 @@ import { deleteAnchorFor, failureRecorded, selectorString } from '../core/restor
 import { judgeObject } from '../core/restore/judge.ts';
 import type { GroupData, RestoreData } from '../core/restore/events.ts';
 import { keys } from '../core/restore/keys.ts';
+import { tell } from '../core/restore/kube-events.ts';
 import { parseOutcome } from '../core/restore/records.ts';
 import type { ProfileName } from '../core/restore/selection.ts';
 import type { GroupView } from './group.ts';
@@ -191,6 +192,19 @@ export async function releaseGroup(
   );
   const deleted = view.anchors.filter((_, i) => gone[i]).map((a) => a.metadata.name);
   if (deleted.length) {
+    // Told where an operator looks: on KubeBlocks' Restore, else on the group's first Job.
+    const about = view.owner ?? [...view.jobs].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))[0];
+    if (about)
+      await tell(cluster, deps.log, {
+        about,
+        namespace,
+        reason: 'AnchorsReleased',
+        type: 'Normal',
+        message: `restore group ${group} complete (${verdict.why}): ${deleted.length} anchor${deleted.length === 1 ? '' : 's'} released: ${deleted.join(', ')}`,
+        fn: 'release',
+        key: [group, ...[...deleted].sort()],
+        now: deps.clock(),
+      });
     deps.metrics.anchorsDeleted.inc({}, deleted.length);
     deps.log.info('group complete: anchors deleted', { namespace, group, why: verdict.why, anchors: deleted });
   }

@@ -8,6 +8,7 @@ import { EventType } from '../core/restore/events.ts';
 import { judgeObject } from '../core/restore/judge.ts';
 import { keys } from '../core/restore/keys.ts';
 import { earlyStop } from '../core/restore/kubeblocks.ts';
+import { tell } from '../core/restore/kube-events.ts';
 import type { PodFailure } from './plan.ts';
 import { buildRetryJob, decideRetry } from './plan.ts';
 
@@ -126,6 +127,16 @@ async function retryFailedJob(
       await cluster.patch('Job', d.namespace, job.metadata.name, { metadata: { labels: { [k.state]: 'exhausted' } } });
       deps.metrics.retries.inc({ reason: d.reason ?? 'Unknown', decision: 'exhausted' });
       deps.log.warn('retries exhausted', { namespace: d.namespace, job: d.job, why: plan.why });
+      await tell(cluster, deps.log, {
+        about: job,
+        namespace: d.namespace,
+        reason: 'RetryExhausted',
+        type: 'Warning',
+        message: `no retry of job ${job.metadata.name}: ${plan.why}`,
+        fn: 'retry',
+        key: [job.metadata.uid, 'exhausted'],
+        now: deps.clock(),
+      });
     }
     return { type: EventType.retryExhausted, data: { ...base, message: plan.why } };
   }
@@ -149,6 +160,16 @@ async function retryFailedJob(
         attempt: plan.attempt,
         avoid: bound ? [] : plan.avoidNodes,
         delayMs: plan.delayMs,
+      });
+      await tell(cluster, deps.log, {
+        about: job,
+        namespace: d.namespace,
+        reason: 'RetryScheduled',
+        type: 'Normal',
+        message: `job ${job.metadata.name} failed (${d.reason ?? 'Unknown'}): retry ${plan.name}, attempt ${plan.attempt}${!bound && plan.avoidNodes.length ? `, avoiding ${plan.avoidNodes.join(', ')}` : ''}`,
+        fn: 'retry',
+        key: [job.metadata.uid, plan.name],
+        now: deps.clock(),
       });
     }
   }

@@ -200,6 +200,12 @@ test("KubeBlocks: the Restore's own update to Completed releases the anchors at 
   const done = await h.post('/release', apiEvent(restoreCr('Completed') as KubeObject));
   assert.is(done.reply?.type, EventType.groupCompleted, done.text);
   assert.is(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), null);
+  // Told on the Restore, once (a repeat collides on the Event's name).
+  await h.post('/release', apiEvent(restoreCr('Completed') as KubeObject));
+  const told = h.cluster.all('Event').filter((e: any) => e.reason === 'AnchorsReleased');
+  assert.is(told.length, 1);
+  assert.is((told[0] as any).involvedObject.kind, 'Restore');
+  assert.match((told[0] as any).message, /1 anchor released: restore-0-abcde-anchor/);
   const wrong = await h.post('/release', apiEvent(restoreJob() as KubeObject));
   assert.is(wrong.status, 400, 'only Restores come to release from the API server');
 });

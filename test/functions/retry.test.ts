@@ -87,6 +87,11 @@ test('an evicted restore: a replacement Job at once, deterministic name, avoidin
   ]);
   assert.ok(r.spec.template.spec.affinity.podAntiAffinity, 'the original rules stay');
   assert.is((await h.cluster.get('Job', 'db', 'pg-0'))!.metadata.labels!['restoreguard.dev/state'], 'retried');
+  // Told where an operator looks: a Normal Event on the failed Job.
+  const ev = h.cluster.all('Event').filter((e: any) => e.reason === 'RetryScheduled');
+  assert.is(ev.length, 1);
+  assert.is((ev[0] as any).involvedObject.name, 'pg-0');
+  assert.match((ev[0] as any).message, /retry pg-0-retry-1, attempt 2, avoiding node-1/);
 });
 
 test('redelivery creates no second Job', async () => {
@@ -144,6 +149,10 @@ test('not retryable, not opted in, attempts used up: skipped or exhausted, and n
   assert.is(c.retry.reply!.type, EventType.retryExhausted);
   assert.is(last.cluster.all('Job').length, 1);
   assert.is((await last.cluster.get('Job', 'db', 'pg-0'))!.metadata.labels!['restoreguard.dev/state'], 'exhausted');
+  const warned = last.cluster.all('Event').filter((e: any) => e.reason === 'RetryExhausted');
+  assert.is(warned.length, 1, 'a Warning Event on the Job');
+  assert.is((warned[0] as any).type, 'Warning');
+  assert.is(oom.cluster.all('Event').filter((e: any) => e.reason?.startsWith('Retry')).length, 0, 'skipped: no Event');
 });
 
 test('a retry of a retry: named from the root Job, avoiding every node that failed', async () => {

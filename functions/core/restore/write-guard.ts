@@ -32,6 +32,8 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
   const isOurs = (kind: Kind, o: KubeObject): boolean => {
     if (kind === 'Pod') return selector.isAnchor(o) || selector.selectPod(o as unknown as Pod) !== null;
     if (kind === 'Job') return selector.selectJob(o as unknown as Job) !== null;
+    // KubeBlocks' Restore: a group's owner (only ever read; an Event may be about it).
+    if (kind === 'Restore') return o.kind === 'Restore';
     return false;
   };
   const metaOnly = (patch: Record<string, unknown>, kind: Kind): string | null => {
