@@ -150,7 +150,8 @@ test('text: the same facts, one table per group', async () => {
     'old, lease ',
   ])
     assert.ok(row.includes(s), `${s} in ${row}`);
-  const jobRow = r.out.split('\n').find((l) => l.trim().startsWith(g.jobNames[0]!))!;
+  // The Job's own row (the ended pod's row starts with the Job's name too: <job>-<suffix>).
+  const jobRow = r.out.split('\n').find((l) => l.trim().split(/\s+/)[0] === g.jobNames[0])!;
   assert.ok(jobRow.includes(jobRec.node ? `succeeded on ${jobRec.node}` : 'succeeded'), jobRow);
   const endedRow = r.out
     .split('\n')

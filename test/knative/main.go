@@ -2,13 +2,15 @@
 // test/rig/build.sh (family `knative`) from the Go module proxy into .rig/bin/knative-check;
 // test/knative/*.test.ts run it.
 //
-//	knative-check validate [--config DIR] FILE|DIR...
+//	knative-check validate [--config DIR] [--feature NAME=VALUE]... FILE|DIR...
 //	    Decodes every Knative object in the YAML files (strictly: unknown fields are errors, as
 //	    Knative's webhooks decode them) and runs the types' own SetDefaults and Validate, as the
 //	    defaulting and validating webhooks do on create. --config names a folder of Eventing's
 //	    ConfigMaps (config-br-defaults, config-features) as a cluster's webhook has them loaded
 //	    (build.sh copies the release's own, from config/core/configmaps of the module); without it,
-//	    the types' built-in defaults (no default broker class). Prints one line per object
+//	    the types' built-in defaults (no default broker class). --feature sets one of
+//	    config-features' flags (e.g. authentication-oidc=enabled, which an EventPolicy needs) on top,
+//	    as a deployment that requires it has it. Prints one line per object
 //	    ("ok|error|skip <file> <apiVersion> <kind> <name>[: error]") and exits 1 when any object
 //	    has an error. Objects of other groups (Namespace, RBAC) are skipped: no Knative webhook
 //	    sees them.
@@ -40,6 +42,7 @@ import (
 
 	"knative.dev/eventing/pkg/apis/config"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	eventingv1alpha1 "knative.dev/eventing/pkg/apis/eventing/v1alpha1"
 	"knative.dev/eventing/pkg/apis/feature"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"knative.dev/eventing/pkg/eventfilter"
@@ -61,6 +64,8 @@ func newObject(apiVersion, kind string) knativeObject {
 		return &eventingv1.Trigger{}
 	case "eventing.knative.dev/v1/Broker":
 		return &eventingv1.Broker{}
+	case "eventing.knative.dev/v1alpha1/EventPolicy":
+		return &eventingv1alpha1.EventPolicy{}
 	case "sources.knative.dev/v1/ApiServerSource":
 		return &sourcesv1.ApiServerSource{}
 	case "sources.knative.dev/v1/PingSource":
@@ -150,7 +155,7 @@ func decodeStrict(raw []byte, into any) error {
 
 // webhookContext is a create request's context with the feature flags and defaults the webhook
 // would have loaded: from the ConfigMaps in dir, else the built-in ones.
-func webhookContext(dir string) (context.Context, error) {
+func webhookContext(dir string, features map[string]string) (context.Context, error) {
 	flags, err := feature.NewFlagsConfigFromMap(map[string]string{})
 	if err != nil {
 		return nil, err
@@ -183,13 +188,31 @@ func webhookContext(dir string) (context.Context, error) {
 			}
 		}
 	}
+	for name, value := range features {
+		set, err := feature.NewFlagsConfigFromMap(map[string]string{name: value})
+		if err != nil {
+			return nil, fmt.Errorf("--feature %s=%s: %w", name, value, err)
+		}
+		flags[name] = set[name]
+	}
 	return apis.WithinCreate(feature.ToContext(ctx, flags)), nil
 }
 
 func validate(args []string) int {
 	configDir := ""
-	if len(args) >= 2 && args[0] == "--config" {
-		configDir, args = args[1], args[2:]
+	features := map[string]string{}
+	for len(args) >= 2 && (args[0] == "--config" || args[0] == "--feature") {
+		if args[0] == "--config" {
+			configDir = args[1]
+		} else {
+			name, value, ok := strings.Cut(args[1], "=")
+			if !ok {
+				fmt.Fprintln(os.Stderr, "knative-check validate: --feature takes NAME=VALUE")
+				return 2
+			}
+			features[name] = value
+		}
+		args = args[2:]
 	}
 	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, "knative-check validate: name files or folders")
@@ -218,7 +241,7 @@ func validate(args []string) int {
 			failed++
 			continue
 		}
-		ctx, err := webhookContext(configDir)
+		ctx, err := webhookContext(configDir, features)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "knative-check: reading --config:", err)
 			return 2

@@ -16,8 +16,11 @@ const EVENTING = resolve(import.meta.dirname, '../../eventing');
 
 const lines = (out: string) => out.trim().split('\n').filter(Boolean);
 
+// README's prerequisite: Eventing's authentication-oidc feature on (the EventPolicy needs it).
+const OIDC = ['--feature', 'authentication-oidc=enabled'];
+
 test('every Knative object in eventing/ passes Knative’s own defaulting and validation', () => {
-  const r = knativeCheck(['validate', '--config', KNATIVE_CONFIG, EVENTING]);
+  const r = knativeCheck(['validate', '--config', KNATIVE_CONFIG, ...OIDC, EVENTING]);
   const errors = lines(r.stdout).filter((l) => l.startsWith('error '));
   assert.equal(errors, [], r.stdout + r.stderr);
   assert.is(r.status, 0, r.stderr);
@@ -30,8 +33,8 @@ test('every Knative object in eventing/ passes Knative’s own defaulting and va
     'ApiServerSource restore-guard',
     'ApiServerSource restore-guard-kubeblocks',
     'Broker restore-guard',
+    'EventPolicy restore-guard',
     'PingSource restore-guard-resync',
-    'Service restore-guard-dead-letter',
     'Trigger restore-guard-completion',
     'Trigger restore-guard-labeling',
     'Trigger restore-guard-release',
@@ -42,6 +45,12 @@ test('every Knative object in eventing/ passes Knative’s own defaulting and va
     .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
     .flatMap((f) => readFileSync(join(EVENTING, f), 'utf8').match(/^kind: \w+$/gm) ?? []);
   assert.is(lines(r.stdout).length, kinds.length, 'one line per object in eventing/');
+});
+
+test('without Eventing’s authentication-oidc feature the EventPolicy is refused (the prerequisite is real)', () => {
+  const r = knativeCheck(['validate', '--config', KNATIVE_CONFIG, join(EVENTING, 'eventpolicy.yaml')]);
+  assert.is(r.status, 1, r.stdout);
+  assert.match(r.stdout, /error .* EventPolicy restore-guard: .*oidc-authentication feature not enabled/);
 });
 
 /** eventing/triggers.yaml with one edit, validated on its own. */
