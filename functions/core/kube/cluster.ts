@@ -24,8 +24,6 @@ export interface WriteOptions {
 export interface DeleteOptions extends WriteOptions {
   /** Precondition: delete only the object with this uid (never a successor with the same name). */
   uid?: string;
-  /** Precondition: delete only this version of it; a newer one is a conflict (thrown, as for patch). */
-  resourceVersion?: string;
   propagation?: 'Background' | 'Foreground' | 'Orphan';
 }
 

@@ -125,18 +125,6 @@ export class MemoryCluster implements Cluster {
     const { witness: _witness, ...opts } = options;
     const key = `${namespace}/${name}`;
     const existing = this.bucket(kind).get(key);
-    if (
-      existing &&
-      opts.resourceVersion &&
-      (!opts.uid || existing.obj.metadata.uid === opts.uid) &&
-      existing.obj.metadata.resourceVersion !== opts.resourceVersion
-    ) {
-      this.writes.push({ verb: 'delete', kind, namespace, name, body: opts, changed: false });
-      throw new TransientClusterError(
-        `delete ${kind} ${namespace}/${name}: API server answered 409: the object has been modified`,
-        { hint: 'transient; read it again', details: { status: 409 } },
-      );
-    }
     const ok = !!existing && (!opts.uid || existing.obj.metadata.uid === opts.uid);
     if (ok) this.bucket(kind).delete(key);
     this.writes.push({ verb: 'delete', kind, namespace, name, body: opts, changed: ok });

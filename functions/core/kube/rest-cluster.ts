@@ -205,20 +205,11 @@ function clusterOver(request: ApiRequest): Cluster {
       const body = {
         kind: 'DeleteOptions',
         apiVersion: 'v1',
-        ...(opts.uid || opts.resourceVersion
-          ? {
-              preconditions: {
-                ...(opts.uid ? { uid: opts.uid } : {}),
-                ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}),
-              },
-            }
-          : {}),
+        ...(opts.uid ? { preconditions: { uid: opts.uid } } : {}),
         ...(opts.propagation ? { propagationPolicy: opts.propagation } : {}),
       };
       const r = await request('DELETE', `${base(kind, namespace)}/${encodeURIComponent(name)}`, body);
       if (r.status === 404) return false;
-      // A resourceVersion precondition that failed: the object moved on (a conflict, thrown).
-      if (r.status === 409 && opts.resourceVersion) fail('delete', `${kind} ${namespace}/${name}`, r);
       if (r.status === 409 && opts.uid) return false; // a successor with the same name: not ours to delete
       if (r.status !== 200 && r.status !== 202) fail('delete', `${kind} ${namespace}/${name}`, r);
       return true;

@@ -58,7 +58,7 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     }
     return null;
   };
-  /** A patch of a Pod or Job, checked against the live target (or the caller's proven copy of it). */
+  /** A patch of a Pod or Job, checked against the live target (or the caller's fresh copy of it). */
   const checkTarget = (kind: Kind, ns: string, name: string, patch: Record<string, unknown>, live: KubeObject) => {
     if (!isOurs(kind, live)) refuse('patch', kind, ns, name, 'not a selected restore object');
     const gates = kind === 'Pod' ? gatesChange(patch, live) : null;
@@ -163,7 +163,7 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
       if (kind === 'Pod' || kind === 'Job') {
         // The caller's copy of the target, read just now, stands in for the guard's own read (the
         // same freshness: a read, then the write).
-        const live = witnessFor(kind, ns, name, opts) ?? (await inner.get(kind, ns, name));
+        const live = await lookup(kind, ns, name, opts);
         if (!live) return null;
         checkTarget(kind, ns, name, patch, live);
       } else if (kind === 'PersistentVolumeClaim') {
