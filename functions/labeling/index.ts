@@ -72,19 +72,18 @@ export const labeling: FunctionDef<Deps> = {
           }
           return null;
         }
-        if (d.recorded) {
-          // The object already carried this record (a state mark): nothing to write, only to answer,
-          // once per process (release reads the live objects before it acts on it).
-          const reply = recordedEvent(d, deps.clock());
+        // Each recorded answer once per process (release reads the live objects before it acts on it).
+        const answer = (data: RestoreData) => {
+          const reply = recordedEvent(data, deps.clock());
           return deps.memory.once(`${NAME}:answered:${reply.id}`, async () => reply, null);
-        }
+        };
+        // The object already carried this record (a state mark): nothing to write, only to answer.
+        if (d.recorded) return answer(d);
         // The answer is what was recorded: the live object's outcome, which may differ from the event's.
         const r = await record(deps, cluster, d);
         // A gated group moves on when a member is recorded (a success anchored, a failure let go).
         if (r.gated) await admitNext(deps, cluster, d.namespace, d.profile, d.group);
-        if (!r.data) return null;
-        const reply = recordedEvent(r.data, deps.clock());
-        return deps.memory.once(`${NAME}:answered:${reply.id}`, async () => reply, null);
+        return r.data ? answer(r.data) : null;
       },
       null,
     );

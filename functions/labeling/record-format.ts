@@ -1,8 +1,7 @@
 import type { RestoreData } from '../core/restore/events.ts';
 import type { KubeObject } from '../core/kube/objects.ts';
-import { kubeEvent } from '../core/restore/kube-events.ts';
+import type { KubeEventSpec } from '../core/restore/kube-events.ts';
 import { HISTORY_MAX, hasRecord, parseOutcome, readHistory } from '../core/restore/records.ts';
-export { hasRecord };
 import type { HistoryEntry } from '../core/restore/records.ts';
 import type { Keys } from '../core/restore/keys.ts';
 
@@ -107,14 +106,14 @@ export function redactTail(text: string, maxBytes: number): string {
         .replace(/^\uFFFD+/, '');
 }
 
-/** A deterministic Kubernetes Event about a restore outcome: repeats collide on the name. */
-export function outcomeKubeEvent(target: KubeObject, d: RestoreData, now: Date): KubeObject {
+/** The Kubernetes Event about a restore outcome (deterministic: repeats collide on the name). */
+export function outcomeEventSpec(target: KubeObject, d: RestoreData, now: Date): KubeEventSpec {
   const ok = d.state === 'succeeded';
   const what = d.scope === 'job' ? `job ${d.job}` : `pod ${d.pod}${d.node ? ` on ${d.node}` : ''}`;
   const message = ok
     ? `restore ${what} succeeded`
     : `restore ${what} failed: ${d.reason}${d.exitCode !== null ? ` (exit ${d.exitCode})` : ''}${d.retryable ? ', retryable' : ''}${d.message ? `: ${d.message}` : ''}`;
-  return kubeEvent({
+  return {
     about: target,
     namespace: d.namespace,
     reason: ok ? 'RestoreSucceeded' : 'RestoreFailed',
@@ -123,5 +122,5 @@ export function outcomeKubeEvent(target: KubeObject, d: RestoreData, now: Date):
     fn: 'labeling',
     key: [d.uid, d.scope, d.state, d.reason],
     now,
-  });
+  };
 }

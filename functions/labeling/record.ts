@@ -2,7 +2,7 @@ import type { Deps } from '../core/deps.ts';
 import { RefusedWriteError, TransientClusterError, isConflict } from '../core/errors.ts';
 import type { Cluster } from '../core/kube/cluster.ts';
 import type { Job, KubeObject, Pod } from '../core/kube/objects.ts';
-import { annotationsOf, labelsOf, readJob, readPod } from '../core/kube/objects.ts';
+import { annotationsOf, readJob, readPod } from '../core/kube/objects.ts';
 import type { AnchorResult } from '../core/restore/anchors.ts';
 import { anchorReads, ensureAnchor, getJob } from '../core/restore/anchors.ts';
 import type { RestoreData } from '../core/restore/events.ts';
@@ -10,15 +10,15 @@ import { KB, keys } from '../core/restore/keys.ts';
 import type { Keys } from '../core/restore/keys.ts';
 import { templateGated } from '../core/restore/gate.ts';
 import { restoreClaimsOfRestore, stopAnnotations } from '../core/restore/kubeblocks.ts';
-import { RETRY_VERDICTS, historyState, parseOutcome } from '../core/restore/records.ts';
+import { RETRY_VERDICTS, hasRecord, historyState, parseOutcome, recordedOn } from '../core/restore/records.ts';
+import { tell } from '../core/restore/kube-events.ts';
 import { judgeObject } from '../core/restore/judge.ts';
 import type { Selection } from '../core/restore/selection.ts';
 import { restoreClaims, restoreContainerNames } from '../core/restore/selection.ts';
 import {
-  hasRecord,
   jobRecordPatch,
   olderThanRecord,
-  outcomeKubeEvent,
+  outcomeEventSpec,
   outcomeRecord,
   recentRecord,
   redactTail,
@@ -231,7 +231,7 @@ export async function record(deps: Deps, cluster: Cluster, told: RestoreData): P
       liveSel.group === d.group && liveSel.profile === d.profile ? reads : undefined,
     );
   }
-  const podRecorded = !!livePod && hasRecord(livePod, k, d) && labelsOf(livePod)[k.state] === d.state;
+  const podRecorded = !!livePod && recordedOn(livePod, k, d);
   // The log tail is read once, for the first record of a failure (not on every resync).
   const text = outcomeRecord(
     d,
@@ -319,16 +319,8 @@ export async function record(deps: Deps, cluster: Cluster, told: RestoreData): P
   // its TTL meanwhile, which the guard refuses) is logged, never the answer.
   const about = job ?? livePod;
   if (about && (result.recorded.length || (hasRecord(about, k, d) && recentRecord(about, k, now, EVENT_WINDOW_MS)))) {
-    try {
-      const ev = await cluster.create('Event', d.namespace, outcomeKubeEvent(about, d, now), { witness });
-      if (ev.created) wrote(`Event/${ev.object.metadata.name}`);
-    } catch (e) {
-      deps.log.warn('event not created', {
-        namespace: d.namespace,
-        about: `${about.kind}/${about.metadata.name}`,
-        error: (e as Error).message,
-      });
-    }
+    const ev = await tell(cluster, deps.log, outcomeEventSpec(about, d, now));
+    if (ev) wrote(`Event/${ev}`);
   }
 
   if (result.recorded.length)

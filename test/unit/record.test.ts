@@ -3,9 +3,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { RestoreData } from '../../functions/core/restore/events.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
-import { RETRY_VERDICTS as VERDICTS, readHistory, historyHas } from '../../functions/core/restore/records.ts';
 import {
+  RETRY_VERDICTS as VERDICTS,
   hasRecord,
+  readHistory,
+  historyHas,
+} from '../../functions/core/restore/records.ts';
+import {
   jobRecordPatch,
   olderThanRecord,
   outcomeRecord,

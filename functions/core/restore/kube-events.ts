@@ -49,11 +49,13 @@ export function kubeEvent(e: KubeEventSpec): KubeObject {
 
 /**
  * Creates the Event, best effort: an Event tells a person what happened; the records on the objects
- * are what the chain relies on, so a refused or failed Event is logged, never the answer.
+ * are what the chain relies on, so a refused or failed Event is logged, never the answer. Returns
+ * the Event's name when this call created it.
  */
-export async function tell(cluster: Cluster, log: Logger, e: KubeEventSpec): Promise<boolean> {
+export async function tell(cluster: Cluster, log: Logger, e: KubeEventSpec): Promise<string | null> {
   try {
-    return (await cluster.create('Event', e.namespace, kubeEvent(e), { witness: [e.about] })).created;
+    const r = await cluster.create('Event', e.namespace, kubeEvent(e), { witness: [e.about] });
+    return r.created ? r.object.metadata.name : null;
   } catch (err) {
     log.warn('event not created', {
       namespace: e.namespace,
@@ -61,6 +63,6 @@ export async function tell(cluster: Cluster, log: Logger, e: KubeEventSpec): Pro
       reason: e.reason,
       error: (err as Error).message,
     });
-    return false;
+    return null;
   }
 }
