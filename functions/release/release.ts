@@ -36,7 +36,7 @@ export function podReleasable(deps: Deps, pod: KubeObject): string | null {
 /**
  * A group's Jobs, by label selector: KubeBlocks labels its Jobs; a generic Job carries the group
  * label itself, or gets it with its first record (labeling). Never every Job of a namespace (README,
- * "What one restore pod costs"). `pods` adds the Jobs of the group's pods that the selector missed.
+ * "What one restore pod costs"); jobsOfPods adds the Jobs of the group's pods that it missed.
  */
 export async function listGroupJobs(
   deps: Deps,

@@ -462,13 +462,13 @@ export async function ensureAnchor(
   // Recorded on its Job already (the pod's own label may have failed to land): the anchor was
   // handled then, before those records, and may since have gone with its completed group.
   if (job && FINAL.has(historyState(annotationsOf(job)[k.history], pod.metadata.uid ?? '') ?? '')) return 'skipped';
+  const anchor = buildAnchor(pod, sel, deps.config, anchorOwner(groupOwner(restore, job), job))!;
   if (read.anchors === null) {
     // Created first (the usual case at placement: none yet); the name taken means one exists, or
     // existed: then read them and decide as below.
-    const first = buildAnchor(pod, sel, deps.config, anchorOwner(groupOwner(restore, job), job))!;
-    const r = await createAdmitted(deps, cluster, sel.namespace, first, job, pod);
+    const r = await createAdmitted(deps, cluster, sel.namespace, anchor, job, pod);
     if (r.created) {
-      created(deps, sel, pod, first.metadata.name);
+      created(deps, sel, pod, anchor.metadata.name);
       return 'created';
     }
   }
@@ -477,7 +477,6 @@ export async function ensureAnchor(
   if (mine.some(holding)) return 'exists';
   // None holds (none yet, or one expired, evicted or deleted): a new one, the next generation if the
   // name is taken; the ones that no longer hold go once it exists.
-  const anchor = buildAnchor(pod, sel, deps.config, anchorOwner(groupOwner(restore, job), job))!;
   const gen = nextGeneration(anchors, k);
   if (gen > 0) {
     anchor.metadata.name = anchorName(pod.metadata.name, gen);
