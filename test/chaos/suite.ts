@@ -34,7 +34,7 @@ import {
   RG_NAMESPACE,
   SOURCE_SA,
   applyRbac,
-  sourceResources,
+  sourceAdapterOptions,
   startChain,
   warmWithResync,
   type Chain,
@@ -363,15 +363,7 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     const ingress = await front.listen();
     const f = front;
     cleanups.push(() => f.close());
-    const src = sourceResources();
-    const adapterOpts = {
-      sink: ingress,
-      namespaces: [ns],
-      resources: src.resources,
-      mode: src.mode,
-      kubeconfig: sourceConfig,
-      name: 'restore-guard',
-    };
+    const adapterOpts = sourceAdapterOptions(ingress, ns, sourceConfig);
     adapter = startAdapter(adapterOpts);
     await adapter.ready;
 

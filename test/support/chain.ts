@@ -199,6 +199,16 @@ export function selectorString(
   return terms.join(',');
 }
 
+/**
+ * How the rig runs Knative's ApiServerSource adapter for restore-guard: eventing/apiserversource.yaml's
+ * resources and mode, over one namespace, into `sink`, as `kubeconfig`'s identity.
+ */
+export function sourceAdapterOptions(sink: string, namespace: string, kubeconfig: string): AdapterOptions {
+  const src = sourceResources();
+  return { sink, namespaces: [namespace], resources: src.resources, mode: src.mode, kubeconfig, name: 'restore-guard' };
+}
+type AdapterOptions = Parameters<typeof startAdapter>[0];
+
 /** The resources (and selectors) of the ApiServerSource in eventing/apiserversource.yaml. */
 export function sourceResources(): { resources: AdapterResource[]; mode: 'Resource' | 'Reference' } {
   const src = readManifests('apiserversource.yaml').find((m) => m.kind === 'ApiServerSource');
@@ -666,15 +676,7 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
     }
     if (port === 8080) throw new Error('chain: got port 8080, which the adapter binds');
     ingress = `http://127.0.0.1:${port}/`;
-    const src = sourceResources();
-    adapterOpts = {
-      sink: ingress,
-      namespaces: [ns],
-      resources: src.resources,
-      mode: src.mode,
-      kubeconfig: sourceConfig,
-      name: 'restore-guard',
-    };
+    adapterOpts = sourceAdapterOptions(ingress, ns, sourceConfig);
     adapter = startAdapter(adapterOpts);
     await adapter.ready;
   }
