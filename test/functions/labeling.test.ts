@@ -679,4 +679,21 @@ test("a Job's verdict never overwrites its pod's record that lands on the PVC in
   assert.is(rec.node, 'node-1');
 });
 
+test('a placement event that arrives after the pod failed anchors nothing (a late or redelivered event)', async () => {
+  const h = harness();
+  const bound = restorePod({ phase: 'Pending' });
+  const failed = restorePod({ restore: { exit: 1 }, helperRunning: false, phase: 'Failed' });
+  await h.seed(failed, restoreJob(), pvc('data-mysql-0'));
+  // completion judged the bind; by the time labeling reads the live pod, it has failed
+  const c = await h.post('/completion', apiEvent(bound));
+  assert.is(c.reply!.type, EventType.placed);
+  const l = await h.post('/labeling', restoreEvent(c.reply!.type!, c.reply!.data, c.reply!.id!));
+  assert.is(l.status, 202, l.text);
+  assert.equal(
+    h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']),
+    [],
+    'no anchor for a failed pod',
+  );
+});
+
 test.run();

@@ -9,6 +9,7 @@ import { annotationsOf, isControllerLabel, labelsOf } from '../kube/objects.ts';
 import { childName, labelValueFor, stableHash } from '../kube/names.ts';
 import type { Selection } from './selection.ts';
 import { historyState } from './records.ts';
+import { judgeContext, judgePod } from './judge.ts';
 import { fitToLimits } from './admission.ts';
 import { ClusterRequestError } from '../errors.ts';
 
@@ -447,6 +448,9 @@ export async function ensureAnchor(
   const k = keys(deps.config.RG_DOMAIN);
   if (FINAL.has(labelsOf(pod)[k.state] ?? '')) return 'skipped'; // recorded before: the anchor was handled then
   if (!pod.spec.nodeName) return 'skipped';
+  // A pod that has failed (live) holds nothing, and its failure takes its anchor away: a placement
+  // event that arrives late (redelivered, reordered) must not anchor it again.
+  if (judgePod(pod, sel, judgeContext(deps, false, deps.clock()))?.state === 'failed') return 'skipped';
   if (!buildAnchor(pod, sel, deps.config, [])) return 'not-needed';
   const read = await (reads ??
     anchorReads(
