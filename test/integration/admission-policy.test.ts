@@ -274,12 +274,40 @@ test('every abuse the RBAC role alone allows is denied for the functions’ toke
         }),
     ],
   ];
-  // The policies take effect once the API server has loaded them: wait for the first denial.
-  await waitFor('the policies are in force', async () => {
-    const r = await abuses[0]![1]();
-    if (r.status === 201) await guard.kube.del(`/api/v1/namespaces/${ADMIN_NS}/pods/root`);
-    return r.status === 403 && r.text.includes('ValidatingAdmissionPolicy');
-  });
+  // Each policy takes effect once the API server has loaded it (its own informer, no order among
+  // the three): wait until each denies a dry run of one of its abuses. A dry run passes admission
+  // and persists nothing, so a policy not loaded yet changes nothing.
+  const dryRun: [string, string, unknown][] = [
+    ['restore-guard-pods', `/api/v1/namespaces/${ADMIN_NS}/pods`, privileged],
+    [
+      'restore-guard-jobs',
+      `/apis/batch/v1/namespaces/${ns}/jobs`,
+      {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name: 'probe' },
+        spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } } },
+      },
+    ],
+    [
+      'restore-guard-claims-and-events',
+      `/api/v1/namespaces/${ADMIN_NS}/events`,
+      {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name: 'probe' },
+        involvedObject: { kind: 'Pod', name: 'system-pod', namespace: ADMIN_NS },
+        reason: 'X',
+        message: 'x',
+      },
+    ],
+  ];
+  for (const [policy, coll, body] of dryRun) {
+    await waitFor(`the policy ${policy} is in force`, async () => {
+      const r = await sa.call('POST', `${coll}?dryRun=All`, body);
+      return r.status === 403 && r.text.includes(policy);
+    });
+  }
   const admitted: string[] = [];
   for (const [what, run] of abuses) {
     const r = await run();
