@@ -75,7 +75,7 @@ export function costLabel(c: CostCell): string {
 export const MIN_WRITES_PER_POD = 7;
 
 /** utime + stime of a process, ms (Linux /proc; clock ticks at 100 Hz). */
-function cpuMsOf(pid: number): number {
+export function cpuMsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * 10;

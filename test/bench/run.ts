@@ -6,6 +6,7 @@
  *   npm run bench -- --full        the README's numbers (≥ 100 groups per cell; about an hour)
  *   npm run bench -- --only=1,5    some figures (results file gets an -only-1-5 suffix)
  *   npm run bench -- --no-write    print only
+ *   npm run bench -- --only=10     figure 10, the scale run (only when named; --scale-groups=N for a smaller one)
  *
  * Progress goes to stderr. In-process figures (5 throughput, 6 cold start) run first, before the
  * rig's components load the machine; rig figures (1–4, 7, 8) run on test/rig through
@@ -24,6 +25,7 @@ import { figure1, figure2, figure4, figure8, runScheduling, schedulingCells, typ
 import { figure3, runRecovery, type RecoverySample } from './recovery.ts';
 import { figure7, runDeadlock, type DeadlockResult } from './deadlock.ts';
 import { costCells, figure9, runCostCell, type CostResult } from './cost.ts';
+import { figure10, runScaleCell, scaleCells, type ScaleResult } from './scale.ts';
 import {
   atLeast,
   atMost,
@@ -153,7 +155,7 @@ if (want(6)) {
 // ---------------------------------------------------------------------------------------------
 // 1–4, 7, 8: on the rig
 // ---------------------------------------------------------------------------------------------
-if (want(1, 2, 3, 4, 7, 8, 9)) {
+if (want(1, 2, 3, 4, 7, 8, 9) || only?.has('10')) {
   // restore-guard runs as the shipped bundle: built from this tree, never a stale dist/.
   if (!want(6)) {
     progress('rig: npm run build…');
@@ -258,6 +260,18 @@ if (want(1, 2, 3, 4, 7, 8, 9)) {
       const f9 = figure9(r);
       rows.push(...f9.rows);
       details.push({ title: 'Figure 9: API cost per restore pod, every cell', body: f9.detail });
+    }
+    if (only?.has('10')) {
+      // Only when asked for: the scale run makes its own namespaces, nodes, replicas and front per cell.
+      const n = Number(args.find((a) => a.startsWith('--scale-groups='))?.split('=')[1] ?? 0);
+      const cells = scaleCells(full).map((c) => (n > 0 ? { ...c, groups: n, inFlight: Math.min(c.inFlight, n) } : c));
+      progress(`fig 10 scale: ${cells.length} cells, ${cells[0]!.groups} groups of 3 each on ${cells[0]!.nodes} nodes`);
+      const r: ScaleResult[] = [];
+      for (const cell of cells) r.push(await runScaleCell(cell, { capMs: P.capMs * 4, progress }));
+      raw.scale = r;
+      const f10 = figure10(r);
+      rows.push(...f10.rows);
+      details.push({ title: 'Figure 10: at scale, per cell and replica', body: f10.detail });
     }
     if (want(3)) {
       const r: RecoverySample[] = await withArms({ baseline: 'plain', guard: 'guard' } as const, (c) =>
