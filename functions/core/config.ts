@@ -60,6 +60,8 @@ export const ConfigSchema = z.object({
   RG_ANCHOR_DEADLINE_SECONDS: int(600, 120, 7 * 24 * 3600),
   RG_ANCHOR_CPU: z._default(quantity, '1m'),
   RG_ANCHOR_MEMORY: z._default(quantity, '8Mi'),
+  // A Kubernetes Event (AnchorCreated) on the restore's Job (KubeBlocks: its Restore) for each anchor made.
+  RG_ANCHOR_EVENTS: bool(true),
   RG_NON_RETRYABLE_EXIT_CODES: z.pipe(
     list('126,127'),
     z.array(

@@ -70,9 +70,9 @@ export function costLabel(c: CostCell): string {
 /**
  * The writes one restore pod needs at the least: its anchor (create, delete), the record on the
  * pod (label, outcome and, for KubeBlocks, the stop signal in one patch), on its Job, on its PVC,
- * one Kubernetes Event, and the pod's delete once recorded.
+ * two Kubernetes Events (AnchorCreated, the outcome), and the pod's delete once recorded.
  */
-export const MIN_WRITES_PER_POD = 7;
+export const MIN_WRITES_PER_POD = 8;
 
 /** utime + stime of a process, ms (Linux /proc; clock ticks at 100 Hz). */
 export function cpuMsOf(pid: number): number {
@@ -312,7 +312,7 @@ export function figure9(results: CostResult[]): { rows: Row[]; detail: string } 
   const kinds = [...new Set(results.flatMap((r) => Object.keys(r.requests)))].sort();
   const fns = [...new Set(results.flatMap((r) => Object.keys(r.invocations)))].sort();
   const detail = [
-    `Per restore pod, by cell. Minimum writes per pod: ${MIN_WRITES_PER_POD} (anchor create and delete, the record on the pod, its Job and its PVC, one Event, the pod's delete). "audit log": the kube-apiserver's own record of restore-guard's identity's requests in the cell's window (a cross-check of restore-guard's /metrics).`,
+    `Per restore pod, by cell. Minimum writes per pod: ${MIN_WRITES_PER_POD} (anchor create and delete, the record on the pod, its Job and its PVC, two Events, the pod's delete). "audit log": the kube-apiserver's own record of restore-guard's identity's requests in the cell's window (a cross-check of restore-guard's /metrics).`,
     '',
     markdownTable(
       [

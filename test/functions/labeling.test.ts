@@ -157,14 +157,31 @@ test('succeeded while the sidecar runs: anchor, records on Pod, Job and PVC, an 
   assert.is(JSON.parse(job!.metadata.annotations!['restoreguard.dev/history']!)[0].uid, pod.metadata.uid);
   const claim = await h.cluster.get('PersistentVolumeClaim', 'db', 'data-mysql-0');
   assert.is(JSON.parse(claim!.metadata.annotations!['restoreguard.dev/outcome']!).pod, pod.metadata.name);
-  const events = h.cluster.all('Event');
-  assert.is(events.length, 1);
-  assert.is((events[0] as Record<string, any>).reason, 'RestoreSucceeded');
-  assert.is((events[0] as Record<string, any>).involvedObject.kind, 'Job');
+  // Two Events on the Job: the anchor made for the pod (RG_ANCHOR_EVENTS), then the outcome.
+  const events = h.cluster.all('Event') as Record<string, any>[];
+  assert.equal(events.map((e) => e.reason).sort(), ['AnchorCreated', 'RestoreSucceeded']);
+  assert.equal(
+    events.map((e) => `${e.involvedObject.kind}/${e.involvedObject.name}`),
+    ['Job/restore-0', 'Job/restore-0'],
+  );
+  const anchorEvent = events.find((e) => e.reason === 'AnchorCreated')!;
+  assert.match(anchorEvent.message, /anchor restore-0-abcde-anchor holds node node-1 for restore pod restore-0-abcde/);
   assert.ok(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'), 'anchor created before the stop');
   // The order matters: the anchor exists before the stop annotation lets the pod finish.
   const order = h.cluster.writes.filter((w) => w.changed).map((w) => `${w.verb} ${w.kind}`);
   assert.ok(order.indexOf('create Pod') < order.lastIndexOf('patch Pod'), order.join(', '));
+});
+
+test('RG_ANCHOR_EVENTS=false: the anchor is made and tells no Event', async () => {
+  const h = harness({ RG_ANCHOR_EVENTS: 'false' });
+  const pod = restorePod({ restore: { exit: 0 } });
+  await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
+  await chain(h, pod);
+  assert.ok(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'));
+  assert.equal(
+    (h.cluster.all('Event') as Record<string, any>[]).map((e) => e.reason),
+    ['RestoreSucceeded'],
+  );
 });
 
 test('succeeded twice (redelivery, fresh memory): converges with no new writes', async () => {
@@ -187,9 +204,11 @@ test('the same outcome delivered concurrently is recorded once; exact repeats an
   const answers = await Promise.all([h.post('/labeling', ev), h.post('/labeling', ev), h.post('/labeling', ev)]);
   assert.equal(answers.map((a) => a.status).sort(), [200, 202, 202], 'one answer, two repeats');
   assert.is(
-    h.cluster.writes.filter((w) => w.verb === 'create' && w.kind === 'Event').length,
+    h.cluster.writes.filter(
+      (w) => w.verb === 'create' && w.kind === 'Event' && (w.body as { reason?: string }).reason === 'RestoreSucceeded',
+    ).length,
     1,
-    'one Event create attempted',
+    'one outcome Event create attempted',
   );
   assert.is(
     h.cluster.writes.filter(

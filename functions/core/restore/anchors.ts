@@ -11,6 +11,7 @@ import type { Selection } from './selection.ts';
 import { historyState } from './records.ts';
 import { judgeContext, judgePod } from './judge.ts';
 import { fitToLimits } from './admission.ts';
+import { tell } from './kube-events.ts';
 import { ClusterRequestError } from '../errors.ts';
 
 /** Label keys that the pod's inter-pod (anti-)affinity and topology spread selectors look at. */
@@ -472,7 +473,7 @@ export async function ensureAnchor(
     // existed: then read them and decide as below.
     const r = await createAdmitted(deps, cluster, sel.namespace, anchor, job, pod);
     if (r.created) {
-      created(deps, sel, pod, anchor.metadata.name);
+      await created(deps, cluster, sel, pod, anchor.metadata.name, restore ?? job);
       return 'created';
     }
   }
@@ -490,11 +491,23 @@ export async function ensureAnchor(
   const r = await createAdmitted(deps, cluster, sel.namespace, anchor, job, pod);
   for (const old of mine)
     await cluster.delete('Pod', sel.namespace, old.metadata.name, { uid: old.metadata.uid ?? '', witness: [old] });
-  if (r.created) created(deps, sel, pod, name);
+  if (r.created) await created(deps, cluster, sel, pod, name, restore ?? job);
   return r.created ? 'created' : 'exists';
 }
 
-function created(deps: Pick<Deps, 'metrics' | 'log'>, sel: Selection, pod: Pod, anchor: string): void {
+/**
+ * Counts and logs a new anchor, and tells it where an operator looks (RG_ANCHOR_EVENTS): an
+ * AnchorCreated Event on the restore's Job, or on KubeBlocks' Restore (`kubectl describe`), since
+ * restore-guard has made a pod in their namespace. Best effort (tell), one per anchor name.
+ */
+async function created(
+  deps: Deps,
+  cluster: Cluster,
+  sel: Selection,
+  pod: Pod,
+  anchor: string,
+  about: KubeObject | null,
+): Promise<void> {
   deps.metrics.anchorsCreated.inc();
   deps.log.info('anchor created', {
     namespace: sel.namespace,
@@ -502,6 +515,19 @@ function created(deps: Pick<Deps, 'metrics' | 'log'>, sel: Selection, pod: Pod, 
     pod: pod.metadata.name,
     anchor,
     node: pod.spec.nodeName,
+  });
+  if (!about || !deps.config.RG_ANCHOR_EVENTS) return;
+  await tell(cluster, deps.log, {
+    about,
+    namespace: sel.namespace,
+    reason: 'AnchorCreated',
+    type: 'Normal',
+    message:
+      `anchor ${anchor} holds node ${pod.spec.nodeName} for restore pod ${pod.metadata.name} (group ${sel.group}) ` +
+      `while the group restores, for at most ${deps.config.RG_ANCHOR_DEADLINE_SECONDS} s unless renewed`,
+    fn: 'anchors',
+    key: [pod.metadata.uid, anchor],
+    now: deps.clock(),
   });
 }
 
@@ -557,33 +583,18 @@ async function reportRefusal(
     'verb (eventing/rbac.yaml)';
   deps.log.warn('anchor refused', { namespace, anchor: anchor.metadata.name, error: message, hint });
   if (!job) return;
-  const now = deps.clock().toISOString();
-  try {
-    await cluster.create('Event', namespace, {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: {
-        name: childName(`${job.metadata.name}.anchor-refused`, stableHash(anchor.metadata.name, now).slice(0, 8)),
-        namespace,
-      },
-      involvedObject: {
-        apiVersion: 'batch/v1',
-        kind: 'Job',
-        name: job.metadata.name,
-        namespace,
-        uid: job.metadata.uid,
-      },
-      reason: 'AnchorRefused',
-      message: `anchor ${anchor.metadata.name} refused: ${message}. To fix: ${hint}`.slice(0, 1000),
-      type: 'Warning',
-      source: { component: 'restore-guard' },
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-    });
-  } catch (e) {
-    deps.log.warn('event not created', { namespace, about: `Job/${job.metadata.name}`, error: (e as Error).message });
-  }
+  const now = deps.clock();
+  await tell(cluster, deps.log, {
+    about: job,
+    namespace,
+    reason: 'AnchorRefused',
+    type: 'Warning',
+    message: `anchor ${anchor.metadata.name} refused: ${message}. To fix: ${hint}`,
+    fn: 'anchors',
+    // each refusal tells: the time is part of what makes it this Event
+    key: [anchor.metadata.name, now.toISOString()],
+    now,
+  });
 }
 
 /**
