@@ -267,7 +267,7 @@ if (want(1, 2, 3, 4, 7, 8, 9) || only?.has('10')) {
       const cells = scaleCells(full).map((c) => (n > 0 ? { ...c, groups: n, inFlight: Math.min(c.inFlight, n) } : c));
       progress(`fig 10 scale: ${cells.length} cells, ${cells[0]!.groups} groups of 3 each on ${cells[0]!.nodes} nodes`);
       const r: ScaleResult[] = [];
-      for (const cell of cells) r.push(await runScaleCell(cell, { capMs: P.capMs * 4, progress }));
+      for (const cell of cells) r.push(await runScaleCell(cell, { capMs: 600_000, progress }));
       raw.scale = r;
       const f10 = figure10(r);
       rows.push(...f10.rows);
