@@ -727,21 +727,27 @@ export function kbFigure8(cells: KbCellResult[]): { rows: Row[]; detail: string 
 }
 
 export function kbFigure7(r: KbDeadlockResult): Row[] {
-  const done = (gs: KbDeadlockGroup[]) => share(gs.filter((g) => g.completed).length, gs.length);
-  const t = summarize(r.arms.guard.filter((g) => g.completed).map((g) => g.durationMs ?? NaN));
-  const early = (gs: KbDeadlockGroup[]) => gs.reduce((n, g) => n + g.stoppedBeforePause, 0);
-  const e = early(r.arms.guard) + early(r.arms.kubeblocks);
+  // A group whose stop signal was already sent before the pause (by KubeBlocks, or by restore-guard)
+  // says nothing about a stop that never comes: it is left out and counted in the note.
+  const valid = (gs: KbDeadlockGroup[]) => gs.filter((g) => g.stoppedBeforePause === 0);
+  const done = (gs: KbDeadlockGroup[]) => share(valid(gs).filter((g) => g.completed).length, valid(gs).length);
+  const g = valid(r.arms.guard);
+  const k = valid(r.arms.kubeblocks);
+  const t = summarize(g.filter((x) => x.completed).map((x) => x.durationMs ?? NaN));
+  const left = r.arms.guard.length - g.length + r.arms.kubeblocks.length - k.length;
   return [
     {
       figure: '7',
       title: 'deadlock: stop signal never sent, groups completed',
-      cell: `KubeBlocks Parallel, ${fmtMs(r.runMs)} restores, its controller paused once the Jobs exist (${r.arms.guard.length} groups per arm, cap ${fmtMs(r.capMs)})`,
+      cell: `KubeBlocks Parallel, ${fmtMs(r.runMs)} restores, its controller paused once the Jobs exist (${g.length} / ${k.length} groups, cap ${fmtMs(r.capMs)})`,
       value: `${fmtPct(done(r.arms.guard))} (p50 ${fmtMs(t.p50)} after the pause)`,
       baseline: `KubeBlocks alone ${fmtPct(done(r.arms.kubeblocks))}`,
       ratio: '—',
       target: '100%',
       verdict: atLeast(done(r.arms.guard), 1),
-      ...(e ? { note: `${e} pod(s) already had KubeBlocks' stop signal when its controller was paused` } : {}),
+      ...(left
+        ? { note: `${left} group(s) left out: a pod already had its stop signal when the controller was paused` }
+        : {}),
     },
   ];
 }

@@ -352,7 +352,8 @@ if (want(1, 2, 3, 4, 7, 8, 9)) {
           runKbDeadlock(k, {
             groups: P.kbDeadlockGroups,
             capMs: P.deadlockCapMs,
-            runMs: 2000,
+            // long enough that every group's Jobs exist before the first restore ends
+            runMs: 10_000,
             controllerPid: pid,
             progress,
           }),
