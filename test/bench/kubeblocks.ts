@@ -49,6 +49,7 @@ import {
   mean,
   podRequests,
   ratioAtMost,
+  setsApart,
   share,
   sharedNodes,
   summarize,
@@ -611,6 +612,23 @@ export function kbFigure1(cells: KbCellResult[]): { rows: Row[]; detail: string 
       ...(notes ? { note: notes } : {}),
     };
   });
+  // Point in time: each member's second backup set belongs on the node of its first.
+  const apart = (gs: KbGroupResult[]) =>
+    setsApart(gs.flatMap((g) => g.members.map((m) => ({ ...m, ok: m.exitCode === 0 }))));
+  for (const c of cells.filter((x) => x.cell.pointInTime)) {
+    const g = apart(c.arms.guard);
+    const k = apart(c.arms.kubeblocks);
+    rows.push({
+      figure: '1',
+      title: "point in time: a member's backup sets restored on different nodes",
+      cell: `${c.label} (${g.together + g.apart} members)`,
+      value: `${g.apart} of ${g.together + g.apart}`,
+      baseline: `KubeBlocks alone ${k.apart} of ${k.together + k.apart}`,
+      ratio: '—',
+      target: '0 in every cell',
+      verdict: g.together + g.apart > 0 && g.apart === 0 ? 'met' : 'MISSED',
+    });
+  }
   const detail = markdownTable(
     ['cell', 'arm', 'groups', 'two on one node', 'pods waited', 'Restore not Completed', 'Restore time p50'],
     cells.flatMap((c) =>

@@ -328,3 +328,30 @@ export function heldAfter(from: number | null, to: number | null, end: number): 
   if (from === null) return { seconds: 0, still: false };
   return { seconds: Math.max(0, (to ?? end) - from) / 1000, still: to === null };
 }
+
+/**
+ * Members whose backup sets were restored on different nodes (a point-in-time restore's second set
+ * belongs on the node of the first: the data of one replica split across nodes), counted over the
+ * pods whose restore succeeded; members with a single set count as neither.
+ */
+export function setsApart(pods: readonly (PlacedPod & { ok: boolean })[]): { together: number; apart: number } {
+  const nodes = new Map<string, Set<string>>();
+  const sets = new Map<string, Set<string>>();
+  for (const p of pods) {
+    if (!p.ok || !p.node) continue;
+    if (!nodes.has(p.member)) {
+      nodes.set(p.member, new Set());
+      sets.set(p.member, new Set());
+    }
+    nodes.get(p.member)!.add(p.node);
+    sets.get(p.member)!.add(p.set);
+  }
+  let together = 0;
+  let apart = 0;
+  for (const [m, n] of nodes) {
+    if ((sets.get(m)?.size ?? 0) < 2) continue;
+    if (n.size > 1) apart++;
+    else together++;
+  }
+  return { together, apart };
+}

@@ -19,6 +19,7 @@ import {
   podRequests,
   quantity,
   ratioAtMost,
+  setsApart,
   share,
   sharedNodes,
   summarize,
@@ -205,6 +206,23 @@ test('heldAfter counts from the restore end to the release, or to the end of mea
   assert.equal(heldAfter(1000, null, 9000), { seconds: 8, still: true });
   assert.equal(heldAfter(5000, 4000, 9000), { seconds: 0, still: false });
   assert.equal(heldAfter(null, null, 9000), { seconds: 0, still: false });
+});
+
+test("setsApart: a member's backup sets on different nodes, successful restores only", () => {
+  const ok = true;
+  assert.equal(
+    setsApart([
+      { member: 'm-0', set: 'full-1', node: 'n1', ok },
+      { member: 'm-0', set: 'wal-1', node: 'n1', ok },
+      { member: 'm-1', set: 'full-1', node: 'n2', ok },
+      { member: 'm-1', set: 'wal-1', node: 'n3', ok },
+      { member: 'm-2', set: 'full-1', node: 'n3', ok: false }, // failed attempt elsewhere
+      { member: 'm-2', set: 'full-1', node: 'n1', ok },
+      { member: 'm-2', set: 'wal-1', node: 'n1', ok },
+      { member: 'm-3', set: 'full-1', node: 'n2', ok }, // one set only
+    ]),
+    { together: 2, apart: 1 },
+  );
 });
 
 test.run();
