@@ -360,19 +360,31 @@ export async function runGroup(chain: Chain, spec: GroupSpec): Promise<GroupResu
  * (Infinity when it is not Running within 15 s). Deletes them afterwards.
  */
 async function runWorkload(chain: Chain, group: RestoreGroup, nodes: string[]): Promise<number[]> {
-  const names = nodes.map((_, i) => `${group.name}-w${i}`);
-  const createdAt: number[] = [];
-  for (let i = 0; i < nodes.length; i++) {
-    createdAt.push(Date.now());
-    await chain.createPod(names[i]!, {
+  return runWorkloadPods(
+    chain,
+    nodes.map((node, i) => ({
+      name: `${group.name}-w${i}`,
       labels: { [L.instance]: group.instance },
-      affinity: { ...(antiAffinityFor(group.instance) as object), ...(nodeAffinityFor([nodes[i]!]) as object) },
-    });
+      affinity: { ...(antiAffinityFor(group.instance) as object), ...(nodeAffinityFor([node]) as object) },
+    })),
+  );
+}
+
+/** Creates the pods, returns creation → Running per pod (Infinity: not Running within 15 s), deletes them. */
+export async function runWorkloadPods(
+  chain: Chain,
+  pods: { name: string; labels: Record<string, string>; affinity: unknown }[],
+): Promise<number[]> {
+  const createdAt: number[] = [];
+  for (const p of pods) {
+    createdAt.push(Date.now());
+    await chain.createPod(p.name, { labels: p.labels, affinity: p.affinity });
   }
   const runningAt = (n: string): number | null => {
     const h = byName(chain.observer, 'Pod', n);
     return h ? firstAt(h, (o) => o.status?.phase === 'Running') : null;
   };
+  const names = pods.map((p) => p.name);
   const t = Date.now();
   while (Date.now() - t < 15_000 && names.some((n) => runningAt(n) === null)) await chain.observer.next(250);
   const waits = names.map((n, i) => {

@@ -7,10 +7,14 @@
  *   npm run bench -- --only=1,5    some figures (results file gets an -only-1-5 suffix)
  *   npm run bench -- --no-write    print only
  *   npm run bench -- --only=10     figure 10, the scale run (only when named; --scale-groups=N for a smaller one)
+ *   npm run bench -- --kb-groups=5 groups per cell of the KubeBlocks cells (default: quick 10, full 50)
+ *   npm run bench -- --kubeblocks-only   only the cells on KubeBlocks' own controller (figures 1, 2, 3, 7, 8)
  *
  * Progress goes to stderr. In-process figures (5 throughput, 6 cold start) run first, before the
  * rig's components load the machine; rig figures (1–4, 7, 8) run on test/rig through
- * test/support/chain.ts: one namespace per arm, removed at the end.
+ * test/support/chain.ts: one namespace per arm, removed at the end. Figures 1, 2, 3, 7 and 8 run
+ * twice: on the bench's emulation of KubeBlocks' hand-off (the historical baseline) and on groups made
+ * by KubeBlocks' own dataprotection controller (test/bench/kubeblocks.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -26,6 +30,21 @@ import { figure3, runRecovery, type RecoverySample } from './recovery.ts';
 import { figure7, runDeadlock, type DeadlockResult } from './deadlock.ts';
 import { costCells, figure9, runCostCell, type CostResult } from './cost.ts';
 import { figure10, runScaleCell, scaleCells, type ScaleResult } from './scale.ts';
+import {
+  kbCells,
+  kbFigure1,
+  kbFigure2,
+  kbFigure3,
+  kbFigure7,
+  kbFigure8,
+  runKbDeadlock,
+  runKbRecovery,
+  runKbScheduling,
+  withKubeBlocks,
+  type KbCellResult,
+  type KbDeadlockResult,
+  type KbRecoverySample,
+} from './kubeblocks.ts';
 import {
   atLeast,
   atMost,
@@ -49,6 +68,10 @@ const onlyArg = args.find((a) => a.startsWith('--only='))?.slice('--only='.lengt
 const only = onlyArg ? new Set(onlyArg.split(',').map((s) => s.trim())) : null;
 const want = (...figs: number[]) => !only || figs.some((f) => only.has(String(f)));
 const write = !args.includes('--no-write');
+const kbOnly = args.includes('--kubeblocks-only');
+const kbGroupsArg = args.find((a) => a.startsWith('--kb-groups='))?.slice('--kb-groups='.length);
+/** the emulator's cells (plain, sidecar, guard), skipped with --kubeblocks-only */
+const wantEmu = (...figs: number[]) => !kbOnly && want(...figs);
 
 const P = full
   ? {
@@ -61,6 +84,10 @@ const P = full
       recoveryCapMs: 90_000,
       throughputScale: 1,
       coldRuns: 15,
+      kbGroupsPerCell: 50,
+      kbCapMs: 120_000,
+      kbDeadlockGroups: 10,
+      kbRecoverySamples: 10,
     }
   : {
       groupsPerCell: 20,
@@ -72,7 +99,12 @@ const P = full
       recoveryCapMs: 60_000,
       throughputScale: 0.5,
       coldRuns: 5,
+      kbGroupsPerCell: 10,
+      kbCapMs: 60_000,
+      kbDeadlockGroups: 5,
+      kbRecoverySamples: 5,
     };
+if (kbGroupsArg) P.kbGroupsPerCell = Math.max(1, Number(kbGroupsArg) || P.kbGroupsPerCell);
 
 const t0 = Date.now();
 const progress = (s: string) => process.stderr.write(`[bench ${fmtMs(Date.now() - t0).padStart(7)}] ${s}\n`);
@@ -86,7 +118,7 @@ const raw: Record<string, unknown> = { mode, params: P };
 // ---------------------------------------------------------------------------------------------
 // 5, 6: in-process
 // ---------------------------------------------------------------------------------------------
-if (want(5)) {
+if (!kbOnly && want(5)) {
   if (!globalThis.gc)
     progress('fig 5  warning: run with node --expose-gc (npm run bench does) for comparable heap figures');
   progress('fig 5  throughput (in-process, one core)…');
@@ -129,7 +161,7 @@ if (want(5)) {
   progress(`fig 5  fast path ${fmtNum(fast.perSec)}/s`);
 }
 
-if (want(6)) {
+if (!kbOnly && want(6)) {
   progress('fig 6  npm run build…');
   const b = spawnSync(process.execPath, ['esbuild.config.ts'], { cwd: ROOT, encoding: 'utf8' });
   if (b.status !== 0) throw new Error(`build failed: ${b.stderr || b.stdout}`);
@@ -157,7 +189,7 @@ if (want(6)) {
 // ---------------------------------------------------------------------------------------------
 if (want(1, 2, 3, 4, 7, 8, 9) || only?.has('10')) {
   // restore-guard runs as the shipped bundle: built from this tree, never a stale dist/.
-  if (!want(6)) {
+  if (kbOnly || !want(6)) {
     progress('rig: npm run build…');
     const b = spawnSync(process.execPath, ['esbuild.config.ts'], { cwd: ROOT, encoding: 'utf8' });
     if (b.status !== 0) throw new Error(`build failed: ${b.stderr || b.stdout}`);
@@ -204,7 +236,7 @@ if (want(1, 2, 3, 4, 7, 8, 9) || only?.has('10')) {
     }
   };
   try {
-    if (want(1, 2, 4, 8)) {
+    if (wantEmu(1, 2, 4, 8)) {
       const cells = schedulingCells(full);
       progress(
         `fig 1/2/4/8  ${cells.length} cells × 3 arms × ${P.groupsPerCell} groups (${P.concurrency} in flight), fresh namespaces per cell`,
@@ -233,7 +265,43 @@ if (want(1, 2, 3, 4, 7, 8, 9) || only?.has('10')) {
       }
       work.restorePods += res.reduce((k, c) => k + c.arms.guard.reduce((j, g) => j + g.members.length, 0), 0);
     }
-    if (want(7)) {
+    if (want(1, 2, 8)) {
+      const cells = kbCells(full);
+      progress(
+        `fig 1/2/8 KubeBlocks  ${cells.length} cells × 2 arms × ${P.kbGroupsPerCell} Restores of 3 replicas (${P.concurrency} in flight), on KubeBlocks' own controller`,
+      );
+      const res: KbCellResult[] = await runKbScheduling(
+        (fn) => withArms({ kubeblocks: 'plain', guard: 'guard' } as const, fn),
+        {
+          cells,
+          groupsPerCell: P.kbGroupsPerCell,
+          concurrency: P.concurrency,
+          capMs: P.kbCapMs,
+          progress,
+        },
+      );
+      raw.kubeblocksScheduling = res;
+      const f1 = kbFigure1(res);
+      const f2 = kbFigure2(res);
+      const f8 = kbFigure8(res);
+      if (want(1)) {
+        rows.push(...f1.rows);
+        details.push({ title: "Figure 1 on KubeBlocks' own controller: every cell and arm", body: f1.detail });
+      }
+      if (want(2)) {
+        rows.push(...f2.rows);
+        details.push({
+          title: "Figure 2 on KubeBlocks' own controller: held per group (mean), per cell",
+          body: f2.detail,
+        });
+      }
+      if (want(8)) {
+        rows.push(...f8.rows);
+        details.push({ title: "Figure 8 on KubeBlocks' own controller: workload wait per cell", body: f8.detail });
+      }
+      work.restorePods += res.reduce((k, c) => k + c.arms.guard.reduce((j, g) => j + g.members.length, 0), 0);
+    }
+    if (wantEmu(7)) {
       const r: DeadlockResult = await withArms({ sidecar: 'plain', guard: 'guard' } as const, (c) =>
         runDeadlock(c, P.deadlockGroups, P.deadlockCapMs, progress),
       );
@@ -241,7 +309,7 @@ if (want(1, 2, 3, 4, 7, 8, 9) || only?.has('10')) {
       rows.push(...figure7(r));
       work.restorePods += r.guard.reduce((j, g) => j + g.members.length, 0);
     }
-    if (want(9)) {
+    if (wantEmu(9)) {
       // One namespace for every cell: the unrelated objects accumulate (0, then 1,000, then 10,000).
       const cells = costCells(full);
       progress(`fig 9  API cost: ${cells.length} cells, ${cells[0]!.groups} groups of 3 each`);
@@ -273,12 +341,40 @@ if (want(1, 2, 3, 4, 7, 8, 9) || only?.has('10')) {
       rows.push(...f10.rows);
       details.push({ title: 'Figure 10: at scale, per cell and replica', body: f10.detail });
     }
-    if (want(3)) {
+    if (wantEmu(3)) {
       const r: RecoverySample[] = await withArms({ baseline: 'plain', guard: 'guard' } as const, (c) =>
         runRecovery(c, P.recoverySamples, P.recoveryCapMs, progress),
       );
       raw.recovery = r;
       rows.push(...figure3(r));
+    }
+    if (want(3)) {
+      const r: KbRecoverySample[] = await withArms({ kubeblocks: 'plain', guard: 'guard' } as const, (c) =>
+        withKubeBlocks(c, (k) => runKbRecovery(k, P.kbRecoverySamples, P.recoveryCapMs, progress)),
+      );
+      raw.kubeblocksRecovery = r;
+      const f3 = kbFigure3(r);
+      rows.push(...f3.rows);
+      details.push({ title: "Figure 3 on KubeBlocks' own Jobs: where the time goes (medians)", body: f3.detail });
+    }
+    if (want(7)) {
+      // Last: it pauses KubeBlocks' controller (always resumed), which nothing else may see.
+      const pid = rig.pids.dataprotection;
+      if (!pid) throw new Error("fig 7 KubeBlocks: the rig reports no dataprotection pid; run 'npm run rig:status'");
+      const r: KbDeadlockResult = await withArms({ kubeblocks: 'plain', guard: 'guard' } as const, (c) =>
+        withKubeBlocks(c, (k) =>
+          runKbDeadlock(k, {
+            groups: P.kbDeadlockGroups,
+            capMs: P.deadlockCapMs,
+            // long enough that every group's Jobs exist before the first restore ends
+            runMs: 10_000,
+            controllerPid: pid,
+            progress,
+          }),
+        ),
+      );
+      raw.kubeblocksDeadlock = r;
+      rows.push(...kbFigure7(r));
     }
   } finally {
     for (const c of [...live]) await stop(c);
@@ -356,6 +452,7 @@ const md = [
   "- Times are arrival times of the bench's own watch on the namespace (ms precision), so every arm is timed by the same clock and path.",
   "- Figure 2 counts requests × time from the restore container's end to the pod's end (phase or deletion), plus the anchors' requests × their life after the restore ended. The rig has no Restore CRD: groups declare `restoreguard.dev/group-size` instead, which is what tells restore-guard that a sequential group is not done yet.",
   '- Figure 3 pins the first attempt to rig-node-1 with filler pods on nodes 2 and 3 (removed once it is bound) and evicts it there; baseline = Job backoffLimit 3, restore-guard = backoffLimit 0 and `restoreguard.dev/retry: "true"`.',
+  `- Rows whose cell starts with *KubeBlocks* run on KubeBlocks' own dataprotection controller (v1.0.2, on the rig): each group is a real Restore of 3 replicas (test/support/kubeblocks.ts), whose Jobs, restore-manager sidecars, stop signal, Serial deletions and point-in-time backup sets are KubeBlocks' own; arms *KubeBlocks alone* and *guard* (restore-guard plus the ApiServerSource over Restores), ${P.kbGroupsPerCell} groups per cell and arm. Figure 1 counts two members of one backup set on one node; figure 2 counts pod·s (restore pods and anchors) and requests × s after each restore container ended (KubeBlocks' pods request nothing); figure 3 uses KubeBlocks' own Job (backoffLimit 1, no opt-in label; the restore exits 1); figure 7 pauses KubeBlocks' controller (SIGSTOP, resumed after the cap) once every group's Jobs exist; figure 8 creates the component's pods on the members' nodes once the Restore is Completed.`,
   "- Figure 8 creates, once all of a group's Jobs are Complete, one workload pod per member with the same instance label and anti-affinity, required onto the member's node; groups with two members on one node are skipped (their workload could never be placed).",
   ...details.flatMap((d) => ['', `## ${d.title}`, '', d.body]),
   '',
@@ -365,7 +462,7 @@ process.stdout.write(md);
 if (write) {
   const dir = path.join(ROOT, 'test', 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const base = `${facts.date.slice(0, 10)}-${mode}${only ? `-only-${[...only].join('-')}` : ''}`;
+  const base = `${facts.date.slice(0, 10)}-${mode}${only ? `-only-${[...only].join('-')}` : ''}${kbOnly ? '-kubeblocks' : ''}`;
   writeFileSync(path.join(dir, `${base}.md`), md);
   // Members as compact rows (table.ts compactMembers/expandMembers), no indentation: a full run
   // (7,500 groups) stays about 7 MB instead of 35.

@@ -280,3 +280,78 @@ export function sumBy(samples: Map<string, number>, name: string, label: string)
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// KubeBlocks' own restores (test/bench/kubeblocks.ts)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The backup set a KubeBlocks restore Job belongs to: its name is
+ * `restore-preparedata-<restore uid, 8>-<backup>-<index>` (cut to 63 characters), so the set is the
+ * first of `backups` that appears there as `-<backup>-`; '' when none does.
+ */
+export function backupSetOf(job: string | null | undefined, backups: readonly string[]): string {
+  return backups.find((b) => job?.includes(`-${b}-`)) ?? '';
+}
+
+export interface PlacedPod {
+  /** the replica it restores (KubeBlocks' apps.kubeblocks.io/pod-name) */
+  member: string;
+  /** its backup set (a point-in-time restore runs two onto the same PVCs) */
+  set: string;
+  node: string | null;
+}
+
+/**
+ * Nodes on which two different members were restored in the same backup set (a retry of one member,
+ * or the member's next set on its own node, is no violation). Sorted, each once.
+ */
+export function sharedNodes(pods: readonly PlacedPod[]): string[] {
+  const seen = new Map<string, string>(); // set\0node → first member there
+  const out = new Set<string>();
+  for (const p of pods) {
+    if (!p.node) continue;
+    const k = `${p.set}\u0000${p.node}`;
+    const m = seen.get(k);
+    if (m === undefined) seen.set(k, p.member);
+    else if (m !== p.member) out.add(p.node);
+  }
+  return [...out].sort();
+}
+
+/**
+ * Seconds an object was held after `from` (a restore container's end): until `to` (its terminal
+ * phase or deletion), else until `end` of the measurement; 0 when there is no `from`. `still`
+ * tells that it was not released by then.
+ */
+export function heldAfter(from: number | null, to: number | null, end: number): { seconds: number; still: boolean } {
+  if (from === null) return { seconds: 0, still: false };
+  return { seconds: Math.max(0, (to ?? end) - from) / 1000, still: to === null };
+}
+
+/**
+ * Members whose backup sets were restored on different nodes (a point-in-time restore's second set
+ * belongs on the node of the first: the data of one replica split across nodes), counted over the
+ * pods whose restore succeeded; members with a single set count as neither.
+ */
+export function setsApart(pods: readonly (PlacedPod & { ok: boolean })[]): { together: number; apart: number } {
+  const nodes = new Map<string, Set<string>>();
+  const sets = new Map<string, Set<string>>();
+  for (const p of pods) {
+    if (!p.ok || !p.node) continue;
+    if (!nodes.has(p.member)) {
+      nodes.set(p.member, new Set());
+      sets.set(p.member, new Set());
+    }
+    nodes.get(p.member)!.add(p.node);
+    sets.get(p.member)!.add(p.set);
+  }
+  let together = 0;
+  let apart = 0;
+  for (const [m, n] of nodes) {
+    if ((sets.get(m)?.size ?? 0) < 2) continue;
+    if (n.size > 1) apart++;
+    else together++;
+  }
+  return { together, apart };
+}

@@ -5,7 +5,8 @@
  * sidecars, the stop signal, the Serial deletions and the point-in-time backup sets.
  */
 import type { Kube } from '../rig/http.ts';
-import { createBoundClaim } from './chain.ts';
+import { saKubeconfig, startAdapter, type AdapterHandle } from '../rig/index.ts';
+import { createBoundClaim, type Chain } from './chain.ts';
 
 export const DP = '/apis/dataprotection.kubeblocks.io/v1alpha1';
 export const FULL_BACKUP = 'full-1';
@@ -164,4 +165,27 @@ export async function createKubeBlocksRestore(
 
 export async function restorePhase(kube: Kube, ns: string, name: string): Promise<string | undefined> {
   return (await kube.find(`${DP}/namespaces/${ns}/restores/${name}`))?.status?.phase;
+}
+
+/**
+ * The second ApiServerSource of a guard chain, over KubeBlocks' Restores of its namespace (as
+ * eventing/ deploys it): restore-guard releases a KubeBlocks group on its Restore's own event.
+ */
+export async function watchRestores(chain: Chain): Promise<AdapterHandle> {
+  if (!chain.ingress) throw new Error(`watchRestores: chain ${chain.ns} runs no restore-guard (mode plain)`);
+  const handle = startAdapter({
+    name: `restores-${chain.ns}`,
+    sink: chain.ingress,
+    namespaces: [chain.ns],
+    resources: [{ group: 'dataprotection.kubeblocks.io', version: 'v1alpha1', resource: 'restores' }],
+    kubeconfig: await saKubeconfig('restore-guard', 'restore-guard-source'),
+  });
+  await handle.ready;
+  return handle;
+}
+
+/** Deletes a namespace's Restores (they carry KubeBlocks' finalizer: call it while the controller runs). */
+export async function deleteRestores(kube: Kube, ns: string): Promise<void> {
+  const list = await kube.find(`${DP}/namespaces/${ns}/restores`);
+  for (const r of list?.items ?? []) await kube.del(`${DP}/namespaces/${ns}/restores/${r.metadata.name}`);
 }

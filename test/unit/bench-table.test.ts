@@ -5,19 +5,23 @@ import {
   all,
   atLeast,
   atMost,
+  backupSetOf,
   compactMembers,
   expandMembers,
   fmtMs,
   fmtPct,
   fmtRatio,
   headlineTable,
+  heldAfter,
   markdownTable,
   mean,
   percentile,
   podRequests,
   quantity,
   ratioAtMost,
+  setsApart,
   share,
+  sharedNodes,
   summarize,
   tally,
   type Row,
@@ -163,6 +167,62 @@ test('members compact to one row each, times after t0, and expand back unchanged
   assert.equal(c.rows[0], ['g-0', 'g-0-a', 'n1', 100, 180, null, 12, 0.5]); // durations are not shifted
   assert.equal(expandMembers(c), members);
   assert.equal(compactMembers([]), { t0: null, columns: [], rows: [] });
+});
+
+test("backupSetOf reads the backup set from KubeBlocks' Job name", () => {
+  const sets = ['full-1', 'wal-1'];
+  assert.is(backupSetOf('restore-preparedata-1a2b3c4d-full-1-0', sets), 'full-1');
+  assert.is(backupSetOf('restore-preparedata-1a2b3c4d-wal-1-2', sets), 'wal-1');
+  assert.is(backupSetOf('restore-preparedata-1a2b3c4d-other-0', sets), '');
+  assert.is(backupSetOf(null, sets), '');
+});
+
+test('sharedNodes: two members of one backup set on a node; retries and the next set of a member are not', () => {
+  assert.equal(
+    sharedNodes([
+      { member: 'm-0', set: 'full-1', node: 'n1' },
+      { member: 'm-1', set: 'full-1', node: 'n2' },
+      { member: 'm-0', set: 'full-1', node: 'n1' }, // a retry of m-0
+      { member: 'm-0', set: 'wal-1', node: 'n1' }, // m-0's next set on its own node
+      { member: 'm-1', set: 'wal-1', node: 'n2' },
+      { member: 'm-2', set: 'full-1', node: null }, // never placed
+    ]),
+    [],
+  );
+  assert.equal(
+    sharedNodes([
+      { member: 'm-0', set: 'full-1', node: 'n2' },
+      { member: 'm-1', set: 'full-1', node: 'n2' },
+      { member: 'm-2', set: 'full-1', node: 'n2' },
+      { member: 'm-0', set: 'wal-1', node: 'n1' },
+      { member: 'm-1', set: 'wal-1', node: 'n1' },
+    ]),
+    ['n1', 'n2'],
+  );
+});
+
+test('heldAfter counts from the restore end to the release, or to the end of measurement', () => {
+  assert.equal(heldAfter(1000, 3500, 9000), { seconds: 2.5, still: false });
+  assert.equal(heldAfter(1000, null, 9000), { seconds: 8, still: true });
+  assert.equal(heldAfter(5000, 4000, 9000), { seconds: 0, still: false });
+  assert.equal(heldAfter(null, null, 9000), { seconds: 0, still: false });
+});
+
+test("setsApart: a member's backup sets on different nodes, successful restores only", () => {
+  const ok = true;
+  assert.equal(
+    setsApart([
+      { member: 'm-0', set: 'full-1', node: 'n1', ok },
+      { member: 'm-0', set: 'wal-1', node: 'n1', ok },
+      { member: 'm-1', set: 'full-1', node: 'n2', ok },
+      { member: 'm-1', set: 'wal-1', node: 'n3', ok },
+      { member: 'm-2', set: 'full-1', node: 'n3', ok: false }, // failed attempt elsewhere
+      { member: 'm-2', set: 'full-1', node: 'n1', ok },
+      { member: 'm-2', set: 'wal-1', node: 'n1', ok },
+      { member: 'm-3', set: 'full-1', node: 'n2', ok }, // one set only
+    ]),
+    { together: 2, apart: 1 },
+  );
 });
 
 test.run();
