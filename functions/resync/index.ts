@@ -12,18 +12,17 @@ export const NAME = 'resync';
  */
 export function createResync(steps: SweepSteps): FunctionDef<Deps> {
   // One sweep at a time per process (per Deps): a ping that arrives while a sweep runs is answered
-  // when that sweep ends, instead of starting another. A sweep's cost grows with what the namespaces
-  // hold; sweeps started on every ping while earlier ones still ran piled up (the chaos suite at 200
-  // groups: dozens at once in one replica, none finishing in 10 minutes, every placement gate that
-  // waited for resync stuck).
+  // at once (that sweep is the repair it asks for) instead of starting another, and holds no turn
+  // of RG_MAX_IN_FLIGHT. A sweep's cost grows with what the namespaces hold; sweeps started on
+  // every ping while earlier ones still ran piled up (the chaos suite at 200 groups: dozens at once
+  // in one replica, none finishing in 10 minutes, every placement gate that waited for resync stuck).
   const running = new WeakMap<Deps, Promise<unknown>>();
   return {
     name: NAME,
     types: [EventType.ping],
     async handle(_event, deps) {
-      const current = running.get(deps);
-      if (current) {
-        await current.catch(() => undefined); // its own delivery carries its failure
+      if (running.has(deps)) {
+        deps.log.debug('resync: a sweep is running; this ping is answered by it');
         return null;
       }
       const p = deps.cluster().then((cluster) => sweep(deps, cluster, steps));

@@ -357,7 +357,7 @@ function countReads(h: ReturnType<typeof harness>) {
   return reads;
 }
 
-test('a ping that arrives while a sweep runs waits for it: one sweep at a time per process', async () => {
+test('a ping that arrives while a sweep runs is answered by it: one sweep at a time per process', async () => {
   const h = harness();
   await h.seed(
     restorePod({ name: 'r-0', job: 'restore-0', node: 'node-0', claims: ['d0'] }),
