@@ -6,6 +6,7 @@ import type { Job, Pod } from '../core/kube/objects.ts';
 import { ensureAnchor, handOver, holding, leaseLeft, renewAnchor } from '../core/restore/anchors.ts';
 import { anchorCensus, anchorKey } from '../core/restore/anchor-census.ts';
 import { admitNext } from '../core/restore/gate.ts';
+import { stopAnnotations } from '../core/restore/kubeblocks.ts';
 import type { GroupData, RestoreData } from '../core/restore/events.ts';
 import { EventType } from '../core/restore/events.ts';
 import { judgeObject } from '../core/restore/judge.ts';
@@ -169,9 +170,13 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
             report.anchorsCreated++;
           return;
         }
-        const r = await steps.record(deps, cluster, d);
-        report.recorded += r.recorded.length;
-        if (r.anchor === 'created') report.anchorsCreated++;
+        // A pod that carries its record has every record: labeling writes the pod's last (README,
+        // "What one restore pod costs"), with KubeBlocks' stop signal; nothing to record again.
+        if (!(obj.kind === 'Pod' && d.recorded && !stopAnnotations(obj, sel))) {
+          const r = await steps.record(deps, cluster, d);
+          report.recorded += r.recorded.length;
+          if (r.anchor === 'created') report.anchorsCreated++;
+        }
         if (d.state === 'failed') {
           const rr = await steps.retry(deps, cluster, d);
           if (rr.type === EventType.retryScheduled) report.retries++;
@@ -225,8 +230,13 @@ export async function sweep(deps: Deps, cluster: Cluster, steps: SweepSteps): Pr
     }
   }
   const inFlight = new Set<string>();
+  // A group with no anchor left has nothing to release (release would read its Restore, Jobs and
+  // anchors to find that out, every sweep, for every group the namespaces ever held), unless
+  // finished Jobs go with their group.
+  const anchored = new Set(allAnchors.map((a) => `${a.metadata.namespace}/${a.metadata.labels?.[k.group]}`));
   for (const g of groups.values()) {
     report.groups++;
+    if (!deps.config.RG_DELETE_FINISHED_JOBS && !anchored.has(`${g.namespace}/${g.group}`)) continue;
     await step(`group ${g.namespace}/${g.group}`, async () => {
       const done = await steps.releaseGroup(deps, cluster, g.namespace, g.profile, g.group);
       if (done?.anchorsDeleted.length) {

@@ -288,6 +288,19 @@ export async function runGroup(chain: Chain, spec: GroupSpec): Promise<GroupResu
   if (spec.arm === 'guard') {
     const t = Date.now();
     while (Date.now() - t < 10_000 && anchorsOf(obs, name).some((h) => !isGone(h))) await obs.next(250);
+    // Records: read now, not when the last Job finished. The Job controller may complete a Job
+    // before labeling's record lands on its ended pod (the emulator stops the last member without
+    // waiting for it): read then, such a record counted as never made (the 11-29 full run's 3 pods
+    // "never got one"; test/bench/late-records.ts shows it). A record still missing after this
+    // bounded wait is reported as missing.
+    const recordedAt = (job: string) => {
+      const h = podOf(obs, job);
+      return h ? firstAt(h, (o) => ['succeeded', 'failed'].includes(o.metadata.labels?.[L.state])) : null;
+    };
+    const t2 = Date.now();
+    while (Date.now() - t2 < 10_000 && members.some((m) => m.terminalAt !== null && recordedAt(m.job) === null))
+      await obs.next(250);
+    for (const m of members) m.recordedAt = recordedAt(m.job);
   }
   const end = Date.now();
   let stillHeld = false;

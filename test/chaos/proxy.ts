@@ -97,8 +97,16 @@ export function createFaultProxy(opts: ProxyOptions) {
       },
     );
     up.on('error', (e) => {
+      if (res.destroyed) return;
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
       res.end(status(502, 'InternalError', `fault proxy: upstream error ${e.message}`));
+    });
+    // The client went away before its answer was through (a replica killed, its request timed
+    // out): drop the upstream request too. Left alone, its response stays unread once the pipe to
+    // the closed client stops, and it holds one of the agent's sockets for good; after 64 of them
+    // the proxy answered nothing at all (the full mode's stall: 63 idle sockets to kube-apiserver).
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
     });
     up.end(body);
   };

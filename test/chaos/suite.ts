@@ -37,6 +37,7 @@ import {
   sourceAdapterOptions,
   startChain,
   warmWithResync,
+  type Change,
   type Chain,
   type RestoreGroup,
   type RestoreGroupOptions,
@@ -82,6 +83,8 @@ export interface ChaosParams {
   killEveryMs: number;
   adapterRestarts: number;
   apiServerRestarts: number;
+  /** SIGSTOP of the rig's etcd for 3-5 s (SIGCONT after; bounded), this many times */
+  etcdPauses: number;
   /** the resync ping's period */
   pingMs: number;
   /** after the last fault: every group must settle within this */
@@ -118,6 +121,7 @@ export const SHORT: ChaosParams = {
   killEveryMs: 15_000,
   adapterRestarts: 1,
   apiServerRestarts: 0,
+  etcdPauses: 0,
   pingMs: 10_000,
   convergeMs: 120_000,
   seed: 1,
@@ -129,12 +133,15 @@ export const FULL: ChaosParams = {
   ...SHORT,
   mode: 'full',
   groups: 200,
-  concurrency: 16,
+  // 16 in flight kept a 2-CPU machine shared with other rigs at the proxy's and API server's limit
+  // (a LIST through the proxy took seconds; labeling timed out, dead letters piled up)
+  concurrency: 8,
   nodes: 12,
   minFaultMs: 120_000,
   killEveryMs: 30_000,
   adapterRestarts: 2,
   apiServerRestarts: 1,
+  etcdPauses: 1,
   pingMs: 15_000,
   convergeMs: 300_000,
 };
@@ -194,15 +201,45 @@ function progressLog(t0: number) {
   return (s: string) => process.stderr.write(`[chaos ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${s}\n`);
 }
 
+/**
+ * The watch's Job histories by group, indexed as they first appear (histories are live arrays the
+ * observer appends to): the workload loop asks about every group in flight on every change, and a
+ * scan of the whole watch each time made the suite's own process one of the busiest on the machine
+ * at 200 groups.
+ */
+class JobsByGroup {
+  private seen = 0;
+  private readonly byGroup = new Map<string, Change[][]>();
+  private readonly chain: Chain;
+  constructor(chain: Chain) {
+    this.chain = chain;
+  }
+  of(group: string): Change[][] {
+    const changes = this.chain.observer.changes;
+    if (changes.size !== this.seen) {
+      let i = 0;
+      for (const [key, h] of changes) {
+        if (i++ < this.seen) continue;
+        if (!key.startsWith('Job/')) continue;
+        const o = h[0]!.obj;
+        const g = o.metadata.labels?.[L.group] ?? o.metadata.labels?.[L.kbRestore];
+        if (!g) continue;
+        const l = this.byGroup.get(g);
+        if (l) l.push(h);
+        else this.byGroup.set(g, [h]);
+      }
+      this.seen = changes.size;
+    }
+    return this.byGroup.get(group) ?? [];
+  }
+}
+
 /** Is every Job of the group done (terminal; an opted-in failed one with retry's word)? From the watch. */
-function groupSettled(chain: Chain, name: string): boolean {
+function groupSettled(jobs: JobsByGroup, name: string): boolean {
   let any = false;
-  for (const [key, h] of chain.observer.changes) {
-    if (!key.startsWith('Job/')) continue;
+  for (const h of jobs.of(name)) {
     const lastC = h[h.length - 1]!;
     const o = lastC.obj;
-    const g = o.metadata.labels?.[L.group] ?? o.metadata.labels?.[L.kbRestore];
-    if (g !== name) continue;
     any = true;
     if (lastC.type === 'DELETED') continue;
     if (!jobTerminal(o)) return false;
@@ -246,7 +283,12 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
   }
   const extraNodes: string[] = [];
   const cleanups: (() => Promise<void>)[] = [];
-  const faults: Record<string, number> = { 'replica kill -9': 0, 'adapter restart': 0, 'kube-apiserver restart': 0 };
+  const faults: Record<string, number> = {
+    'replica kill -9': 0,
+    'adapter restart': 0,
+    'kube-apiserver restart': 0,
+    'etcd paused (SIGSTOP 3-5 s)': 0,
+  };
   let adapter: AdapterHandle | null = null;
   let front: Front | null = null;
   const stopFlags = { stop: false };
@@ -297,7 +339,12 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     // -- replicas: the shipped bundle, built from this checkout (a stale one would test old code)
     const built = spawnSync(process.execPath, ['esbuild.config.ts'], { cwd: ROOT, encoding: 'utf8' });
     if (built.status !== 0) throw new Error(`chaos: npm run build failed: ${built.stderr || built.stdout}`);
-    const entry = path.join(ROOT, 'dist', 'server.js');
+    // The run's own copy of the bundle: a replica restarted while something else rebuilds dist/ (a
+    // bench or test in the same checkout) would find no server.js and stay down.
+    const bundle = path.join(path.dirname(KUBECONFIG_DIR), `chaos-${ns}-dist`);
+    fs.cpSync(path.join(ROOT, 'dist'), bundle, { recursive: true });
+    cleanups.push(async () => fs.rmSync(bundle, { recursive: true, force: true }));
+    const entry = path.join(bundle, 'server.js');
     const replicas = await createReplicas({
       count: p.replicas,
       entry,
@@ -405,11 +452,12 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
 
     // -- workload
     const groups: { g: RestoreGroup; label: string }[] = [];
+    const jobsByGroup = new JobsByGroup(chain);
     let created = 0;
     const workload = (async () => {
       const deadline = Date.now() + p.minFaultMs + p.groups * 20_000;
       while (created < p.groups && Date.now() < deadline) {
-        const inFlight = groups.filter((x) => !groupSettled(chain, x.g.name)).length;
+        const inFlight = groups.filter((x) => !groupSettled(jobsByGroup, x.g.name)).length;
         if (inFlight >= p.concurrency) {
           await chain.observer.next(500);
           continue;
@@ -447,7 +495,13 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
       { length: p.apiServerRestarts },
       (_, i) => faultStart + ((i + 0.5) * p.minFaultMs) / (p.apiServerRestarts + 1),
     );
+    const etcdAt = Array.from(
+      { length: p.etcdPauses },
+      (_, i) => faultStart + ((i + 0.75) * p.minFaultMs) / (p.etcdPauses + 1),
+    );
     let nextKill = faultStart + p.killEveryMs * (0.5 + random());
+    const restarting = new Set<number>();
+    let nextProgress = faultStart + 30_000;
     // faults last minFaultMs and until every group has started (sequential ones go on creating
     // their Jobs after that, fault-free: their time counts in the convergence)
     const workloadStarted = () => created >= p.groups;
@@ -463,14 +517,33 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
           await replicas.kill(r);
           faults['replica kill -9']!++;
           const delay = 1000 + Math.floor(random() * 4000);
+          restarting.add(r);
           restarts.push(
             sleep(delay)
               .then(() => replicas.start(r))
-              .catch((e: unknown) => void progress(`replica ${r} did not come back: ${(e as Error).message}`)),
+              .catch((e: unknown) => void progress(`replica ${r} did not come back: ${(e as Error).message}`))
+              .finally(() => restarting.delete(r)),
           );
           progress(`fault: kill -9 replica ${r} (back in ${delay} ms)`);
         }
         nextKill = now + p.killEveryMs * (0.5 + random());
+      }
+      // a replica that did not come back is started again (as Knative would start another pod)
+      for (let r = 1; r < p.replicas; r++)
+        if (!replicas.alive(r) && !restarting.has(r)) {
+          restarting.add(r);
+          restarts.push(
+            replicas
+              .start(r)
+              .catch((e: unknown) => void progress(`replica ${r} did not come back: ${(e as Error).message}`))
+              .finally(() => restarting.delete(r)),
+          );
+        }
+      if (now >= nextProgress) {
+        nextProgress = now + 30_000;
+        progress(
+          `workload: ${created} of ${p.groups} groups created, ${groups.filter((x) => !groupSettled(jobsByGroup, x.g.name)).length} in flight`,
+        );
       }
       if (adapterAt.length && now >= adapterAt[0]!) {
         adapterAt.shift();
@@ -481,6 +554,29 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
         adapter = startAdapter(adapterOpts);
         await adapter.ready;
         faults['adapter restart']!++;
+      }
+      if (etcdAt.length && now >= etcdAt[0]!) {
+        etcdAt.shift();
+        const pid = readState()?.pids?.etcd;
+        if (pid) {
+          const down = 3000 + Math.floor(random() * 2000);
+          progress(`fault: etcd (pid ${pid}) paused for ${down} ms`);
+          // SIGCONT whatever happens, also if this process exits meanwhile
+          const resume = () => {
+            try {
+              process.kill(pid, 'SIGCONT');
+            } catch {}
+          };
+          process.once('exit', resume);
+          try {
+            process.kill(pid, 'SIGSTOP');
+            faults['etcd paused (SIGSTOP 3-5 s)']!++;
+            await sleep(down);
+          } finally {
+            resume();
+            process.removeListener('exit', resume);
+          }
+        }
       }
       if (apiAt.length && now >= apiAt[0]!) {
         apiAt.shift();
@@ -505,7 +601,7 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     const convDeadline = lastFaultAt + p.convergeMs;
     await Promise.race([workload, sleep(Math.max(0, convDeadline - Date.now()))]);
     for (let i = 0; i < 100_000 && Date.now() < convDeadline; i++) {
-      const open = groups.filter((x) => !groupSettled(chain, x.g.name)).length;
+      const open = groups.filter((x) => !groupSettled(jobsByGroup, x.g.name)).length;
       const anchors = anchorsLeft(chain);
       if (open === 0 && anchors === 0 && !breaks.has('leak-anchor')) break;
       if (i % 20 === 0) progress(`settling: ${open} groups open, ${anchors} anchors left`);

@@ -348,4 +348,76 @@ test('anchors are leases: a sweep renews one past half its lease, and replaces o
   assert.equal(await anchors(), []);
 });
 
+/** Counts the cluster's reads (gets, and lists by kind and selector); call it before the first request. */
+function countReads(h: ReturnType<typeof harness>) {
+  const reads: string[] = [];
+  const get = h.cluster.get.bind(h.cluster);
+  const list = h.cluster.list.bind(h.cluster);
+  h.cluster.get = (async (kind: string, ns: string, name: string) => {
+    reads.push(`get ${kind}/${name}`);
+    return get(kind as 'Pod', ns, name);
+  }) as typeof h.cluster.get;
+  h.cluster.list = (async (kind: string, ns: string | null, selector: string) => {
+    reads.push(`list ${kind} ${selector}`);
+    return list(kind as 'Pod', ns, selector);
+  }) as typeof h.cluster.list;
+  return reads;
+}
+
+test('a ping that arrives while a sweep runs is answered by it: one sweep at a time per process', async () => {
+  const h = harness();
+  await h.seed(
+    restorePod({ name: 'r-0', job: 'restore-0', node: 'node-0', claims: ['d0'] }),
+    restoreJob({ name: 'restore-0', claims: ['d0'] }),
+    pvc('d0'),
+  );
+  const reads = countReads(h);
+  const [a, b, c] = await Promise.all([
+    h.post('/resync', ping()),
+    h.post('/resync', ping()),
+    h.post('/resync', ping()),
+  ]);
+  for (const r of [a, b, c]) assert.is(r.status, 202, r.text);
+  // each sweep lists every Job of the namespace once
+  assert.is(reads.filter((r) => r === 'list Job ').length, 1, reads.join('\n'));
+  assert.equal(anchors(h), ['r-0-anchor']);
+  // and the next ping sweeps again
+  await h.post('/resync', ping());
+  assert.is(reads.filter((r) => r === 'list Job ').length, 2);
+});
+
+test('a converged sweep reads nothing more for a recorded pod, nor for a group with no anchor left', async () => {
+  // finished pods stay (not deleted), so the sweep meets the recorded pod again
+  const h = harness({ RG_DELETE_FINISHED_PODS: 'false' });
+  await h.seed(
+    restorePod({
+      profile: 'generic',
+      group: 'pg',
+      name: 'pg-0-x',
+      job: 'pg-0',
+      phase: 'Succeeded',
+      restore: { exit: 0 },
+      claims: ['pg-0'],
+    }),
+    restoreJob({ profile: 'generic', group: 'pg', name: 'pg-0', claims: ['pg-0'], condition: { type: 'Complete' } }),
+    pvc('pg-0'),
+  );
+  const reads = countReads(h);
+  await h.post('/resync', ping());
+  await h.post('/resync', ping());
+  const pod = await h.cluster.get('Pod', 'db', 'pg-0-x');
+  assert.is(pod!.metadata.labels!['restoreguard.dev/state'], 'succeeded', 'a sweep recorded the pod');
+  assert.equal(anchors(h), [], 'and released the group');
+  reads.length = 0;
+  await h.post('/resync', ping());
+  // The sweep's own lists; the Job's record is checked again (its PVC), and release looks at the
+  // finished pod; the pod's record (its Job, PVC and anchor reads) and the group (its Jobs, anchors
+  // and members) are not read again.
+  assert.equal(
+    reads.filter((r) => !r.startsWith('list Pod') && r !== 'list Job '),
+    ['get Pod/pg-0-x', 'get Job/pg-0', 'get PersistentVolumeClaim/pg-0'],
+    reads.join('\n'),
+  );
+});
+
 test.run();

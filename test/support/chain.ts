@@ -339,6 +339,13 @@ export class Observer {
     open();
   }
 
+  private readonly byName = new Map<string, Change>();
+
+  /** The latest change seen of any object of that kind and name (whatever its uid), if any. */
+  latest(kind: string, name: string): Change | undefined {
+    return this.byName.get(`${kind}/${name}`);
+  }
+
   private add(kind: string, type: Change['type'], obj: any): void {
     const key = `${kind}/${obj.metadata.name}/${obj.metadata.uid}`;
     let list = this.changes.get(key);
@@ -346,7 +353,9 @@ export class Observer {
       list = [];
       this.changes.set(key, list);
     }
-    list.push({ at: Date.now(), type, rv: Number(obj.metadata.resourceVersion), obj });
+    const change: Change = { at: Date.now(), type, rv: Number(obj.metadata.resourceVersion), obj };
+    list.push(change);
+    this.byName.set(`${kind}/${obj.metadata.name}`, change);
     for (const f of [...this.listeners]) f();
   }
 
@@ -791,10 +800,22 @@ export async function startChain(opts: ChainOptions = {}): Promise<Chain> {
         allCreated = (async () => {
           for (let i = 1; i < replicas; i++) {
             const prev = jobNames[i - 1]!;
+            // The API server is asked when the watch shows the Job finished (or gone), and every 5 s
+            // in case the watch missed it: not on every change of the namespace (with many groups in
+            // flight that was most of the API server's reads, and of the suite's own CPU).
+            let askedAt = 0;
             for (;;) {
               if (driver.stopped) return;
-              const j = await kube.find(`/apis/batch/v1/namespaces/${ns}/jobs/${prev}`).catch(() => 'unknown' as const);
-              if (j !== 'unknown' && (!j || condition(j, 'Complete') || condition(j, 'Failed'))) break;
+              const seen = observer.latest('Job', prev);
+              const done =
+                !seen || seen.type === 'DELETED' || condition(seen.obj, 'Complete') || condition(seen.obj, 'Failed');
+              if (done || Date.now() - askedAt >= 5000) {
+                askedAt = Date.now();
+                const j = await kube
+                  .find(`/apis/batch/v1/namespaces/${ns}/jobs/${prev}`)
+                  .catch(() => 'unknown' as const);
+                if (j !== 'unknown' && (!j || condition(j, 'Complete') || condition(j, 'Failed'))) break;
+              }
               await observer.next(500);
             }
             if (driver.stopped) return;

@@ -35,25 +35,45 @@ test('turns: at most max at once, waiters served first come first served, a rout
   assert.is(f.running, 0);
 });
 
-const ping = (): CloudEvent => ({
+/** A gated pod's event: labeling lists the group's pods (admitNext); each one its own delivery. */
+const gated = (): CloudEvent => ({
   specversion: '1.0',
   id: randomUUID(),
-  source: '/apis/v1/namespaces/restore-guard/pingsources/restore-guard-resync',
-  type: 'dev.knative.sources.ping',
+  source: 'restore-guard/completion',
+  type: 'dev.restoreguard.restore.gated',
   datacontenttype: 'application/json',
-  data: {},
+  data: {
+    namespace: 'db',
+    group: 'g',
+    profile: 'generic',
+    job: 'g-0',
+    pod: 'g-0-x',
+    uid: randomUUID(),
+    node: null,
+    scope: 'pod',
+    state: 'gated',
+    reason: null,
+    retryable: false,
+    exitCode: null,
+    containers: [],
+    message: null,
+    attempt: 1,
+    startedAt: null,
+    finishedAt: null,
+  },
 });
 
 test("the local broker's deliveries respect RG_MAX_IN_FLIGHT, share it with the routes, and all arrive", async () => {
   const inner = new MemoryCluster();
-  // Deliveries inside the cluster at once (each resync lists several things in parallel).
+  // Deliveries inside the cluster at once.
   const inside = new Map<string, number>();
   let peak = 0;
   let open!: () => void;
   const gate = new Promise<void>((r) => {
     open = r;
   });
-  // Every resync lists first: each delivery waits there until the gate opens.
+  // Every gated event's handler lists first: each delivery waits there until the gate opens. (Not
+  // resync's pings: a ping that arrives while a sweep runs waits for that sweep, not in a list.)
   const cluster: Cluster = Object.assign(Object.create(inner) as Cluster, {
     list: async (...a: Parameters<Cluster['list']>) => {
       const id = deliveryContext.getStore()?.eventId ?? 'http';
@@ -74,7 +94,7 @@ test("the local broker's deliveries respect RG_MAX_IN_FLIGHT, share it with the 
     onHop: (h) => hops.push(h.status),
     backoffScale: 0,
   });
-  for (let i = 0; i < 24; i++) server.broker!.publish(ping());
+  for (let i = 0; i < 24; i++) server.broker!.publish(gated());
   await new Promise((r) => setTimeout(r, 50));
   assert.is(peak, 2, 'two handlers at once, the others wait');
   // The routes share the count: full, so an HTTP event is answered 503 at once.
