@@ -33,6 +33,7 @@ import {
   RG_NAMESPACE,
   SOURCE_SA,
   applyRbac,
+  podNodeOptions,
   containerTerminatedAt,
   isGone,
   placement,
@@ -175,6 +176,8 @@ export async function runScaleCell(
         LOG_LEVEL: 'warn',
         // The front plays Knative's Broker without its OIDC tokens (test/integration/auth.test.ts tests RG_AUTH=oidc).
         RG_AUTH: 'none',
+        // The pod's heap ceiling (func.yaml): the memory figure is the pod's, not an unlimited heap's.
+        ...podNodeOptions(),
       },
     });
     cleanups.push(() => replicas.stopAll());

@@ -34,6 +34,7 @@ import {
   RG_NAMESPACE,
   SOURCE_SA,
   applyRbac,
+  podNodeOptions,
   sourceAdapterOptions,
   startChain,
   warmWithResync,
@@ -358,6 +359,8 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
         LOG_LEVEL: 'info',
         // The front plays Knative's Broker without its OIDC tokens (test/integration/auth.test.ts tests RG_AUTH=oidc).
         RG_AUTH: 'none',
+        // The pod's heap ceiling (func.yaml): the memory figure is the pod's, not an unlimited heap's.
+        ...podNodeOptions(),
         RG_RETRY_JOBS: 'true',
         RG_RETRY_BASE_MS: '500',
         RG_RETRY_MAX_MS: '2000',

@@ -132,6 +132,18 @@ type Manifest = {
   [k: string]: unknown;
 };
 
+/**
+ * The Node.js options func.yaml gives the Service (its heap ceiling): processes that stand for
+ * restore-guard's pods (the chaos suite's replicas, the scale bench) run with them.
+ */
+export function podNodeOptions(): Record<string, string> {
+  const doc = parseAllDocuments(fs.readFileSync(path.join(ROOT, 'func.yaml'), 'utf8'))[0]?.toJS() as
+    | { run?: { envs?: { name: string; value: string }[] } }
+    | undefined;
+  const v = doc?.run?.envs?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+  return v ? { NODE_OPTIONS: v } : {};
+}
+
 export function readManifests(file: string): Manifest[] {
   return parseAllDocuments(fs.readFileSync(path.join(EVENTING_DIR, file), 'utf8'))
     .map((d) => d.toJS() as Manifest | null)

@@ -814,12 +814,22 @@ test('the launch image gets no node_modules and the build no Node binary from np
 test("func.yaml's environment parses with ConfigSchema, and sets nothing Knative owns", () => {
   const envs = fnYaml.run?.envs ?? [];
   assert.ok(envs.length > 0);
-  const known = new Set(Object.keys(ConfigSchema.shape));
+  // restore-guard's settings, and Node's own options (the heap ceiling, checked below)
+  const known = new Set([...Object.keys(ConfigSchema.shape), 'NODE_OPTIONS']);
   for (const e of envs) {
     assert.ok(known.has(e.name!), `${e.name} is not a setting (functions/core/config.ts)`);
     assert.not.ok(e.name === 'PORT' || e.name!.startsWith('K_'), `${e.name} is set by Knative`);
   }
   assert.is(new Set(envs.map((e) => e.name)).size, envs.length, 'a variable is set twice');
+  // The heap ceiling is under the memory limit, with room for what is not heap.
+  const heapMb = Number(
+    /--max-old-space-size=(\d+)/.exec(envs.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')?.[1],
+  );
+  const limit = String(fnYaml.deploy?.options?.resources?.limits?.memory ?? '');
+  assert.ok(
+    heapMb > 0 && /^\d+Mi$/.test(limit) && heapMb <= Number.parseInt(limit, 10) / 2,
+    `heap ${heapMb} MB, limit ${limit}`,
+  );
   assert.equal(deployedConfig.RG_PROFILES, ['kubeblocks', 'generic']);
   assert.is(deployedConfig.RG_LOCAL_BROKER, false);
   assert.is(deployedConfig.RG_DRY_RUN, false);
