@@ -315,15 +315,20 @@ export function anchorOwner(groupOwner: KubeObject | null, job: KubeObject | nul
 
 /**
  * An anchor pod: bound to the restore pod's node (never scheduled), zero-ish explicit requests,
- * restricted security context, a hard deadline, the pod's tolerations and priority class.
- * Null when the pod has no inter-pod rules whose selectors it would satisfy.
+ * restricted security context, a hard deadline, the pod's tolerations, and the pod's priority class
+ * unless RG_ANCHOR_PRIORITY_CLASS names one for anchors. Null when the pod has no inter-pod rules whose selectors it would satisfy.
  */
 export function buildAnchor(
   pod: Pod,
   sel: Selection,
   cfg: Pick<
     Config,
-    'RG_DOMAIN' | 'RG_ANCHOR_IMAGE' | 'RG_ANCHOR_DEADLINE_SECONDS' | 'RG_ANCHOR_CPU' | 'RG_ANCHOR_MEMORY'
+    | 'RG_DOMAIN'
+    | 'RG_ANCHOR_IMAGE'
+    | 'RG_ANCHOR_DEADLINE_SECONDS'
+    | 'RG_ANCHOR_CPU'
+    | 'RG_ANCHOR_MEMORY'
+    | 'RG_ANCHOR_PRIORITY_CLASS'
   >,
   owners: OwnerReference[],
 ): KubeObject | null {
@@ -335,6 +340,7 @@ export function buildAnchor(
   const k = keys(cfg.RG_DOMAIN);
   const size = annotationsOf(pod)[k.groupSize];
   const resources = { cpu: cfg.RG_ANCHOR_CPU, memory: cfg.RG_ANCHOR_MEMORY };
+  const priorityClassName = cfg.RG_ANCHOR_PRIORITY_CLASS || pod.spec.priorityClassName;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -358,7 +364,7 @@ export function buildAnchor(
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       ...(pod.spec.tolerations?.length ? { tolerations: pod.spec.tolerations } : {}),
-      ...(pod.spec.priorityClassName ? { priorityClassName: pod.spec.priorityClassName } : {}),
+      ...(priorityClassName ? { priorityClassName } : {}),
       ...(antiAffinity ? { affinity: { podAntiAffinity: antiAffinity } } : {}),
       securityContext: {
         runAsNonRoot: true,
