@@ -283,7 +283,8 @@ export async function renewAnchor(
     },
     spec,
   };
-  const r = await cluster.create('Pod', ns, copy);
+  // The old anchor (just listed) stands for the restore pod in the write guard: a finished member's pod is gone.
+  const r = await cluster.create('Pod', ns, copy, { witness: [old] });
   await cluster.delete('Pod', ns, old.metadata.name, { uid: old.metadata.uid ?? '', witness: [old] });
   deps.log.info('anchor renewed', { namespace: ns, pod, from: old.metadata.name, to: copy.metadata.name });
   return r.created ? copy.metadata.name : null;
