@@ -115,21 +115,63 @@ test('a drained (evicted) anchor is recreated; one that ended where it stands (k
   assert.equal(names, [`${ANCHOR}-1`], 'the next generation holds; the ended one is gone');
 });
 
-test('a lost anchor of a restore pod that is gone, or already recorded, is not recreated here', async () => {
-  const { h, anchor } = await anchored();
-  await h.cluster.delete('Pod', 'db', ANCHOR, {});
-  await h.cluster.delete('Pod', 'db', 'restore-0-abcde', {});
-  await lose(h, disrupted(anchor, 'PreemptionByScheduler'), 'delete');
-  assert.is(await h.cluster.get('Pod', 'db', ANCHOR), null);
-  assert.ok(h.log.lines.some((l: any) => l.msg === 'anchor lost; the restore pod it stood for is gone: not recreated'));
+const history = (state: string, node = 'node-1') =>
+  JSON.stringify([
+    {
+      pod: 'restore-0-abcde',
+      uid: 'uid-restore-0-abcde',
+      scope: 'pod',
+      state,
+      reason: state === 'failed' ? 'Error' : null,
+      node,
+      attempt: 1,
+      finishedAt: '2026-11-29T10:00:05Z',
+    },
+  ]);
 
-  const r = await anchored();
-  await r.h.cluster.patch('Pod', 'db', 'restore-0-abcde', {
-    metadata: { labels: { 'restoreguard.dev/state': 'succeeded' } },
+test("a finished member whose pod is gone: its lost anchor is rebuilt from its Job's record, on the recorded node", async () => {
+  const { h, anchor } = await anchored();
+  assert.is(anchor.metadata.annotations!['restoreguard.dev/anchor-for-job'], 'restore-0', 'the anchor names its Job');
+  // the restore succeeded, was recorded on its Job, and release deleted the pod
+  await h.cluster.patch('Job', 'db', 'restore-0', {
+    metadata: { annotations: { 'restoreguard.dev/history': history('succeeded') } },
   });
-  await r.h.cluster.delete('Pod', 'db', ANCHOR, {});
-  await lose(r.h, disrupted(r.anchor, 'PreemptionByScheduler'), 'delete');
-  assert.is(await r.h.cluster.get('Pod', 'db', ANCHOR), null, 'recorded: ensureAnchor leaves it');
+  await h.cluster.delete('Pod', 'db', 'restore-0-abcde', {});
+  await h.cluster.delete('Pod', 'db', ANCHOR, {});
+  const refused = () => h.server.deps.metrics.refused.get({ verb: 'create', kind: 'Pod' }) ?? 0;
+  const before = refused();
+  await lose(h, disrupted(anchor, 'PreemptionByScheduler'), 'delete');
+  const again = await h.cluster.get('Pod', 'db', ANCHOR);
+  assert.ok(again, 'recreated from the record');
+  assert.is(refused(), before, 'the write guard admitted it (the Job records the pod on that node)');
+  const { 'restoreguard.dev/constraint': _c, ...labels } = again!.metadata.labels!;
+  const { 'restoreguard.dev/constraint': _d, ...was } = anchor.metadata.labels!;
+  assert.equal(labels, was, 'the same labels');
+  assert.equal((again!.spec as any).affinity, (anchor.spec as any).affinity, 'the same anti-affinity');
+  assert.is((again!.spec as any).nodeName, 'node-1');
+  assert.equal(again!.metadata.ownerReferences, anchor.metadata.ownerReferences);
+  assert.is(again!.metadata.annotations!['restoreguard.dev/anchor-for-uid'], 'uid-restore-0-abcde');
+});
+
+test("not recreated: a failed member's anchor, one whose Job is gone, one whose Restore has ended", async () => {
+  for (const setup of ['failed', 'job gone', 'restore ended'] as const) {
+    const { h, anchor } = await anchored();
+    await h.cluster.patch('Job', 'db', 'restore-0', {
+      metadata: { annotations: { 'restoreguard.dev/history': history(setup === 'failed' ? 'failed' : 'succeeded') } },
+    });
+    if (setup === 'job gone') await h.cluster.delete('Job', 'db', 'restore-0', {});
+    if (setup === 'restore ended')
+      await h.seed({
+        apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
+        kind: 'Restore',
+        metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
+        status: { phase: 'Completed' },
+      } as KubeObject);
+    await h.cluster.delete('Pod', 'db', 'restore-0-abcde', {});
+    await h.cluster.delete('Pod', 'db', ANCHOR, {});
+    await lose(h, disrupted(anchor, 'PreemptionByScheduler'), 'delete');
+    assert.is(await h.cluster.get('Pod', 'db', ANCHOR), null, setup);
+  }
 });
 
 test.run();

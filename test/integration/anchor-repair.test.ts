@@ -137,6 +137,41 @@ test('a preempted anchor of a running restore is recreated on its node within se
   });
 });
 
+test("a finished member's anchor, preempted after release deleted its pod, is recreated from its Job's record while its sibling still runs", async () => {
+  // member 0 restores at once; member 1 runs on, so the group is in flight
+  await guard.createRestoreGroup({ name: 'fin', replicas: 2, runMs: [0, undefined] });
+  const job0 = 'fin-0';
+  const anchor = await waitFor('member 0 finished, recorded, its pod deleted; its anchor holds', async () => {
+    const pods = await guard.pods(`${L.group}=fin,!${L.anchorFor}`);
+    const [a] = (await guard.pods(`${L.group}=fin,${L.anchorFor}`)).filter(
+      (x) => x.metadata.annotations?.[`${L.anchorFor}-job`] === job0 && x.status?.phase === 'Running',
+    );
+    const job = await guard.job(job0);
+    const recorded = job?.metadata?.labels?.[L.state] === 'succeeded';
+    const gone = !pods.some((p) => p.metadata.labels?.['batch.kubernetes.io/job-name'] === job0);
+    return recorded && gone && a ? a : undefined;
+  });
+  await preemptor(guard, 'urgent-fin', anchor.spec.nodeName);
+  const again = await recreated(guard, 'fin', anchor, "the finished member's anchor recreated");
+  const cond = ((await leftAs(guard, anchor)).status?.conditions ?? []).find((c: any) => c.type === 'DisruptionTarget');
+  assert.is(cond?.reason, 'PreemptionByScheduler');
+  await waitFor('recreated from the record', async () =>
+    guard.logs.some(
+      (l) => l.msg === 'lost anchor recreated' && l.from === 'record' && l.anchor === anchor.metadata.name,
+    ),
+  );
+  assert.equal(again.metadata.labels, anchor.metadata.labels, 'the same labels');
+  assert.equal(again.spec.affinity, anchor.spec.affinity, 'the same anti-affinity');
+  assert.not.ok(
+    guard.logs.some((l) => l.msg === 'write refused'),
+    'the write guard admitted it',
+  );
+  assert.not.ok(
+    guard.logs.some((l) => l.fn === 'resync'),
+    'no resync ran',
+  );
+});
+
 test('a drained anchor (the Eviction API) is recreated within seconds; a plain delete is repaired by the next resync ping', async () => {
   const { anchor } = await anchoredGroup(guard, 'drain');
   const t0 = Date.now();

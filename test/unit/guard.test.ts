@@ -134,6 +134,36 @@ test('an anchor for a restore pod that is gone is created only as a copy of a li
   assert.ok(r.created);
 });
 
+test('an anchor for a finished member whose pod is gone is created only with a selected Job whose history records that pod as succeeded on that node', async () => {
+  const { g, inner } = await setup();
+  const anchor = (node: string): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'gone-0-anchor',
+      namespace: 'db',
+      labels: { 'restoreguard.dev/anchor-for': 'gone-0', 'restoreguard.dev/group': 'mysql-restore' },
+      annotations: { 'restoreguard.dev/anchor-for-uid': 'uid-gone', 'restoreguard.dev/anchor-for-pod': 'gone-0' },
+    },
+    spec: { nodeName: node },
+  });
+  const job = (state: string, node = 'node-1'): KubeObject => {
+    const j = restoreJob() as unknown as KubeObject;
+    j.metadata.annotations = {
+      'restoreguard.dev/history': JSON.stringify([{ pod: 'gone-0', uid: 'uid-gone', scope: 'pod', state, node }]),
+    };
+    return j;
+  };
+  await refused(g.create('Pod', 'db', anchor('node-1'), { witness: [job('failed')] }), /not a selected restore pod/);
+  await refused(g.create('Pod', 'db', anchor('node-2'), { witness: [job('succeeded')] }), /not a selected restore pod/);
+  const stranger = job('succeeded');
+  stranger.metadata.labels = {};
+  (stranger.spec as any).template.metadata.labels = { app: 'web' };
+  await refused(g.create('Pod', 'db', anchor('node-1'), { witness: [stranger] }), /not a selected restore pod/);
+  assert.equal(inner.writes, []);
+  assert.ok((await g.create('Pod', 'db', anchor('node-1'), { witness: [job('succeeded')] })).created);
+});
+
 test('deletes carry the live uid as a precondition', async () => {
   const { g, inner } = await setup();
   assert.is(await g.delete('Pod', 'db', 'restore-0-abcde'), true);

@@ -71,6 +71,7 @@ export function judgeAnchorLoss(anchor: Pod, deleted: boolean, domain: string): 
     anchorUid: anchor.metadata.uid ?? null,
     pod,
     uid,
+    job: ann[k.anchorJob] ?? null,
     node: anchor.spec.nodeName ?? null,
     reason,
     deleted,

@@ -102,6 +102,8 @@ export const AnchorLostDataSchema = z.object({
   anchorUid: z.nullable(uidValue()),
   pod: objectName(),
   uid: uidValue(),
+  /** the restore pod's Job (the anchor's annotation), whose record re-anchors a member whose pod is gone */
+  job: z.optional(z.nullable(objectName())),
   node: z.nullable(objectName()),
   reason: ReasonSchema,
   /** the anchor is gone (a delete event), else it still exists, ended */

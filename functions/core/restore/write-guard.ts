@@ -9,6 +9,7 @@ import { labelValueFor } from '../kube/names.ts';
 import type { Selector } from './selection.ts';
 import { restoreClaims } from './selection.ts';
 import { restoreClaimsOfRestore } from './kubeblocks.ts';
+import { readHistory } from './records.ts';
 
 /**
  * The write guard (README, Guarantees): every write checks again, on the live object, that its target is a
@@ -85,6 +86,22 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
       (o.metadata.annotations?.[k.anchorPod] ?? null) === (obj.metadata.annotations?.[k.anchorPod] ?? null);
     return (opts?.witness ?? []).some((o) => o.kind === 'Pod' && same(o));
   };
+  /**
+   * An anchor for a finished member whose pod is gone, re-anchored from its record: the caller's copy
+   * of a selected restore Job (read just now) whose history records that pod (name and uid) as
+   * succeeded on the anchor's node.
+   */
+  const recordedMember = (obj: KubeObject, ns: string, opts?: WriteOptions): boolean => {
+    const uid = obj.metadata.annotations?.[k.anchorUid];
+    const pod = obj.metadata.annotations?.[k.anchorPod];
+    const node = (obj.spec as { nodeName?: string } | undefined)?.nodeName;
+    if (!uid || !pod || !node) return false;
+    return (opts?.witness ?? []).some((o) => {
+      if (o.kind !== 'Job' || (o.metadata.namespace ?? ns) !== ns || !isOurs('Job', o)) return false;
+      const last = readHistory(o.metadata.annotations?.[k.history]).findLast((e) => e.scope === 'pod' && e.uid === uid);
+      return last?.state === 'succeeded' && last.pod === pod && last.node === node;
+    });
+  };
   /** Labels a patch takes off that are not ours: allowed on our anchors only. */
   const foreignRemovals = (patch: Record<string, unknown>): string[] => {
     const labels = ((patch.metadata as Record<string, unknown> | undefined)?.labels ?? {}) as Record<string, unknown>;
@@ -158,7 +175,8 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
         const restorePod = await lookup('Pod', ns, forPod!, opts);
         if (
           (!restorePod || selector.selectPod(restorePod as unknown as Pod) === null) &&
-          !copyOfAnchor(obj, ns, opts)
+          !copyOfAnchor(obj, ns, opts) &&
+          !recordedMember(obj, ns, opts)
         ) {
           refuse('create', kind, ns, obj.metadata.name, `anchor for ${forPod}, which is not a selected restore pod`);
         }
