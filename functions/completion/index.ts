@@ -3,9 +3,11 @@ import { InvalidEventError } from '../core/errors.ts';
 import type { CloudEvent } from '../core/http/cloudevent.ts';
 import type { FunctionDef } from '../core/http/function.ts';
 import { dataOf } from '../core/http/function.ts';
-import type { RestoreData } from '../core/restore/events.ts';
+import type { AnchorLostData, RestoreData } from '../core/restore/events.ts';
 import { API_TYPES, EventType, ResourceDataSchema, podEnded, replyEvent, stateType } from '../core/restore/events.ts';
+import { judgeAnchorLoss } from '../core/restore/anchor-loss.ts';
 import { isNews, judgeObject } from '../core/restore/judge.ts';
+import { keys } from '../core/restore/keys.ts';
 
 export const NAME = 'completion';
 
@@ -26,6 +28,11 @@ export function outcomeCloudEvent(fn: string, d: RestoreData, time: Date): Cloud
   return replyEvent(fn, stateType(d.state), subject, idParts, d, time);
 }
 
+/** An anchor's loss, once per anchor (its uid): a repeat is droppable. */
+export function anchorLostEvent(fn: string, d: AnchorLostData, time: Date): CloudEvent {
+  return replyEvent(fn, EventType.anchorLost, `${d.namespace}/${d.anchor}`, [d.anchorUid ?? d.anchor, 'lost'], d, time);
+}
+
 /**
  * completion: what happened, as a function of the event alone (no API call).
  * Irrelevant objects leave on the fast path: their labels are read before anything is validated.
@@ -44,6 +51,14 @@ export const completion: FunctionDef<Deps> = {
         hint: 'select only Pods and Jobs in the ApiServerSource (eventing/apiserversource.yaml)',
       });
     }
+    const deleted = event.type === EventType.apiDelete;
+    // Our own anchors (their own ApiServerSource entry): only a loss Kubernetes caused is news, judged
+    // from the event alone, so an anchor's creation, start and release end here with no request.
+    if (raw.kind === 'Pod' && raw.metadata?.labels?.[keys(deps.config.RG_DOMAIN).anchorFor] !== undefined) {
+      const anchor = dataOf(ResourceDataSchema, event);
+      const lost = anchor.kind === 'Pod' ? judgeAnchorLoss(anchor, deleted, deps.config.RG_DOMAIN) : null;
+      return lost ? anchorLostEvent(NAME, lost, deps.clock()) : null;
+    }
     // Fast path: most Pod updates in a cluster are not restores.
     const tmpl = (raw as { spec?: { template?: { metadata?: { labels?: Record<string, string> } } } }).spec?.template
       ?.metadata?.labels;
@@ -52,7 +67,6 @@ export const completion: FunctionDef<Deps> = {
 
     const obj = dataOf(ResourceDataSchema, event);
     const time = event.time ? new Date(event.time) : deps.clock();
-    const deleted = event.type === EventType.apiDelete;
     const decided = judgeObject(obj, deps, deleted, Number.isNaN(time.getTime()) ? deps.clock() : time);
     // Only news goes on: a repeat the object itself shows handled ends here, with no request.
     return decided && isNews(obj, decided, deleted) ? outcomeCloudEvent(NAME, decided, deps.clock()) : null;

@@ -62,6 +62,19 @@ export const ConfigSchema = z.object({
   RG_ANCHOR_MEMORY: z._default(quantity, '8Mi'),
   // A Kubernetes Event (AnchorCreated) on the restore's Job (KubeBlocks: its Restore) for each anchor made.
   RG_ANCHOR_EVENTS: bool(true),
+  // The anchors' PriorityClass; empty: the restore pod's own (README, Configuration: why set one).
+  RG_ANCHOR_PRIORITY_CLASS: z._default(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+          'expected the name of a PriorityClass (a DNS subdomain) or nothing',
+        ),
+        z.maxLength(253),
+      ),
+    '',
+  ),
   RG_NON_RETRYABLE_EXIT_CODES: z.pipe(
     list('126,127'),
     z.array(

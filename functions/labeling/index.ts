@@ -6,8 +6,9 @@ import { anchorReads, ensureAnchor, getJob, handOver } from '../core/restore/anc
 import { keys } from '../core/restore/keys.ts';
 import { admitNext, templateGated } from '../core/restore/gate.ts';
 import type { RestoreData } from '../core/restore/events.ts';
-import { EventType, RestoreDataSchema, podEnded, replyEvent } from '../core/restore/events.ts';
+import { AnchorLostDataSchema, EventType, RestoreDataSchema, podEnded, replyEvent } from '../core/restore/events.ts';
 import { record } from './record.ts';
+import { repairAnchor } from './repair.ts';
 
 export const NAME = 'labeling';
 export function recordedEvent(d: RestoreData, now: Date): ReturnType<typeof replyEvent> {
@@ -25,8 +26,22 @@ export function recordedEvent(d: RestoreData, now: Date): ReturnType<typeof repl
 /** labeling: make the state durable and visible to the scheduler. */
 export const labeling: FunctionDef<Deps> = {
   name: NAME,
-  types: [EventType.gated, EventType.pending, EventType.placed, EventType.succeeded, EventType.failed],
+  types: [
+    EventType.gated,
+    EventType.pending,
+    EventType.placed,
+    EventType.succeeded,
+    EventType.failed,
+    EventType.anchorLost,
+  ],
   async handle(event, deps) {
+    if (event.type === EventType.anchorLost) {
+      // An anchor Kubernetes took away (or that ended) while its group may need it: repaired within
+      // seconds instead of on the next ping.
+      const lost = dataOf(AnchorLostDataSchema, event);
+      await deps.memory.once(`${NAME}:${event.id}`, async () => repairAnchor(deps, await deps.cluster(), lost), null);
+      return null;
+    }
     const d = dataOf(RestoreDataSchema, event);
     // A running pod repeats its outcome with every status update. An exact repeat (same outcome,
     // same pod phase) was recorded and answered already: say nothing, so release is not run again.

@@ -67,6 +67,17 @@ test('placed: an anchor on the same node repelling what the pod repels but its o
   ]);
 });
 
+test("placed: RG_ANCHOR_PRIORITY_CLASS gives anchors their own PriorityClass instead of the restore pod's", async () => {
+  const h = harness({ RG_ANCHOR_PRIORITY_CLASS: 'restore-anchors' });
+  const pod = restorePod({ restore: 'running', phase: 'Pending' });
+  assert.is(pod.spec.priorityClassName, 'high', "the restore pod's own class, which anchors take by default");
+  await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
+  const r = await chain(h, pod);
+  assert.is(r.labeling.status, 202, r.labeling.text);
+  const anchor = await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor');
+  assert.is((anchor!.spec as Record<string, any>).priorityClassName, 'restore-anchors');
+});
+
 test('placed: the Restore owns the anchor as controller when it exists (KubeBlocks)', async () => {
   const h = harness();
   const pod = restorePod({ phase: 'Pending' });

@@ -297,6 +297,36 @@ test('a converged sweep repeats nothing: no write, no Event once they expired, e
   assert.is(await metric(), 1, 'still once');
 });
 
+test('a finished member whose pod is gone (release deleted it) keeps its footprint: its anchor is renewed while the group is in flight', async () => {
+  const h = harness();
+  await h.seed(
+    restorePod({ name: 'r-0', job: 'restore-0', node: 'node-0', claims: ['d0'] }),
+    restorePod({ name: 'r-1', job: 'restore-1', node: 'node-1', claims: ['d1'] }),
+    restoreJob({ name: 'restore-0', claims: ['d0'] }),
+    restoreJob({ name: 'restore-1', claims: ['d1'] }),
+    pvc('d0'),
+    pvc('d1'),
+    {
+      apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
+      kind: 'Restore',
+      metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
+      status: { phase: 'Running' },
+    },
+  );
+  await h.post('/resync', ping());
+  // r-0 is gone (its restore finished and release deleted it); only its anchor holds its node
+  await h.cluster.delete('Pod', 'db', 'r-0', {});
+  h.advance(6 * 60_000);
+  const refusedBefore = h.server.deps.metrics.refused.get({ verb: 'create', kind: 'Pod' }) ?? 0;
+  await h.post('/resync', ping());
+  const names = (await h.cluster.list('Pod', 'db', 'restoreguard.dev/anchor-for')).map((a) => a.metadata.name).sort();
+  assert.equal(names, ['r-0-anchor-1', 'r-1-anchor-1'], "the gone member's anchor renewed like the running one's");
+  const copy = (await h.cluster.get('Pod', 'db', 'r-0-anchor-1'))!;
+  assert.is((copy.spec as any).nodeName, 'node-0');
+  assert.is(copy.metadata.annotations!['restoreguard.dev/anchor-for-uid'], 'uid-r-0');
+  assert.is(h.server.deps.metrics.refused.get({ verb: 'create', kind: 'Pod' }) ?? 0, refusedBefore, 'no write refused');
+});
+
 test('anchors are leases: a sweep renews one past half its lease, and replaces one that ended, while the group is in flight; a new generation first, then the old one goes', async () => {
   const h = harness();
   const restore = {

@@ -73,6 +73,9 @@ test('bounds are enforced', () => {
   assert.throws(() => loadConfig({ RG_RETRY_MAX_ATTEMPTS: '0' }), /RG_RETRY_MAX_ATTEMPTS/);
   assert.throws(() => loadConfig({ RG_ANCHOR_DEADLINE_SECONDS: '5' }), /RG_ANCHOR_DEADLINE_SECONDS/);
   assert.throws(() => loadConfig({ RG_RETRY_JITTER: '2' }), /RG_RETRY_JITTER/);
+  assert.throws(() => loadConfig({ RG_ANCHOR_PRIORITY_CLASS: 'High Priority' }), /RG_ANCHOR_PRIORITY_CLASS/);
+  assert.is(loadConfig({ RG_ANCHOR_PRIORITY_CLASS: 'restore-anchors' }).RG_ANCHOR_PRIORITY_CLASS, 'restore-anchors');
+  assert.is(loadConfig({}).RG_ANCHOR_PRIORITY_CLASS, '', "default: the restore pod's own class");
 });
 
 test("every setting is in README's Configuration table", async () => {

@@ -99,6 +99,71 @@ test('writes to objects that are not restore objects or our anchors are refused'
   assert.equal(inner.writes, []);
 });
 
+test('an anchor for a restore pod that is gone is created only as a copy of a live anchor of ours standing for the same pod', async () => {
+  const { g, inner } = await setup();
+  const anchor = (name: string, uid: string, group = 'g'): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'db',
+      labels: { 'restoreguard.dev/anchor-for': 'gone-0', 'restoreguard.dev/group': group },
+      annotations: { 'restoreguard.dev/anchor-for-uid': uid, 'restoreguard.dev/anchor-for-pod': 'gone-0' },
+    },
+  });
+  const old = anchor('gone-0-anchor', 'uid-gone');
+  // no witness, or one that is not the same pod's anchor (another uid, another group, not an anchor)
+  await refused(g.create('Pod', 'db', anchor('gone-0-anchor-1', 'uid-gone')), /not a selected restore pod/);
+  await refused(
+    g.create('Pod', 'db', anchor('gone-0-anchor-1', 'uid-gone'), { witness: [anchor('gone-0-anchor', 'uid-other')] }),
+    /not a selected restore pod/,
+  );
+  await refused(
+    g.create('Pod', 'db', anchor('gone-0-anchor-1', 'uid-gone', 'h'), { witness: [old] }),
+    /not a selected restore pod/,
+  );
+  const notAnchor = anchor('gone-0-anchor', 'uid-gone');
+  delete notAnchor.metadata.labels!['restoreguard.dev/anchor-for'];
+  await refused(
+    g.create('Pod', 'db', anchor('gone-0-anchor-1', 'uid-gone'), { witness: [notAnchor] }),
+    /not a selected restore pod/,
+  );
+  assert.equal(inner.writes, []);
+  // the next generation of a live anchor of that pod (a lease renewal)
+  const r = await g.create('Pod', 'db', anchor('gone-0-anchor-1', 'uid-gone'), { witness: [old] });
+  assert.ok(r.created);
+});
+
+test('an anchor for a finished member whose pod is gone is created only with a selected Job whose history records that pod as succeeded on that node', async () => {
+  const { g, inner } = await setup();
+  const anchor = (node: string): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'gone-0-anchor',
+      namespace: 'db',
+      labels: { 'restoreguard.dev/anchor-for': 'gone-0', 'restoreguard.dev/group': 'mysql-restore' },
+      annotations: { 'restoreguard.dev/anchor-for-uid': 'uid-gone', 'restoreguard.dev/anchor-for-pod': 'gone-0' },
+    },
+    spec: { nodeName: node },
+  });
+  const job = (state: string, node = 'node-1'): KubeObject => {
+    const j = restoreJob() as unknown as KubeObject;
+    j.metadata.annotations = {
+      'restoreguard.dev/history': JSON.stringify([{ pod: 'gone-0', uid: 'uid-gone', scope: 'pod', state, node }]),
+    };
+    return j;
+  };
+  await refused(g.create('Pod', 'db', anchor('node-1'), { witness: [job('failed')] }), /not a selected restore pod/);
+  await refused(g.create('Pod', 'db', anchor('node-2'), { witness: [job('succeeded')] }), /not a selected restore pod/);
+  const stranger = job('succeeded');
+  stranger.metadata.labels = {};
+  (stranger.spec as any).template.metadata.labels = { app: 'web' };
+  await refused(g.create('Pod', 'db', anchor('node-1'), { witness: [stranger] }), /not a selected restore pod/);
+  assert.equal(inner.writes, []);
+  assert.ok((await g.create('Pod', 'db', anchor('node-1'), { witness: [job('succeeded')] })).created);
+});
+
 test('deletes carry the live uid as a precondition', async () => {
   const { g, inner } = await setup();
   assert.is(await g.delete('Pod', 'db', 'restore-0-abcde'), true);

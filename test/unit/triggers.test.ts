@@ -33,6 +33,7 @@ const DESIGN: Record<string, string[]> = {
   [EventType.placed]: ['/labeling'],
   [EventType.succeeded]: ['/labeling'],
   [EventType.failed]: ['/labeling', '/retry'],
+  [EventType.anchorLost]: ['/labeling'],
   [EventType.recorded]: ['/release'],
   [EventType.retryExhausted]: ['/release'],
   [EventType.retrySkipped]: ['/release'],

@@ -4,11 +4,12 @@ import type { Deps } from '../deps.ts';
 import { KB, keys } from './keys.ts';
 import type { Keys } from './keys.ts';
 import type { ProfileName } from './selection.ts';
-import type { KubeObject, LabelSelector, OwnerReference, Pod, PodAffinityTerm, PodSpec } from '../kube/objects.ts';
+import type { Job, KubeObject, LabelSelector, OwnerReference, Pod, PodAffinityTerm, PodSpec } from '../kube/objects.ts';
 import { annotationsOf, isControllerLabel, labelsOf } from '../kube/objects.ts';
 import { childName, labelValueFor, stableHash } from '../kube/names.ts';
 import type { Selection } from './selection.ts';
-import { historyState } from './records.ts';
+import { historyState, readHistory } from './records.ts';
+import type { HistoryEntry } from './records.ts';
 import { judgeContext, judgePod } from './judge.ts';
 import { fitToLimits } from './admission.ts';
 import { tell } from './kube-events.ts';
@@ -284,7 +285,8 @@ export async function renewAnchor(
     },
     spec,
   };
-  const r = await cluster.create('Pod', ns, copy);
+  // The old anchor (just listed) stands for the restore pod in the write guard: a finished member's pod is gone.
+  const r = await cluster.create('Pod', ns, copy, { witness: [old] });
   await cluster.delete('Pod', ns, old.metadata.name, { uid: old.metadata.uid ?? '', witness: [old] });
   deps.log.info('anchor renewed', { namespace: ns, pod, from: old.metadata.name, to: copy.metadata.name });
   return r.created ? copy.metadata.name : null;
@@ -316,15 +318,20 @@ export function anchorOwner(groupOwner: KubeObject | null, job: KubeObject | nul
 
 /**
  * An anchor pod: bound to the restore pod's node (never scheduled), zero-ish explicit requests,
- * restricted security context, a hard deadline, the pod's tolerations and priority class.
- * Null when the pod has no inter-pod rules whose selectors it would satisfy.
+ * restricted security context, a hard deadline, the pod's tolerations, and the pod's priority class
+ * unless RG_ANCHOR_PRIORITY_CLASS names one for anchors. Null when the pod has no inter-pod rules whose selectors it would satisfy.
  */
 export function buildAnchor(
   pod: Pod,
   sel: Selection,
   cfg: Pick<
     Config,
-    'RG_DOMAIN' | 'RG_ANCHOR_IMAGE' | 'RG_ANCHOR_DEADLINE_SECONDS' | 'RG_ANCHOR_CPU' | 'RG_ANCHOR_MEMORY'
+    | 'RG_DOMAIN'
+    | 'RG_ANCHOR_IMAGE'
+    | 'RG_ANCHOR_DEADLINE_SECONDS'
+    | 'RG_ANCHOR_CPU'
+    | 'RG_ANCHOR_MEMORY'
+    | 'RG_ANCHOR_PRIORITY_CLASS'
   >,
   owners: OwnerReference[],
 ): KubeObject | null {
@@ -335,7 +342,9 @@ export function buildAnchor(
   const antiAffinity = anchorAntiAffinity(pod, cfg.RG_DOMAIN);
   const k = keys(cfg.RG_DOMAIN);
   const size = annotationsOf(pod)[k.groupSize];
+  const job = labelsOf(pod)['batch.kubernetes.io/job-name'] ?? labelsOf(pod)['job-name'];
   const resources = { cpu: cfg.RG_ANCHOR_CPU, memory: cfg.RG_ANCHOR_MEMORY };
+  const priorityClassName = cfg.RG_ANCHOR_PRIORITY_CLASS || pod.spec.priorityClassName;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -347,6 +356,7 @@ export function buildAnchor(
         [k.anchorUid]: pod.metadata.uid ?? '',
         [k.anchorPod]: pod.metadata.name,
         [k.profile]: sel.profile,
+        ...(job ? { [k.anchorJob]: job } : {}),
         ...(size ? { [k.groupSize]: size } : {}),
       },
       ...(owners.length ? { ownerReferences: owners } : {}),
@@ -359,7 +369,7 @@ export function buildAnchor(
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       ...(pod.spec.tolerations?.length ? { tolerations: pod.spec.tolerations } : {}),
-      ...(pod.spec.priorityClassName ? { priorityClassName: pod.spec.priorityClassName } : {}),
+      ...(priorityClassName ? { priorityClassName } : {}),
       ...(antiAffinity ? { affinity: { podAntiAffinity: antiAffinity } } : {}),
       securityContext: {
         runAsNonRoot: true,
@@ -639,4 +649,83 @@ export async function failureRecorded(
   if (!job || !uid) return false;
   const j = await cluster.get('Job', namespace, job);
   return historyState(j?.metadata.annotations?.[k.history], uid) === 'failed';
+}
+
+/**
+ * A finished member's restore pod as what outlives it says it was (the pod itself is gone: release
+ * deletes it once recorded): its name, uid and node from its Job's history, which labeling wrote from
+ * the live pod; its labels and scheduling rules from the Job's pod template, with the label the Job
+ * controller adds (the member of a Job's pods is the Job). Null when the record names no pod or node.
+ */
+export function recordedPod(job: Job, entry: HistoryEntry): Pod | null {
+  if (!entry.pod || !entry.uid || !entry.node || !job.metadata.namespace) return null;
+  const tmpl = job.spec.template;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: entry.pod,
+      namespace: job.metadata.namespace,
+      uid: entry.uid,
+      labels: { ...(tmpl.metadata?.labels ?? {}), 'batch.kubernetes.io/job-name': job.metadata.name },
+      annotations: { ...(tmpl.metadata?.annotations ?? {}) },
+    },
+    spec: { ...tmpl.spec, nodeName: entry.node },
+    status: { phase: 'Succeeded' },
+  };
+}
+
+/** The pods a Job's history records as succeeded (the last word on each uid), newest record per pod. */
+export function succeededMembers(job: Job, k: Keys): HistoryEntry[] {
+  const entries = readHistory(annotationsOf(job)[k.history]).filter((e) => e.scope === 'pod' && e.uid);
+  const last = new Map<string, HistoryEntry>();
+  for (const e of entries) last.set(e.uid!, e);
+  return [...last.values()].filter((e) => e.state === 'succeeded');
+}
+
+/**
+ * Re-anchors a finished member from its record while its group is in flight (the caller knows it
+ * is): its anchor was preempted, evicted, drained or lost with its lease, and its pod is gone, so
+ * ensureAnchor has nothing to build from. The anchor is rebuilt from the Job (recordedPod) on the
+ * recorded node, the next generation when the name is taken; ended anchors of that pod go once it
+ * exists. `anchors`: the anchors standing for a pod of that name, as the caller listed them.
+ */
+export async function reanchorFromRecord(
+  deps: Deps,
+  cluster: Cluster,
+  job: Job,
+  entry: HistoryEntry,
+  sel: Selection,
+  anchors: KubeObject[],
+): Promise<AnchorResult> {
+  const k = keys(deps.config.RG_DOMAIN);
+  const pod = recordedPod(job, entry);
+  if (!pod) return 'skipped';
+  const mine = anchors.filter((a) => a.metadata.annotations?.[k.anchorUid] === entry.uid);
+  if (mine.some(holding)) return 'exists';
+  const restore = sel.profile === 'kubeblocks' ? await cluster.get('Restore', sel.namespace, sel.group) : null;
+  const asJob = job as unknown as KubeObject;
+  const anchor = buildAnchor(pod, sel, deps.config, anchorOwner(groupOwner(restore, asJob), asJob));
+  if (!anchor) return 'not-needed';
+  const gen = nextGeneration(anchors, k);
+  if (gen > 0) {
+    anchor.metadata.name = anchorName(pod.metadata.name, gen);
+    anchor.metadata.annotations = { ...anchor.metadata.annotations, [k.generation]: String(gen) };
+  }
+  // The Job, read just now, stands for the gone pod in the write guard: its history records it.
+  const r = await cluster.create('Pod', sel.namespace, anchor, { witness: [asJob] });
+  for (const old of mine)
+    await cluster.delete('Pod', sel.namespace, old.metadata.name, { uid: old.metadata.uid ?? '', witness: [old] });
+  if (r.created) {
+    deps.metrics.anchorsCreated.inc();
+    deps.log.info("anchor recreated from its member's record", {
+      namespace: sel.namespace,
+      group: sel.group,
+      pod: pod.metadata.name,
+      job: job.metadata.name,
+      anchor: anchor.metadata.name,
+      node: entry.node,
+    });
+  }
+  return r.created ? 'created' : 'exists';
 }

@@ -20,6 +20,7 @@ export const EventType = {
   retryScheduled: 'dev.restoreguard.retry.scheduled',
   retryExhausted: 'dev.restoreguard.retry.exhausted',
   retrySkipped: 'dev.restoreguard.retry.skipped',
+  anchorLost: 'dev.restoreguard.anchor.lost',
 } as const;
 
 export const API_TYPES = [EventType.apiAdd, EventType.apiUpdate, EventType.apiDelete] as const;
@@ -87,6 +88,28 @@ export const GroupDataSchema = z.object({
   members: z.int(),
 });
 export type GroupData = z.infer<typeof GroupDataSchema>;
+
+/**
+ * dev.restoreguard.anchor.lost (completion, from an anchor's own event): Kubernetes took an anchor
+ * away (preempted, evicted, drained) or it ended (its lease, the kubelet) while it may still be
+ * needed. `pod`/`uid` name the restore pod it stands for; labeling judges the live objects.
+ */
+export const AnchorLostDataSchema = z.object({
+  namespace: namespaceName(),
+  group: groupName(),
+  profile: z.enum(['kubeblocks', 'generic']),
+  anchor: objectName(),
+  anchorUid: z.nullable(uidValue()),
+  pod: objectName(),
+  uid: uidValue(),
+  /** the restore pod's Job (the anchor's annotation), whose record re-anchors a member whose pod is gone */
+  job: z.optional(z.nullable(objectName())),
+  node: z.nullable(objectName()),
+  reason: ReasonSchema,
+  /** the anchor is gone (a delete event), else it still exists, ended */
+  deleted: z.boolean(),
+});
+export type AnchorLostData = z.infer<typeof AnchorLostDataSchema>;
 
 export const RetryDataSchema = z.extend(RestoreDataSchema, {
   retryJob: z.nullable(objectName()),

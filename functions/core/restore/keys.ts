@@ -10,6 +10,8 @@ export function keys(domain: string) {
     anchorUid: `${domain}/anchor-for-uid`,
     /** The full name of the pod an anchor stands for (the label holds a shortened one past 63 characters). */
     anchorPod: `${domain}/anchor-for-pod`,
+    /** On anchors: the restore pod's Job, whose record re-anchors the member once its pod is gone. */
+    anchorJob: `${domain}/anchor-for-job`,
     profile: `${domain}/profile`,
     retry: `${domain}/retry`,
     attempt: `${domain}/attempt`,

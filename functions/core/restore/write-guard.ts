@@ -9,6 +9,7 @@ import { labelValueFor } from '../kube/names.ts';
 import type { Selector } from './selection.ts';
 import { restoreClaims } from './selection.ts';
 import { restoreClaimsOfRestore } from './kubeblocks.ts';
+import { readHistory } from './records.ts';
 
 /**
  * The write guard (README, Guarantees): every write checks again, on the live object, that its target is a
@@ -66,6 +67,40 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     const removed = foreignRemovals(patch);
     if (removed.length && !(kind === 'Pod' && selector.isAnchor(live)))
       refuse('patch', kind, ns, name, `only anchors may lose labels that are not ours (${removed.join(', ')})`);
+  };
+  /**
+   * A new generation of one of our anchors (a lease renewal, a repair): the caller's copy of the
+   * anchor it replaces (read just now) stands for the same restore pod (name and uid) in the same
+   * group. The restore pod itself is usually gone by then: release deletes a finished member's pod,
+   * and its anchor is what holds its footprint while the group is in flight.
+   */
+  const copyOfAnchor = (obj: KubeObject, ns: string, opts?: WriteOptions): boolean => {
+    const same = (o: KubeObject) =>
+      selector.isAnchor(o) &&
+      (o.metadata.namespace ?? ns) === ns &&
+      o.metadata.name !== obj.metadata.name &&
+      o.metadata.labels?.[k.anchorFor] === obj.metadata.labels?.[k.anchorFor] &&
+      o.metadata.labels?.[k.group] === obj.metadata.labels?.[k.group] &&
+      !!o.metadata.annotations?.[k.anchorUid] &&
+      o.metadata.annotations?.[k.anchorUid] === obj.metadata.annotations?.[k.anchorUid] &&
+      (o.metadata.annotations?.[k.anchorPod] ?? null) === (obj.metadata.annotations?.[k.anchorPod] ?? null);
+    return (opts?.witness ?? []).some((o) => o.kind === 'Pod' && same(o));
+  };
+  /**
+   * An anchor for a finished member whose pod is gone, re-anchored from its record: the caller's copy
+   * of a selected restore Job (read just now) whose history records that pod (name and uid) as
+   * succeeded on the anchor's node.
+   */
+  const recordedMember = (obj: KubeObject, ns: string, opts?: WriteOptions): boolean => {
+    const uid = obj.metadata.annotations?.[k.anchorUid];
+    const pod = obj.metadata.annotations?.[k.anchorPod];
+    const node = (obj.spec as { nodeName?: string } | undefined)?.nodeName;
+    if (!uid || !pod || !node) return false;
+    return (opts?.witness ?? []).some((o) => {
+      if (o.kind !== 'Job' || (o.metadata.namespace ?? ns) !== ns || !isOurs('Job', o)) return false;
+      const last = readHistory(o.metadata.annotations?.[k.history]).findLast((e) => e.scope === 'pod' && e.uid === uid);
+      return last?.state === 'succeeded' && last.pod === pod && last.node === node;
+    });
   };
   /** Labels a patch takes off that are not ours: allowed on our anchors only. */
   const foreignRemovals = (patch: Record<string, unknown>): string[] => {
@@ -138,7 +173,11 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
         if (!forPod || !label || !obj.metadata.labels?.[k.group])
           refuse('create', kind, ns, obj.metadata.name, 'only anchor pods may be created');
         const restorePod = await lookup('Pod', ns, forPod!, opts);
-        if (!restorePod || selector.selectPod(restorePod as unknown as Pod) === null) {
+        if (
+          (!restorePod || selector.selectPod(restorePod as unknown as Pod) === null) &&
+          !copyOfAnchor(obj, ns, opts) &&
+          !recordedMember(obj, ns, opts)
+        ) {
           refuse('create', kind, ns, obj.metadata.name, `anchor for ${forPod}, which is not a selected restore pod`);
         }
         if (label !== labelValueFor(forPod!))
