@@ -10,9 +10,17 @@ import { KB, keys } from '../core/restore/keys.ts';
 import type { Keys } from '../core/restore/keys.ts';
 import { templateGated } from '../core/restore/gate.ts';
 import { restoreClaimsOfRestore, stopAnnotations } from '../core/restore/kubeblocks.ts';
-import { RETRY_VERDICTS, hasRecord, historyState, parseOutcome, recordedOn } from '../core/restore/records.ts';
+import {
+  RETRY_VERDICTS,
+  hasRecord,
+  historyState,
+  parseOutcome,
+  readHistory,
+  recordedOn,
+} from '../core/restore/records.ts';
 import { tell } from '../core/restore/kube-events.ts';
 import { judgeObject } from '../core/restore/judge.ts';
+import { liveFailures } from '../core/restore/job-pods.ts';
 import type { Selection } from '../core/restore/selection.ts';
 import { restoreClaims, restoreContainerNames } from '../core/restore/selection.ts';
 import {
@@ -109,6 +117,33 @@ function liveOutcome(
     }
   }
   return told;
+}
+
+/**
+ * A Job's failure judged from the Job alone says retryable unless its history names a pod failure
+ * (BackoffLimitExceeded is worth another attempt). The Job controller marks the Job Failed as its
+ * pod fails, so the Job's event may come before the pod's record: then the Job's pods still in the
+ * cluster decide, as completion would judge them (an exit code 127 is not retryable, whatever the
+ * Job's reason). One list, only on that path.
+ */
+async function withLivePodFailure(
+  deps: Deps,
+  cluster: Cluster,
+  k: Keys,
+  job: KubeObject,
+  d: RestoreData,
+): Promise<RestoreData> {
+  if (d.scope !== 'job' || d.state !== 'failed') return d;
+  if (readHistory(annotationsOf(job)[k.history]).some((e) => e.scope === 'pod' && e.state === 'failed')) return d;
+  const last = (await liveFailures(deps, cluster, job)).at(-1);
+  if (!last) return d;
+  return {
+    ...d,
+    retryable: d.retryable && last.retryable,
+    exitCode: d.exitCode ?? last.exitCode,
+    pod: d.pod ?? last.pod,
+    node: d.node ?? last.node,
+  };
 }
 
 /** How long after a record its Kubernetes Event is still (re)created when missing. */
@@ -216,7 +251,7 @@ export async function record(deps: Deps, cluster: Cluster, told: RestoreData): P
   // The live object decides what is recorded (README, Security): the event only says where to look.
   const decided = liveOutcome(deps, k, told, livePod, parsedJob && job ? parsedJob : null, now);
   if (!decided) return result;
-  d = decided;
+  d = job ? await withLivePodFailure(deps, cluster, k, job, decided) : decided;
   result.data = d;
 
   // Anchor first, so a finished pod is never invisible while its siblings still schedule; then the

@@ -6,10 +6,10 @@ import { deleteAnchorFor, failureRecorded } from '../core/restore/anchors.ts';
 import type { RestoreData, RetryData } from '../core/restore/events.ts';
 import { EventType } from '../core/restore/events.ts';
 import { judgeObject } from '../core/restore/judge.ts';
+import { liveFailures } from '../core/restore/job-pods.ts';
 import { keys } from '../core/restore/keys.ts';
 import { earlyStop } from '../core/restore/kubeblocks.ts';
 import { tell } from '../core/restore/kube-events.ts';
-import type { PodFailure } from './plan.ts';
 import { buildRetryJob, decideRetry } from './plan.ts';
 
 /** Are the pod template's volumes already bound to a node (local volumes)? Then no node avoidance. */
@@ -19,20 +19,6 @@ async function volumesBound(cluster: Cluster, namespace: string, claims: string[
     if (pvc?.metadata.annotations?.['volume.kubernetes.io/selected-node']) return true;
   }
   return false;
-}
-
-/** Failures of the Job's pods still in the cluster, judged as completion would (their records may lag). */
-async function liveFailures(deps: Deps, cluster: Cluster, job: Job): Promise<PodFailure[]> {
-  const uid = job.metadata.uid;
-  if (!uid) return [];
-  const pods = await cluster.list('Pod', job.metadata.namespace ?? '', `batch.kubernetes.io/controller-uid=${uid}`);
-  const out: PodFailure[] = [];
-  for (const p of pods) {
-    const d = judgeObject(readPod(p)!, deps, false, deps.clock());
-    if (d?.state === 'failed')
-      out.push({ node: d.node, reason: d.reason, finishedAt: d.finishedAt, retryable: d.retryable });
-  }
-  return out.sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''));
 }
 
 export interface RetryOutcome {

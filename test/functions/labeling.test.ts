@@ -377,6 +377,25 @@ test("a write landing between labeling's read of the Job and its patch: no histo
   assert.is(JSON.parse(job.metadata.annotations![OUTCOME]!).uid, pod.metadata.uid, 'the record itself is written');
 });
 
+test("a Job that failed before its pod's failure reached its history: its live pod decides whether it is retryable", async () => {
+  // The Job controller marks the Job Failed (BackoffLimitExceeded) as the pod fails: the Job's event
+  // can reach labeling before the pod's, and judged alone it looks retryable (BackoffLimitExceeded).
+  const h = harness();
+  const pod = restorePod({ restore: { exit: 127 } });
+  const job = restoreJob({ condition: { type: 'Failed', reason: 'BackoffLimitExceeded' } });
+  await h.seed(pod, job, pvc('data-mysql-0'));
+  const c = await h.post('/completion', apiEvent(job));
+  assert.is(c.reply?.type, EventType.failed, c.text);
+  assert.is(c.reply!.data.retryable, true, 'the Job judged alone');
+  const r = await h.post('/labeling', restoreEvent(EventType.failed, c.reply!.data));
+  assert.is(r.status, 200, r.text);
+  const outcome = JSON.parse((await h.cluster.get('Job', 'db', 'restore-0'))!.metadata.annotations![OUTCOME]!);
+  assert.is(outcome.scope, 'job');
+  assert.is(outcome.retryable, false, 'exit code 127 is not retryable');
+  assert.is(outcome.exitCode, 127);
+  assert.is(r.reply?.data.retryable, false, 'the answer (to retry) says so too');
+});
+
 test("an event whose group or profile is not the live Job's answers 422 and writes nothing", async () => {
   const h = harness();
   const job = restoreJob({

@@ -77,6 +77,7 @@ export function restorePod(o: PodOpts = {}): Pod {
         'app.kubernetes.io/instance': 'mysql',
         'batch.kubernetes.io/job-name': job,
         'job-name': job,
+        'batch.kubernetes.io/controller-uid': `uid-${job}`,
         'controller-uid': `uid-${job}`,
         ...groupLabels,
         ...o.labels,
