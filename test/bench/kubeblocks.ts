@@ -53,6 +53,7 @@ import {
   share,
   sharedNodes,
   summarize,
+  workloadWaitTable,
   type Row,
 } from './table.ts';
 
@@ -720,27 +721,7 @@ export function kbFigure8(cells: KbCellResult[]): { rows: Row[]; detail: string 
         : {}),
     },
   ];
-  const detail = markdownTable(
-    [
-      'cell',
-      'guard p50',
-      'guard p99',
-      'KubeBlocks alone p50',
-      'KubeBlocks alone p99',
-      'groups skipped (guard / alone)',
-    ],
-    cells.map((c) => {
-      const w = (a: KbArm) => summarize(c.arms[a].flatMap((x) => x.workloadWaitMs ?? []));
-      return [
-        c.label,
-        fmtMs(w('guard').p50),
-        fmtMs(w('guard').p99),
-        fmtMs(w('kubeblocks').p50),
-        fmtMs(w('kubeblocks').p99),
-        `${c.arms.guard.filter((x) => x.workloadSkipped).length} / ${c.arms.kubeblocks.filter((x) => x.workloadSkipped).length}`,
-      ];
-    }),
-  );
+  const detail = workloadWaitTable(cells, 'guard', 'kubeblocks', 'KubeBlocks alone', 'alone');
   return { rows, detail };
 }
 

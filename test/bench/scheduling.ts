@@ -25,6 +25,7 @@ import {
   ratioAtMost,
   share,
   summarize,
+  workloadWaitTable,
   type Row,
 } from './table.ts';
 
@@ -290,19 +291,6 @@ export function figure8(cells: CellResult[]): { rows: Row[]; detail: string } {
         : {}),
     },
   ];
-  const detail = markdownTable(
-    ['cell', 'guard p50', 'guard p99', 'sidecar p50', 'sidecar p99', 'groups skipped (guard / sidecar)'],
-    cells.map((c) => {
-      const w = (a: Arm) => summarize(c.arms[a].flatMap((x) => x.workloadWaitMs ?? []));
-      return [
-        c.label,
-        fmtMs(w('guard').p50),
-        fmtMs(w('guard').p99),
-        fmtMs(w('sidecar').p50),
-        fmtMs(w('sidecar').p99),
-        `${c.arms.guard.filter((x) => x.workloadSkipped).length} / ${c.arms.sidecar.filter((x) => x.workloadSkipped).length}`,
-      ];
-    }),
-  );
+  const detail = workloadWaitTable(cells, 'guard', 'sidecar', 'sidecar');
   return { rows, detail };
 }

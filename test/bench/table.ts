@@ -355,3 +355,35 @@ export function setsApart(pods: readonly (PlacedPod & { ok: boolean })[]): { tog
   }
   return { together, apart };
 }
+
+/** A group's workload figures (figure 8): waits per pod, or why the workload was not run. */
+export interface WorkloadOf {
+  workloadWaitMs: number[] | null;
+  workloadSkipped?: string;
+}
+
+/**
+ * Figure 8's detail table: per cell, the workload wait p50/p99 with restore-guard and with the
+ * baseline arm, and the groups skipped in each. Pure.
+ */
+export function workloadWaitTable<A extends string>(
+  cells: readonly { label: string; arms: Record<A, readonly WorkloadOf[]> }[],
+  guard: A,
+  base: A,
+  baseName: string,
+  skippedName = baseName,
+): string {
+  const w = (c: (typeof cells)[number], a: A) => summarize(c.arms[a].flatMap((x) => x.workloadWaitMs ?? []));
+  const skipped = (c: (typeof cells)[number], a: A) => c.arms[a].filter((x) => x.workloadSkipped).length;
+  return markdownTable(
+    ['cell', 'guard p50', 'guard p99', `${baseName} p50`, `${baseName} p99`, `groups skipped (guard / ${skippedName})`],
+    cells.map((c) => [
+      c.label,
+      fmtMs(w(c, guard).p50),
+      fmtMs(w(c, guard).p99),
+      fmtMs(w(c, base).p50),
+      fmtMs(w(c, base).p99),
+      `${skipped(c, guard)} / ${skipped(c, base)}`,
+    ]),
+  );
+}

@@ -3,6 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   all,
+  workloadWaitTable,
   atLeast,
   atMost,
   backupSetOf,
@@ -226,3 +227,27 @@ test("setsApart: a member's backup sets on different nodes, successful restores 
 });
 
 test.run();
+
+test('workloadWaitTable: per cell, both arms, skipped groups counted', () => {
+  const t = workloadWaitTable(
+    [
+      {
+        label: 'c1',
+        arms: {
+          guard: [
+            { workloadWaitMs: [100, 200, 300] },
+            { workloadWaitMs: null, workloadSkipped: 'members never placed' },
+          ],
+          alone: [{ workloadWaitMs: [50] }],
+        },
+      },
+    ],
+    'guard',
+    'alone',
+    'KubeBlocks alone',
+    'alone',
+  );
+  const lines = t.split('\n');
+  assert.match(lines[0]!, /KubeBlocks alone p50 .* groups skipped \(guard \/ alone\)/);
+  assert.match(lines[2]!, /^\| c1 \| 200 ms \| 300 ms \| 50 ms \| 50 ms \| 1 \/ 0 \|$/);
+});
