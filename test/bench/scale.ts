@@ -17,23 +17,21 @@
  * `npm run bench -- --only=10` (quick: 100 groups per cell) or `-- --only=10 --full` (the issue's
  * size: 50 nodes, 500 groups, 50 in flight). Figure 10 runs only when asked for by --only.
  */
-import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createLogger } from '../../functions/core/log.ts';
 import { createFront } from '../chaos/front.ts';
 import { createReplicas } from '../chaos/replicas.ts';
-import { nodeObject, readState, saKubeconfig, sleep, startAdapter } from '../rig/index.ts';
+import { addKwokNodes, replicaEnv, resyncPing } from '../chaos/topology.ts';
+import { readState, saKubeconfig, sleep, startAdapter } from '../rig/index.ts';
 import {
   EVENTING_DIR,
   FUNCTIONS_SA,
   L,
-  PING_SOURCE,
   RG_NAMESPACE,
   SOURCE_SA,
   applyRbac,
-  podNodeOptions,
   containerTerminatedAt,
   isGone,
   placement,
@@ -153,13 +151,7 @@ export async function runScaleCell(
   const extraNodes: string[] = [];
   const cleanups: (() => Promise<void>)[] = [];
   try {
-    for (let i = rig.nodes.length; i < cell.nodes; i++) {
-      const name = `${ns}-node-${i + 1}`;
-      extraNodes.push(name);
-      await kube.create('/api/v1/nodes', nodeObject(name, i));
-      const node = await kube.get(`/api/v1/nodes/${name}`);
-      if (node.spec?.taints?.length) await kube.patch(`/api/v1/nodes/${name}`, { spec: { taints: null } });
-    }
+    extraNodes.push(...(await addKwokNodes(kube, ns, rig.nodes.length, cell.nodes)));
     await applyRbac(kube);
     const saConfig = await saKubeconfig(RG_NAMESPACE, FUNCTIONS_SA);
     const sourceConfig = await saKubeconfig(RG_NAMESPACE, SOURCE_SA);
@@ -168,17 +160,7 @@ export async function runScaleCell(
       entry: path.join(ROOT, 'dist', 'server.js'),
       logDir: rig.logDir,
       tag: ns,
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: process.env.HOME ?? '/tmp',
-        KUBECONFIG: saConfig,
-        RG_NAMESPACES: ns,
-        LOG_LEVEL: 'warn',
-        // The front plays Knative's Broker without its OIDC tokens (test/integration/auth.test.ts tests RG_AUTH=oidc).
-        RG_AUTH: 'none',
-        // The pod's heap ceiling (func.yaml): the memory figure is the pod's, not an unlimited heap's.
-        ...podNodeOptions(),
-      },
+      env: replicaEnv(saConfig, ns, { LOG_LEVEL: 'warn' }),
     });
     cleanups.push(() => replicas.stopAll());
     for (let i = 0; i < cell.replicas; i++) await replicas.start(i);
@@ -232,15 +214,7 @@ export async function runScaleCell(
           if (Date.now() - started > opts.capMs) throw new Error(`group ${g.name} not done in ${opts.capMs} ms`);
           if (Date.now() >= nextPing) {
             nextPing += PING_MS;
-            front.publish({
-              specversion: '1.0',
-              id: randomUUID(),
-              type: 'dev.knative.sources.ping',
-              source: PING_SOURCE,
-              time: new Date().toISOString(),
-              datacontenttype: 'application/json',
-              data: { reason: 'resync' },
-            });
+            front.publish(resyncPing());
           }
           await chain.observer.next(500);
         }

@@ -16,7 +16,6 @@ import { randomUUID } from 'node:crypto';
 import {
   AUDIT_LOG,
   Kube,
-  nodeObject,
   readState,
   restartApiServer,
   saKubeconfig,
@@ -30,11 +29,9 @@ import {
   EVENTING_DIR,
   FUNCTIONS_SA,
   L,
-  PING_SOURCE,
   RG_NAMESPACE,
   SOURCE_SA,
   applyRbac,
-  podNodeOptions,
   sourceAdapterOptions,
   startChain,
   warmWithResync,
@@ -49,6 +46,7 @@ import { seededRandom } from '../../cli/replay/order.ts';
 import { createFront, type Front } from './front.ts';
 import { createFaultProxy, FAULT_KINDS, type FaultRates } from './proxy.ts';
 import { createReplicas } from './replicas.ts';
+import { addKwokNodes, replicaEnv, resyncPing } from './topology.ts';
 import { checkInvariants, jobTerminal, parseAudit, type CheckReport } from './invariants.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -295,13 +293,7 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
   const stopFlags = { stop: false };
   try {
     // -- nodes: the rig's five and more, as KWOK plays them
-    for (let i = rig.nodes.length; i < p.nodes; i++) {
-      const name = `${ns}-node-${i + 1}`; // the run's own: runs at the same time keep theirs
-      extraNodes.push(name);
-      await kube.create('/api/v1/nodes', nodeObject(name, i));
-      const node = await kube.get(`/api/v1/nodes/${name}`);
-      if (node.spec?.taints?.length) await kube.patch(`/api/v1/nodes/${name}`, { spec: { taints: null } });
-    }
+    extraNodes.push(...(await addKwokNodes(kube, ns, rig.nodes.length, p.nodes)));
     // -- identities and the proxy
     await applyRbac(kube);
     const saConfig = await saKubeconfig(RG_NAMESPACE, ns);
@@ -351,21 +343,13 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
       entry,
       logDir: rig.logDir,
       tag: ns,
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: process.env.HOME ?? '/tmp',
-        KUBECONFIG: replicaConfig,
-        RG_NAMESPACES: ns,
+      env: replicaEnv(replicaConfig, ns, {
         LOG_LEVEL: 'info',
-        // The front plays Knative's Broker without its OIDC tokens (test/integration/auth.test.ts tests RG_AUTH=oidc).
-        RG_AUTH: 'none',
-        // The pod's heap ceiling (func.yaml): the memory figure is the pod's, not an unlimited heap's.
-        ...podNodeOptions(),
         RG_RETRY_JOBS: 'true',
         RG_RETRY_BASE_MS: '500',
         RG_RETRY_MAX_MS: '2000',
         RG_ANCHOR_DEADLINE_SECONDS: '120',
-      },
+      }),
     });
     cleanups.push(() => replicas.stopAll());
     for (let i = 0; i < p.replicas; i++) await replicas.start(i);
@@ -418,16 +402,7 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     await adapter.ready;
 
     // -- resync pings and the RSS sampler
-    const ping = (): void =>
-      f.publish({
-        specversion: '1.0',
-        id: randomUUID(),
-        type: 'dev.knative.sources.ping',
-        source: PING_SOURCE,
-        time: new Date().toISOString(),
-        datacontenttype: 'application/json',
-        data: { reason: 'resync' },
-      });
+    const ping = (): void => f.publish(resyncPing());
     const loops = (async () => {
       let nextPing = Date.now() + p.pingMs;
       for (let i = 0; !stopFlags.stop && i < 100_000; i++) {
