@@ -217,8 +217,9 @@ export async function runGroup(chain: Chain, spec: GroupSpec): Promise<GroupResu
     antiAffinity: true,
     nodes: spec.nodes,
     backoffLimit: 0,
-    // The rig has no KubeBlocks Restore CRD, whose phase tells restore-guard that a Serial group is
-    // done; the declared group size stands in for it (generic Jobs declare it anyway).
+    // These emulated groups have no KubeBlocks Restore, whose phase tells restore-guard that a Serial
+    // group is done; the declared group size stands in for it (generic Jobs declare it anyway). The
+    // KubeBlocks cells (kubeblocks.ts) make real Restores.
     declareSize: true,
   });
   const t0 = Date.now();
