@@ -45,11 +45,9 @@ export async function repairAnchor(deps: Deps, cluster: Cluster, d: AnchorLostDa
     });
     return 'pod-gone';
   }
-  if (jsel.profile === 'kubeblocks') {
-    const restore = await cluster.get('Restore', d.namespace, d.group);
-    const phase = (restore?.status as { phase?: string } | undefined)?.phase;
-    if (phase === 'Completed' || phase === 'Failed') return 'skipped'; // the group is done
-  }
+  const restore = jsel.profile === 'kubeblocks' ? await cluster.get('Restore', d.namespace, d.group) : null;
+  const phase = (restore?.status as { phase?: string } | undefined)?.phase;
+  if (phase === 'Completed' || phase === 'Failed') return 'skipped'; // the group is done
   const result = await reanchorFromRecord(
     deps,
     cluster,
@@ -57,6 +55,7 @@ export async function repairAnchor(deps: Deps, cluster: Cluster, d: AnchorLostDa
     entry,
     jsel,
     await anchorsOf(cluster, k, d.namespace, d.pod),
+    restore,
   );
   deps.log.info(result === 'created' ? 'lost anchor recreated' : 'lost anchor not recreated', {
     ...about,

@@ -488,20 +488,37 @@ export async function ensureAnchor(
     }
   }
   const anchors = read.anchors ?? (await anchorsOf(cluster, k, sel.namespace, pod.metadata.name));
+  const r = await replaceAnchor(cluster, k, sel.namespace, pod, anchor, anchors, (a) =>
+    createAdmitted(deps, cluster, sel.namespace, a, job, pod),
+  );
+  if (r === 'created') await created(deps, cluster, sel, pod, anchor.metadata.name, restore ?? job);
+  return r;
+}
+
+/**
+ * The anchors standing for `pod` (by uid, among `anchors`, those of a pod of its name) hold: 'exists'.
+ * None holds (none yet, or one expired, evicted or deleted): `anchor` is created (renamed the next
+ * generation if the name is taken), and the ones that no longer hold go once it exists.
+ */
+async function replaceAnchor(
+  cluster: Cluster,
+  k: Keys,
+  namespace: string,
+  pod: Pod,
+  anchor: KubeObject,
+  anchors: KubeObject[],
+  create: (anchor: KubeObject) => Promise<{ created: boolean }>,
+): Promise<'created' | 'exists'> {
   const mine = anchors.filter((a) => a.metadata.annotations?.[k.anchorUid] === pod.metadata.uid);
   if (mine.some(holding)) return 'exists';
-  // None holds (none yet, or one expired, evicted or deleted): a new one, the next generation if the
-  // name is taken; the ones that no longer hold go once it exists.
   const gen = nextGeneration(anchors, k);
   if (gen > 0) {
     anchor.metadata.name = anchorName(pod.metadata.name, gen);
     anchor.metadata.annotations = { ...anchor.metadata.annotations, [k.generation]: String(gen) };
   }
-  const name = anchor.metadata.name;
-  const r = await createAdmitted(deps, cluster, sel.namespace, anchor, job, pod);
+  const r = await create(anchor);
   for (const old of mine)
-    await cluster.delete('Pod', sel.namespace, old.metadata.name, { uid: old.metadata.uid ?? '', witness: [old] });
-  if (r.created) await created(deps, cluster, sel, pod, name, restore ?? job);
+    await cluster.delete('Pod', namespace, old.metadata.name, { uid: old.metadata.uid ?? '', witness: [old] });
   return r.created ? 'created' : 'exists';
 }
 
@@ -688,7 +705,8 @@ export function succeededMembers(job: Job, k: Keys): HistoryEntry[] {
  * is): its anchor was preempted, evicted, drained or lost with its lease, and its pod is gone, so
  * ensureAnchor has nothing to build from. The anchor is rebuilt from the Job (recordedPod) on the
  * recorded node, the next generation when the name is taken; ended anchors of that pod go once it
- * exists. `anchors`: the anchors standing for a pod of that name, as the caller listed them.
+ * exists. `anchors`: the anchors standing for a pod of that name, as the caller listed them;
+ * `restore`: KubeBlocks' Restore of the group as the caller read it (null for a generic group).
  */
 export async function reanchorFromRecord(
   deps: Deps,
@@ -697,26 +715,19 @@ export async function reanchorFromRecord(
   entry: HistoryEntry,
   sel: Selection,
   anchors: KubeObject[],
+  restore: KubeObject | null,
 ): Promise<AnchorResult> {
   const k = keys(deps.config.RG_DOMAIN);
   const pod = recordedPod(job, entry);
   if (!pod) return 'skipped';
-  const mine = anchors.filter((a) => a.metadata.annotations?.[k.anchorUid] === entry.uid);
-  if (mine.some(holding)) return 'exists';
-  const restore = sel.profile === 'kubeblocks' ? await cluster.get('Restore', sel.namespace, sel.group) : null;
   const asJob = job as unknown as KubeObject;
   const anchor = buildAnchor(pod, sel, deps.config, anchorOwner(groupOwner(restore, asJob), asJob));
   if (!anchor) return 'not-needed';
-  const gen = nextGeneration(anchors, k);
-  if (gen > 0) {
-    anchor.metadata.name = anchorName(pod.metadata.name, gen);
-    anchor.metadata.annotations = { ...anchor.metadata.annotations, [k.generation]: String(gen) };
-  }
   // The Job, read just now, stands for the gone pod in the write guard: its history records it.
-  const r = await cluster.create('Pod', sel.namespace, anchor, { witness: [asJob] });
-  for (const old of mine)
-    await cluster.delete('Pod', sel.namespace, old.metadata.name, { uid: old.metadata.uid ?? '', witness: [old] });
-  if (r.created) {
+  const r = await replaceAnchor(cluster, k, sel.namespace, pod, anchor, anchors, (a) =>
+    cluster.create('Pod', sel.namespace, a, { witness: [asJob] }),
+  );
+  if (r === 'created') {
     deps.metrics.anchorsCreated.inc();
     deps.log.info("anchor recreated from its member's record", {
       namespace: sel.namespace,
@@ -727,5 +738,5 @@ export async function reanchorFromRecord(
       node: entry.node,
     });
   }
-  return r.created ? 'created' : 'exists';
+  return r;
 }
