@@ -8,6 +8,7 @@ import {
   hasRecord,
   readHistory,
   historyHas,
+  succeededMembers,
 } from '../../functions/core/restore/records.ts';
 import {
   jobRecordPatch,
@@ -154,3 +155,25 @@ test('redactTail: credentials redacted, the newest bytes kept', () => {
 });
 
 test.run();
+
+test('succeededMembers: the last word on each pod of a Job, when it is success', () => {
+  const k = keys('restoreguard.dev');
+  const history = [
+    { scope: 'pod', uid: 'a', pod: 'p-a', node: 'n1', state: 'succeeded' },
+    { scope: 'pod', uid: 'b', pod: 'p-b', node: 'n2', state: 'succeeded' },
+    { scope: 'pod', uid: 'b', pod: 'p-b', node: 'n2', state: 'failed' },
+    { scope: 'job', state: 'succeeded' },
+    { scope: 'pod', uid: 'c', pod: 'p-c', node: 'n3', state: 'failed' },
+    { scope: 'pod', uid: 'c', pod: 'p-c', node: 'n3', state: 'succeeded' },
+  ];
+  const job = {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: 'j', annotations: { [k.history]: JSON.stringify(history) } },
+  };
+  assert.equal(
+    succeededMembers(job, k).map((e) => e.uid),
+    ['a', 'c'],
+  );
+  assert.equal(succeededMembers({ ...job, metadata: { name: 'j' } }, k), []);
+});

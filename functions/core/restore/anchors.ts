@@ -8,7 +8,7 @@ import type { Job, KubeObject, LabelSelector, OwnerReference, Pod, PodAffinityTe
 import { annotationsOf, isControllerLabel, labelsOf } from '../kube/objects.ts';
 import { childName, labelValueFor, stableHash } from '../kube/names.ts';
 import type { Selection } from './selection.ts';
-import { historyState, readHistory } from './records.ts';
+import { historyState } from './records.ts';
 import type { HistoryEntry } from './records.ts';
 import { judgeContext, judgePod } from './judge.ts';
 import { fitToLimits } from './admission.ts';
@@ -690,14 +690,6 @@ export function recordedPod(job: Job, entry: HistoryEntry): Pod | null {
     spec: { ...tmpl.spec, nodeName: entry.node },
     status: { phase: 'Succeeded' },
   };
-}
-
-/** The pods a Job's history records as succeeded (the last word on each uid), newest record per pod. */
-export function succeededMembers(job: Job, k: Keys): HistoryEntry[] {
-  const entries = readHistory(annotationsOf(job)[k.history]).filter((e) => e.scope === 'pod' && e.uid);
-  const last = new Map<string, HistoryEntry>();
-  for (const e of entries) last.set(e.uid!, e);
-  return [...last.values()].filter((e) => e.state === 'succeeded');
 }
 
 /**

@@ -59,6 +59,17 @@ export function historyState(existing: string | undefined, podUid: string): stri
   );
 }
 
+/**
+ * The pods a Job's history records as succeeded: the last word on each uid, when it is success
+ * (a finished member whose pod may be gone: its anchor can be made again from this). Pure.
+ */
+export function succeededMembers(job: KubeObject, k: Keys): HistoryEntry[] {
+  const last = new Map<string, HistoryEntry>();
+  for (const e of readHistory(job.metadata.annotations?.[k.history]))
+    if (e.scope === 'pod' && e.uid) last.set(e.uid, e);
+  return [...last.values()].filter((e) => e.state === 'succeeded');
+}
+
 /** Does the live object already carry this outcome? (Same state; for pod records, the same pod.) */
 export function hasRecord(obj: KubeObject | null, k: Keys, d: Pick<RestoreData, 'state' | 'scope' | 'uid'>): boolean {
   if (!obj) return false;

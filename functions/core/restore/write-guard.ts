@@ -9,7 +9,7 @@ import { labelValueFor } from '../kube/names.ts';
 import type { Selector } from './selection.ts';
 import { restoreClaims } from './selection.ts';
 import { restoreClaimsOfRestore } from './kubeblocks.ts';
-import { readHistory } from './records.ts';
+import { succeededMembers } from './records.ts';
 
 /**
  * The write guard (README, Guarantees): every write checks again, on the live object, that its target is a
@@ -98,8 +98,7 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
     if (!uid || !pod || !node) return false;
     return (opts?.witness ?? []).some((o) => {
       if (o.kind !== 'Job' || (o.metadata.namespace ?? ns) !== ns || !isOurs('Job', o)) return false;
-      const last = readHistory(o.metadata.annotations?.[k.history]).findLast((e) => e.scope === 'pod' && e.uid === uid);
-      return last?.state === 'succeeded' && last.pod === pod && last.node === node;
+      return succeededMembers(o, k).some((e) => e.uid === uid && e.pod === pod && e.node === node);
     });
   };
   /** Labels a patch takes off that are not ours: allowed on our anchors only. */
