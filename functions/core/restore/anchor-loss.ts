@@ -2,6 +2,7 @@ import type { Pod } from '../kube/objects.ts';
 import { annotationsOf, labelsOf } from '../kube/objects.ts';
 import type { AnchorLostData } from './events.ts';
 import { AnchorLostDataSchema } from './events.ts';
+import { disruptionTarget } from './judge.ts';
 import { keys } from './keys.ts';
 import type { Reason } from './reasons.ts';
 
@@ -12,20 +13,10 @@ import type { Reason } from './reasons.ts';
  * NoExecute (the pod garbage collector, the taint manager): the anchor is dropped, not recreated.
  */
 export function disruption(pod: Pick<Pod, 'status'>): Reason | 'node' | null {
-  const c = (pod.status.conditions ?? []).find((x) => x.type === 'DisruptionTarget' && x.status === 'True');
-  if (!c) return null;
-  switch (c.reason) {
-    case 'PreemptionByScheduler':
-      return 'Preempted';
-    case 'EvictionByEvictionAPI': // a drain, or anything else through the Eviction API
-    case 'TerminationByKubelet': // node pressure, node shutdown
-      return 'Evicted';
-    case 'DeletionByTaintManager':
-    case 'DeletionByPodGC':
-      return 'node';
-    default:
-      return 'Deleted';
-  }
+  const target = disruptionTarget(pod);
+  if (!target) return null;
+  if (target.reason === 'NodeLost') return 'node';
+  return target.reason ?? 'Deleted';
 }
 
 /**

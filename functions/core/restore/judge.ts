@@ -66,26 +66,39 @@ export function disruptionReason(pod: Pod, deleted: boolean): Reason | null {
   return null;
 }
 
+const DISRUPTION_TARGET: Record<string, Reason> = {
+  PreemptionByScheduler: 'Preempted',
+  PreemptionByKubeScheduler: 'Preempted',
+  DeletionByTaintManager: 'NodeLost',
+  DeletionByPodGC: 'NodeLost',
+  EvictionByEvictionAPI: 'Evicted', // a drain, or anything else through the Eviction API
+  TerminationByKubelet: 'Evicted', // node pressure, node shutdown
+};
+
+/**
+ * The pod's DisruptionTarget condition (set before Kubernetes takes the pod away): its reason in
+ * our terms (null for a reason we do not name), when, and its message. Null: no such condition.
+ */
+export function disruptionTarget(
+  pod: Pick<Pod, 'status'>,
+): { reason: Reason | null; at: string | null; message: string | null } | null {
+  const c = (pod.status.conditions ?? []).find((x) => x.type === 'DisruptionTarget' && x.status === 'True');
+  if (!c) return null;
+  return {
+    reason: DISRUPTION_TARGET[c.reason ?? ''] ?? null,
+    at: c.lastTransitionTime ?? null,
+    message: c.message ?? null,
+  };
+}
+
 /**
  * What the pod's status says disrupted it, and since when where it says so (the DisruptionTarget
  * condition's time; a status.reason carries none).
  */
 function statusDisruption(pod: Pod): { reason: Reason; since: number | null; message: string | null } | null {
-  const conds = pod.status.conditions ?? [];
-  const disruption = conds.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
-  const since = timeOf(disruption?.lastTransitionTime);
-  const message = pod.status.message ?? disruption?.message ?? null;
-  switch (disruption?.reason) {
-    case 'PreemptionByScheduler':
-    case 'PreemptionByKubeScheduler':
-      return { reason: 'Preempted', since, message };
-    case 'DeletionByTaintManager':
-    case 'DeletionByPodGC':
-      return { reason: 'NodeLost', since, message };
-    case 'EvictionByEvictionAPI':
-    case 'TerminationByKubelet':
-      return { reason: 'Evicted', since, message };
-  }
+  const target = disruptionTarget(pod);
+  const message = pod.status.message ?? target?.message ?? null;
+  if (target?.reason) return { reason: target.reason, since: timeOf(target.at), message };
   switch (pod.status.reason) {
     case 'Evicted':
       return { reason: 'Evicted', since: null, message };
