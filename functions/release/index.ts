@@ -4,6 +4,7 @@ import type { FunctionDef } from '../core/http/function.ts';
 import { dataOf } from '../core/http/function.ts';
 import type { GroupData } from '../core/restore/events.ts';
 import { API_TYPES, EventType, RestoreDataSchema, replyEvent } from '../core/restore/events.ts';
+import type { ProfileName } from '../core/restore/selection.ts';
 import { isLabelValue, isNamespaceName, isObjectName } from '../core/kube/names.ts';
 import { releaseGroup, releaseOutcome } from './release.ts';
 
@@ -20,6 +21,20 @@ export function groupCompletedEvent(g: GroupData, now: Date) {
   );
 }
 
+/**
+ * A group's check, at most one at a time per group in this process: the Job records of a group's
+ * members arrive together (parallel restores end together), and each check reads the group afresh,
+ * so callers during a check share one check queued behind it (RecentIds.latest), not one each.
+ */
+async function checkGroup(deps: Deps, namespace: string, profile: ProfileName, group: string) {
+  const g = await deps.memory.latest(
+    `${NAME}:group:${namespace}/${profile}/${group}`,
+    async () => releaseGroup(deps, await deps.cluster(), namespace, profile, group),
+    null,
+  );
+  return g ? groupCompletedEvent(g, deps.clock()) : null;
+}
+
 /** release: give back what finished work holds, gated on the record being on the live object. */
 export const release: FunctionDef<Deps> = {
   name: NAME,
@@ -28,8 +43,7 @@ export const release: FunctionDef<Deps> = {
     if (event.type === EventType.retrySkipped || event.type === EventType.retryExhausted) {
       // Retry's final word on a failed Job: the group may have been waiting for it.
       const d = dataOf(RestoreDataSchema, event);
-      const g = await releaseGroup(deps, await deps.cluster(), d.namespace, d.profile, d.group);
-      return g ? groupCompletedEvent(g, deps.clock()) : null;
+      return checkGroup(deps, d.namespace, d.profile, d.group);
     }
     if (event.type !== EventType.recorded) {
       // KubeBlocks' Restore changed: its phase may say the group is done.
@@ -50,8 +64,7 @@ export const release: FunctionDef<Deps> = {
         );
       }
       if (!deps.config.RG_PROFILES.includes('kubeblocks')) return null;
-      const g = await releaseGroup(deps, await deps.cluster(), namespace, 'kubeblocks', name);
-      return g ? groupCompletedEvent(g, deps.clock()) : null;
+      return checkGroup(deps, namespace, 'kubeblocks', name);
     }
     const d = dataOf(RestoreDataSchema, event);
     const cluster = await deps.cluster();
@@ -60,7 +73,6 @@ export const release: FunctionDef<Deps> = {
     // word on a failure) after its pod, and its recorded event comes then (README, "What one restore
     // pod costs"). A pod without a Job is checked here.
     if (d.scope === 'pod' && d.job) return null;
-    const g = await releaseGroup(deps, cluster, d.namespace, d.profile, d.group);
-    return g ? groupCompletedEvent(g, deps.clock()) : null;
+    return checkGroup(deps, d.namespace, d.profile, d.group);
   },
 };

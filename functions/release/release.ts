@@ -2,7 +2,8 @@ import type { Deps } from '../core/deps.ts';
 import type { Cluster } from '../core/kube/cluster.ts';
 import type { KubeObject, LabelSelector } from '../core/kube/objects.ts';
 import { readJob, readPod } from '../core/kube/objects.ts';
-import { deleteAnchorFor, failureRecorded, selectorString } from '../core/restore/anchors.ts';
+import { deleteAnchorFor, failureRecorded, memberKeys, selectorString } from '../core/restore/anchors.ts';
+import { matchesSelector } from '../core/kube/cluster.ts';
 import { judgeObject } from '../core/restore/judge.ts';
 import type { GroupData, RestoreData } from '../core/restore/events.ts';
 import { keys } from '../core/restore/keys.ts';
@@ -97,19 +98,62 @@ export async function viewGroup(
   const running = groupInFlight(owner, labelled);
   if (running) return { complete: false, why: running };
   const sel = deps.selector.groupSelector({ profile, group });
-  const anchors = await cluster.list('Pod', namespace, `${k.group}=${group},${k.anchorFor}`);
+  // A generic group's members and anchors carry the same group label: one list holds both.
+  const both = sel === `${k.group}=${group}` ? await cluster.list('Pod', namespace, sel) : null;
+  const isAnchor = (p: KubeObject) => p.metadata.labels?.[k.anchorFor] !== undefined;
+  const anchors = both
+    ? both.filter(isAnchor)
+    : await cluster.list('Pod', namespace, `${k.group}=${group},${k.anchorFor}`);
   // No anchor left and no Job to delete: nothing to release (a late event of a group released before).
   if (anchors.length === 0 && !deps.config.RG_DELETE_FINISHED_JOBS)
     return { complete: false, why: 'no anchors left to release' };
-  const members = await cluster.list('Pod', namespace, `${sel},!${k.anchorFor}`);
+  const members = both
+    ? both.filter((p) => !isAnchor(p))
+    : await cluster.list('Pod', namespace, `${sel},!${k.anchorFor}`);
   const jobs = [...labelled, ...(await jobsOfPods(deps, cluster, namespace, profile, group, labelled, members))];
   return { profile, owner, jobs, pods: members, anchors, retryJobs: deps.config.RG_RETRY_JOBS };
+}
+
+/**
+ * The pods and Jobs that one list by `selector` may hold among those the anchors repel: the anchors'
+ * terms, each without its member exclusion (memberOf's `notin`), so the anchors of one group, which
+ * differ only in the member they exclude, need one list, not one each. A term that is nothing but
+ * the exclusion is kept whole (a list without a selector would read the whole namespace).
+ */
+export function siblingQueries(anchors: KubeObject[], domain: string): Map<string, string[]> {
+  const member = new Set(memberKeys(domain));
+  const out = new Map<string, string[]>();
+  for (const a of anchors) {
+    const spec = a.spec as {
+      affinity?: {
+        podAntiAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { labelSelector?: LabelSelector }[] };
+      };
+    };
+    for (const t of spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) {
+      if (!t.labelSelector) continue;
+      const exact = selectorString(t.labelSelector);
+      if (!exact) continue;
+      const wide = selectorString({
+        ...t.labelSelector,
+        matchExpressions: (t.labelSelector.matchExpressions ?? []).filter(
+          (e) => !(e.operator === 'NotIn' && member.has(e.key)),
+        ),
+      });
+      const list = wide || exact;
+      const exacts = out.get(list) ?? [];
+      if (!exacts.includes(exact)) exacts.push(exact);
+      out.set(list, exacts);
+    }
+  }
+  return out;
 }
 
 /**
  * A restore of another group that the anchors' own anti-affinity repels and that is still in flight
  * (a pod not finished, a Job not finished): the scheduling constraint spans both groups (KubeBlocks
  * makes one Restore per instance template of a component), so the anchors must stay. Null when none.
+ * One list of Pods and one of Jobs per distinct term (siblingQueries); each object found is held to
+ * the anchors' exact selectors.
  */
 async function siblingInFlight(
   deps: Deps,
@@ -118,29 +162,18 @@ async function siblingInFlight(
   group: string,
   anchors: KubeObject[],
 ): Promise<string | null> {
-  const selectors = new Set<string>();
-  for (const a of anchors) {
-    const spec = a.spec as {
-      affinity?: {
-        podAntiAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { labelSelector?: LabelSelector }[] };
-      };
-    };
-    for (const t of spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) {
-      const s = t.labelSelector ? selectorString(t.labelSelector) : '';
-      if (s) selectors.add(s);
-    }
-  }
   const other = (sel: { group: string } | null) => !!sel && sel.group !== group;
-  for (const s of selectors) {
+  for (const [s, exact] of siblingQueries(anchors, deps.config.RG_DOMAIN)) {
+    const repelled = (o: KubeObject) => exact.some((e) => matchesSelector(o.metadata.labels, e));
     const [pods, jobs] = await Promise.all([cluster.list('Pod', namespace, s), cluster.list('Job', namespace, s)]);
-    for (const p of pods.map((o) => readPod(o)!)) {
+    for (const p of pods.filter(repelled).map((o) => readPod(o)!)) {
       const phase = p.status.phase;
       if (deps.selector.isAnchor(p) || phase === 'Succeeded' || phase === 'Failed' || p.metadata.deletionTimestamp)
         continue;
       const sel = deps.selector.selectPod(p);
       if (other(sel)) return `${sel!.group} (pod ${p.metadata.name})`;
     }
-    for (const j of jobs.map((o) => readJob(o)!)) {
+    for (const j of jobs.filter(repelled).map((o) => readJob(o)!)) {
       const done = (j.status?.conditions ?? []).some(
         (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
       );

@@ -9,6 +9,8 @@
  *   npm run bench -- --only=10     figure 10, the scale run (only when named; --scale-groups=N for a smaller one)
  *   npm run bench -- --kb-groups=5 groups per cell of the KubeBlocks cells (default: quick 10, full 50)
  *   npm run bench -- --kubeblocks-only   only the cells on KubeBlocks' own controller (figures 1, 2, 3, 7, 8)
+ *   BENCH_LOG_LEVEL=debug npm run bench …  restore-guard's own log at debug (every API request with its
+ *                                  function and event type) in .rig/logs/chain-bench-guard-*.log
  *
  * Progress goes to stderr. In-process figures (5 throughput, 6 cold start) run first, before the
  * rig's components load the machine; rig figures (1–4, 7, 8) run on test/rig through
@@ -209,7 +211,7 @@ if (want(1, 2, 3, 4, 7, 8, 9) || only?.has('10')) {
     // restore-guard runs in its own process, as in its pod: the bench's watch and emulator must not slow it.
     const c = await startChain({
       mode: m,
-      logLevel: 'warn',
+      logLevel: process.env.BENCH_LOG_LEVEL === 'debug' ? 'debug' : 'warn',
       isolated: true,
       namespace: `bench-${name}-${(++n).toString().padStart(2, '0')}-${Date.now().toString(36)}`,
     });

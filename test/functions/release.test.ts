@@ -158,6 +158,61 @@ test('generic group without an owner: complete when every Job finished and is re
   assert.is(late.status, 202, late.text);
 });
 
+test('a group whose Jobs are recorded at once is checked once, plus one check queued behind it; one list per anti-affinity term, not one per anchor', async () => {
+  const h = harness();
+  const mk = (i: number, restore: 'running' | { exit: number }, phase = 'Pending') =>
+    restorePod({
+      profile: 'generic',
+      group: 'pg',
+      name: `pg-${i}-x`,
+      job: `pg-${i}`,
+      node: `node-${i}`,
+      restore,
+      phase,
+      claims: [`pg-${i}`],
+    });
+  const ids = [0, 1, 2];
+  await h.seed(
+    ...ids.map((i) => mk(i, 'running')),
+    ...ids.map((i) => restoreJob({ profile: 'generic', group: 'pg', name: `pg-${i}`, claims: [`pg-${i}`] })),
+  );
+  for (const i of ids) await run(h, mk(i, 'running'));
+  for (const i of ids) {
+    h.cluster.observe(mk(i, { exit: 0 }, 'Succeeded'));
+    await run(h, mk(i, { exit: 0 }, 'Succeeded'));
+  }
+  const anchors = () => h.cluster.all('Pod').filter((p) => p.metadata.labels?.['restoreguard.dev/anchor-for']);
+  assert.is(anchors().length, 3);
+  // Each anchor excludes its own member: three different terms that differ only in that.
+  const terms = new Set(anchors().map((a) => JSON.stringify((a.spec as any).affinity.podAntiAffinity)));
+  assert.is(terms.size, 3);
+  // Every Job ends at once; each one's record reaches release at the same moment.
+  const recorded = [];
+  for (const i of ids) {
+    h.cluster.observe({
+      ...restoreJob({ profile: 'generic', group: 'pg', name: `pg-${i}`, condition: { type: 'Complete' } }),
+      metadata: (await h.cluster.get('Job', 'db', `pg-${i}`))!.metadata,
+    } as KubeObject);
+    const c = await h.post('/completion', apiEvent((await h.cluster.get('Job', 'db', `pg-${i}`))!));
+    const l = await h.post('/labeling', restoreEvent(c.reply!.type!, c.reply!.data, c.reply!.id!));
+    assert.is(l.reply?.type, EventType.recorded, l.text);
+    recorded.push(l.reply!);
+  }
+  h.cluster.reads.length = 0;
+  h.cluster.writes.length = 0;
+  const answers = await Promise.all(recorded.map((r) => h.post('/release', restoreEvent(r.type!, r.data, r.id!))));
+  // The resulting state: every anchor gone, and the group's completion said once.
+  assert.is(anchors().length, 0);
+  assert.is(answers.filter((a) => a.reply?.type === EventType.groupCompleted).length, 1);
+  const deletes = h.cluster.writes.filter((w) => w.verb === 'delete' && w.kind === 'Pod');
+  assert.is(deletes.length, 3, `each anchor deleted once: ${deletes.map((d) => d.name).join(', ')}`);
+  // The cost: one whole check (the group's Jobs, its pods, one list of Pods and one of Jobs for the
+  // three anchors' one term, the constraint's anchors) and one queued behind it (Jobs, pods: none left).
+  const lists = h.cluster.reads.filter((r) => r.verb === 'list').map((r) => `${r.kind}?${r.what}`);
+  assert.is(lists.length, 7, lists.join('\n'));
+  assert.is(lists.filter((l) => l.includes('notin')).length, 0, 'the sibling lists drop the member exclusion');
+});
+
 test("a failed attempt's anchor goes at once, so the Job's next pod is not repelled by it", async () => {
   const h = harness();
   const placed = restorePod({ restore: 'running', phase: 'Pending' });

@@ -5,6 +5,7 @@ import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { groupComplete } from '../../functions/release/group.ts';
 import type { GroupView } from '../../functions/release/group.ts';
 import { keys } from '../../functions/core/restore/keys.ts';
+import { siblingQueries } from '../../functions/release/release.ts';
 
 const k = keys('restoreguard.dev');
 const cond = (type: string) => ({ conditions: [{ type, status: 'True' }] });
@@ -213,6 +214,57 @@ test("KubeBlocks with its Restore: the Restore's phase decides", () => {
 
 test('nothing at all is not a group', () => {
   assert.equal(groupComplete(view({}), k), { complete: false, why: 'no members' });
+});
+
+test('siblingQueries: the anchors of one group, which differ only in the member they exclude, need one list; the exact selectors stay', () => {
+  const anchor = (member: string, extra: object[] = []) =>
+    ({
+      metadata: { name: `a-${member}` },
+      spec: {
+        affinity: {
+          podAntiAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: [
+              {
+                labelSelector: {
+                  matchLabels: { app: 'db' },
+                  matchExpressions: [
+                    ...extra,
+                    { key: 'apps.kubeblocks.io/pod-name', operator: 'NotIn', values: [member] },
+                  ],
+                },
+                topologyKey: 'kubernetes.io/hostname',
+              },
+            ],
+          },
+        },
+      },
+    }) as unknown as KubeObject;
+  const q = siblingQueries([anchor('db-0'), anchor('db-1'), anchor('db-1')], 'restoreguard.dev');
+  assert.equal([...q.keys()], ['app=db']);
+  assert.equal(q.get('app=db'), [
+    'app=db,apps.kubeblocks.io/pod-name notin (db-0)',
+    'app=db,apps.kubeblocks.io/pod-name notin (db-1)',
+  ]);
+  // Another expression is part of the term: kept (only the member exclusion widens).
+  const other = siblingQueries(
+    [anchor('db-0', [{ key: 'tier', operator: 'NotIn', values: ['cache'] }])],
+    'restoreguard.dev',
+  );
+  assert.equal([...other.keys()], ['app=db,tier notin (cache)']);
+  // A term that is nothing but the exclusion is listed whole, never as an empty selector.
+  const bare = {
+    metadata: { name: 'a' },
+    spec: {
+      affinity: {
+        podAntiAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            { labelSelector: { matchExpressions: [{ key: 'job-name', operator: 'NotIn', values: ['j'] }] } },
+          ],
+        },
+      },
+    },
+  } as unknown as KubeObject;
+  assert.equal([...siblingQueries([bare], 'restoreguard.dev').keys()], ['job-name notin (j)']);
 });
 
 test.run();

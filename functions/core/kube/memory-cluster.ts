@@ -34,6 +34,8 @@ export class MemoryCluster implements Cluster {
   private readonly store = new Map<Kind, Map<string, Entry>>();
   private rv = 0;
   readonly writes: Write[] = [];
+  /** Every read, in order: what a test of a function's API cost counts. */
+  readonly reads: { verb: 'get' | 'list'; kind: Kind; namespace: string | null; what: string }[] = [];
   readonly logText = new Map<string, string>();
   private readonly now: () => Date;
   constructor(now: () => Date = () => new Date()) {
@@ -53,11 +55,13 @@ export class MemoryCluster implements Cluster {
   }
 
   async get(kind: Kind, namespace: string, name: string): Promise<KubeObject | null> {
+    this.reads.push({ verb: 'get', kind, namespace, what: name });
     const e = this.bucket(kind).get(`${namespace}/${name}`);
     return e ? copy(e) : null;
   }
 
   async list(kind: Kind, namespace: string | null, labelSelector: string): Promise<KubeObject[]> {
+    this.reads.push({ verb: 'list', kind, namespace, what: labelSelector });
     return [...this.bucket(kind).values()]
       .filter(
         ({ obj }) =>

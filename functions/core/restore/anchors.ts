@@ -40,6 +40,14 @@ export function selectorKeys(spec: PodSpec): string[] {
   return [...out].sort();
 }
 
+/** The labels memberOf reads, in its order. */
+export const memberKeys = (domain: string): string[] => [
+  KB.podName,
+  keys(domain).member,
+  'batch.kubernetes.io/job-name',
+  'job-name',
+];
+
 /**
  * The label that tells a restore pod's member apart (what it restores): KubeBlocks' pod name
  * (`apps.kubeblocks.io/pod-name`, which the workload pod restored onto the PVCs carries too), else
@@ -48,7 +56,7 @@ export function selectorKeys(spec: PodSpec): string[] {
  */
 export function memberOf(pod: Pick<Pod, 'metadata'>, domain: string): { key: string; value: string } | null {
   const labels = labelsOf(pod);
-  for (const key of [KB.podName, keys(domain).member, 'batch.kubernetes.io/job-name', 'job-name']) {
+  for (const key of memberKeys(domain)) {
     const value = labels[key];
     if (value) return { key, value };
   }
