@@ -94,6 +94,34 @@ test('placed: the Restore owns the anchor as controller when it exists (KubeBloc
   assert.is(anchor!.metadata.ownerReferences![0]!.controller, true);
 });
 
+test("succeeded (KubeBlocks): the Restore, the anchor's owner, is read only when an anchor must be made", async () => {
+  const h = harness();
+  const restore = {
+    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
+    kind: 'Restore',
+    metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
+    status: { phase: 'Running' },
+  };
+  const placed = restorePod({ phase: 'Pending' });
+  await h.seed(placed, restoreJob(), pvc('data-mysql-0'), restore);
+  await chain(h, placed);
+  assert.ok(await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor'));
+  const done = { ...restorePod({ restore: { exit: 0 } }), metadata: placed.metadata };
+  h.cluster.observe(done as KubeObject);
+  h.cluster.reads.length = 0;
+  assert.is((await chain(h, done as KubeObject)).labeling.reply?.type, EventType.recorded);
+  const restoreReads = () => h.cluster.reads.filter((r) => r.kind === 'Restore').length;
+  assert.is(restoreReads(), 0, 'its anchor stands: the Restore is not read');
+  // A finished pod whose anchor is gone gets one, owned by the Restore as at placement.
+  const h2 = harness();
+  const pod = restorePod({ restore: { exit: 0 } });
+  await h2.seed(pod, restoreJob(), pvc('data-mysql-0'), restore);
+  await chain(h2, pod);
+  const anchor = await h2.cluster.get('Pod', 'db', 'restore-0-abcde-anchor');
+  assert.is(anchor?.metadata.ownerReferences?.[0]?.kind, 'Restore');
+  assert.is(h2.cluster.reads.filter((r) => r.kind === 'Restore').length, 1);
+});
+
 test('placed again and again: one anchor, and the repeats write nothing', async () => {
   const h = harness();
   const pod = restorePod({ phase: 'Pending' });

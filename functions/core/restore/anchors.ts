@@ -423,16 +423,20 @@ function groupOwner(restore: KubeObject | null, job: KubeObject | null): KubeObj
 export interface AnchorReads {
   anchors: KubeObject[] | null;
   job: KubeObject | null;
-  restore: KubeObject | null;
+  /** undefined: not read yet (only an anchor to create needs it, as its owner). */
+  restore: KubeObject | null | undefined;
 }
 
 export const getJob = (cluster: Cluster, namespace: string, job: string | null) =>
   job ? cluster.get('Job', namespace, job) : Promise.resolve(null);
+const getRestore = (cluster: Cluster, namespace: string, group: string) => cluster.get('Restore', namespace, group);
 
 /**
  * The reads ensureAnchor needs, all at once. Every name is known from the event, so the caller
  * starts them together with its read of the pod (and shares its read of the Job): placement →
- * anchor is on the hot path.
+ * anchor is on the hot path. KubeBlocks' Restore (the anchor's owner) is read at once only where
+ * the anchor is created first (placement); where the standing anchors are read first (a finished
+ * pod, whose anchor exists as a rule), it is read only if one must be made.
  */
 export function anchorReads(
   cluster: Cluster,
@@ -447,7 +451,11 @@ export function anchorReads(
   return Promise.all([
     anchors ? anchorsOf(cluster, k, namespace, pod) : Promise.resolve(null),
     job,
-    profile === 'kubeblocks' ? cluster.get('Restore', namespace, group) : Promise.resolve(null),
+    profile !== 'kubeblocks'
+      ? Promise.resolve(null)
+      : anchors
+        ? Promise.resolve(undefined)
+        : getRestore(cluster, namespace, group),
   ]).then(([anchors, j, restore]) => ({ anchors, job: j, restore }));
 }
 
@@ -481,10 +489,16 @@ export async function ensureAnchor(
       pod.metadata.name,
       getJob(cluster, sel.namespace, jobName),
     ));
-  const { job, restore } = read;
+  const { job } = read;
   // Recorded on its Job already (the pod's own label may have failed to land): the anchor was
   // handled then, before those records, and may since have gone with its completed group.
   if (job && FINAL.has(historyState(annotationsOf(job)[k.history], pod.metadata.uid ?? '') ?? '')) return 'skipped';
+  // Read first (a finished pod): one of them holds as a rule, and then nothing is built.
+  if (read.anchors && standing(read.anchors, pod, k)) return 'exists';
+  const restore =
+    read.restore !== undefined || sel.profile !== 'kubeblocks'
+      ? (read.restore ?? null)
+      : await getRestore(cluster, sel.namespace, sel.group);
   const anchor = buildAnchor(pod, sel, deps.config, anchorOwner(groupOwner(restore, job), job))!;
   if (read.anchors === null) {
     // Created first (the usual case at placement: none yet); the name taken means one exists, or
@@ -503,6 +517,11 @@ export async function ensureAnchor(
   return r;
 }
 
+/** One of `anchors` (those of a pod of its name) stands for `pod` (by uid) and holds. */
+function standing(anchors: KubeObject[], pod: Pod, k: Keys): boolean {
+  return anchors.some((a) => a.metadata.annotations?.[k.anchorUid] === pod.metadata.uid && holding(a));
+}
+
 /**
  * The anchors standing for `pod` (by uid, among `anchors`, those of a pod of its name) hold: 'exists'.
  * None holds (none yet, or one expired, evicted or deleted): `anchor` is created (renamed the next
@@ -517,8 +536,8 @@ async function replaceAnchor(
   anchors: KubeObject[],
   create: (anchor: KubeObject) => Promise<{ created: boolean }>,
 ): Promise<'created' | 'exists'> {
+  if (standing(anchors, pod, k)) return 'exists';
   const mine = anchors.filter((a) => a.metadata.annotations?.[k.anchorUid] === pod.metadata.uid);
-  if (mine.some(holding)) return 'exists';
   const gen = nextGeneration(anchors, k);
   if (gen > 0) {
     anchor.metadata.name = anchorName(pod.metadata.name, gen);
