@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { EventType } from '../../functions/core/restore/events.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { apiEvent, harness, restoreEvent } from '../support/harness.ts';
-import { pvc, restoreJob, restorePod } from '../support/objects.ts';
+import { pvc, restoreCr, restoreJob, restorePod } from '../support/objects.ts';
 
 /** completion → labeling, as the Broker would chain them. */
 async function chain(h: ReturnType<typeof harness>, obj: KubeObject) {
@@ -81,12 +81,7 @@ test("placed: RG_ANCHOR_PRIORITY_CLASS gives anchors their own PriorityClass ins
 test('placed: the Restore owns the anchor as controller when it exists (KubeBlocks)', async () => {
   const h = harness();
   const pod = restorePod({ phase: 'Pending' });
-  const restore = {
-    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
-    kind: 'Restore',
-    metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
-    status: { phase: 'Running' },
-  };
+  const restore = restoreCr();
   await h.seed(pod, restoreJob(), restore);
   await chain(h, pod);
   const anchor = await h.cluster.get('Pod', 'db', 'restore-0-abcde-anchor');
@@ -96,12 +91,7 @@ test('placed: the Restore owns the anchor as controller when it exists (KubeBloc
 
 test("succeeded (KubeBlocks): the Restore, the anchor's owner, is read only when an anchor must be made", async () => {
   const h = harness();
-  const restore = {
-    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
-    kind: 'Restore',
-    metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
-    status: { phase: 'Running' },
-  };
+  const restore = restoreCr();
   const placed = restorePod({ phase: 'Pending' });
   await h.seed(placed, restoreJob(), pvc('data-mysql-0'), restore);
   await chain(h, placed);

@@ -3,9 +3,22 @@ import * as assert from 'uvu/assert';
 import { EventType } from '../../functions/core/restore/events.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { apiEvent, harness, restoreEvent } from '../support/harness.ts';
-import { pvc, restoreJob, restorePod } from '../support/objects.ts';
+import { pvc, restoreCr, restoreJob, restorePod } from '../support/objects.ts';
 
 type H = ReturnType<typeof harness>;
+
+/** Member i of generic group pg: its pod (Job pg-i, node-i, PVC pg-i). */
+const genericMember = (i: number, restore: 'running' | { exit: number }, phase = 'Pending') =>
+  restorePod({
+    profile: 'generic',
+    group: 'pg',
+    name: `pg-${i}-x`,
+    job: `pg-${i}`,
+    node: `node-${i}`,
+    restore,
+    phase,
+    claims: [`pg-${i}`],
+  });
 
 /** completion → labeling → release for one object; returns release's answer. */
 async function run(h: H, obj: KubeObject) {
@@ -15,13 +28,6 @@ async function run(h: H, obj: KubeObject) {
   if (l.status !== 200) return l;
   return h.post('/release', restoreEvent(l.reply!.type!, l.reply!.data, l.reply!.id!));
 }
-
-const restoreCr = (phase: string) => ({
-  apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
-  kind: 'Restore',
-  metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
-  status: { phase },
-});
 
 test('a finished pod is deleted only once its outcome is on the pod, the Job and the PVC', async () => {
   const h = harness();
@@ -111,17 +117,7 @@ test('KubeBlocks group: anchors stay while the Restore runs, go when it is Compl
 test('generic group without an owner: complete when every Job finished and is recorded', async () => {
   // pg-0's Job completes first; pg-1 still runs, so the group is not complete.
   const h = harness();
-  const mk = (i: number, restore: 'running' | { exit: number }, phase = 'Pending') =>
-    restorePod({
-      profile: 'generic',
-      group: 'pg',
-      name: `pg-${i}-x`,
-      job: `pg-${i}`,
-      node: `node-${i}`,
-      restore,
-      phase,
-      claims: [`pg-${i}`],
-    });
+  const mk = genericMember;
   const jobs = [0, 1].map((i) => restoreJob({ profile: 'generic', group: 'pg', name: `pg-${i}`, claims: [`pg-${i}`] }));
   await h.seed(mk(0, 'running'), mk(1, 'running'), ...jobs);
   await run(h, mk(0, 'running'));
@@ -160,17 +156,7 @@ test('generic group without an owner: complete when every Job finished and is re
 
 test('a group whose Jobs are recorded at once is checked once, plus one check queued behind it; one list per anti-affinity term, not one per anchor', async () => {
   const h = harness();
-  const mk = (i: number, restore: 'running' | { exit: number }, phase = 'Pending') =>
-    restorePod({
-      profile: 'generic',
-      group: 'pg',
-      name: `pg-${i}-x`,
-      job: `pg-${i}`,
-      node: `node-${i}`,
-      restore,
-      phase,
-      claims: [`pg-${i}`],
-    });
+  const mk = genericMember;
   const ids = [0, 1, 2];
   await h.seed(
     ...ids.map((i) => mk(i, 'running')),
@@ -267,12 +253,7 @@ test("KubeBlocks: the Restore's own update to Completed releases the anchors at 
 
 test('one component, two Restores (instance templates): the first one done keeps its anchors while the second restores, both go with the second', async () => {
   const h = harness();
-  const cr = (name: string, phase: string) => ({
-    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
-    kind: 'Restore',
-    metadata: { name, namespace: 'db', uid: `uid-${name}` },
-    status: { phase },
-  });
+  const cr = (name: string, phase: string) => restoreCr(phase, name);
   const a = restorePod({
     name: 'a-0-x',
     job: 'a-0',
@@ -393,17 +374,7 @@ test('a failed pod that is gone takes its own anchor (by uid), never the anchor 
 
 test('RG_DELETE_FINISHED_JOBS: a finished Job that owns an anchor is kept while the group runs, deleted once its anchors are', async () => {
   const h = harness({ RG_DELETE_FINISHED_JOBS: 'true' });
-  const mk = (i: number, restore: 'running' | { exit: number }, phase = 'Pending') =>
-    restorePod({
-      profile: 'generic',
-      group: 'pg',
-      name: `pg-${i}-x`,
-      job: `pg-${i}`,
-      node: `node-${i}`,
-      restore,
-      phase,
-      claims: [`pg-${i}`],
-    });
+  const mk = genericMember;
   await h.seed(
     mk(0, 'running'),
     mk(1, 'running'),

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { EventType } from '../../functions/core/restore/events.ts';
 import type { KubeObject } from '../../functions/core/kube/objects.ts';
 import { harness, restoreEvent } from '../support/harness.ts';
-import { pvc, restoreJob, restorePod } from '../support/objects.ts';
+import { pvc, restoreCr, restoreJob, restorePod } from '../support/objects.ts';
 
 const ping = () => restoreEvent(EventType.ping, { message: 'resync' });
 const anchors = (h: ReturnType<typeof harness>) =>
@@ -16,12 +16,7 @@ const changed = (h: ReturnType<typeof harness>) => h.cluster.writes.filter((w) =
 
 test('no event ever arrived: one ping anchors the placed pods, records the finished ones', async () => {
   const h = harness();
-  const restore = {
-    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
-    kind: 'Restore',
-    metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
-    status: { phase: 'Running' },
-  };
+  const restore = restoreCr();
   await h.seed(
     restorePod({ name: 'r-0', job: 'restore-0', node: 'node-0', claims: ['d0'] }),
     restorePod({ name: 'r-1', job: 'restore-1', node: 'node-1', restore: { exit: 0 }, claims: ['d1'] }),
@@ -203,12 +198,7 @@ test('the same end state whether events came once, twice, out of order or never'
 test('a converged sweep repeats nothing: no write, no Event once they expired, exhausted counted once', async () => {
   // a lease longer than the 11 minutes this test lets pass: renewals are the next test's business
   const h = harness({ RG_ANCHOR_DEADLINE_SECONDS: '21600' });
-  const restore = {
-    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
-    kind: 'Restore',
-    metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
-    status: { phase: 'Running' },
-  };
+  const restore = restoreCr();
   // A generic Job that failed on its last allowed attempt: retry says exhausted.
   const lastPod = {
     scope: 'pod',
@@ -306,12 +296,7 @@ test('a finished member whose pod is gone (release deleted it) keeps its footpri
     restoreJob({ name: 'restore-1', claims: ['d1'] }),
     pvc('d0'),
     pvc('d1'),
-    {
-      apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
-      kind: 'Restore',
-      metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
-      status: { phase: 'Running' },
-    },
+    restoreCr(),
   );
   await h.post('/resync', ping());
   // r-0 is gone (its restore finished and release deleted it); only its anchor holds its node
@@ -329,12 +314,7 @@ test('a finished member whose pod is gone (release deleted it) keeps its footpri
 
 test('anchors are leases: a sweep renews one past half its lease, and replaces one that ended, while the group is in flight; a new generation first, then the old one goes', async () => {
   const h = harness();
-  const restore = {
-    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
-    kind: 'Restore',
-    metadata: { name: 'mysql-restore', namespace: 'db', uid: 'uid-r' },
-    status: { phase: 'Running' },
-  };
+  const restore = restoreCr();
   await h.seed(
     restorePod({ name: 'r-0', job: 'restore-0', node: 'node-0', claims: ['d0'] }),
     restorePod({ name: 'r-1', job: 'restore-1', node: 'node-1', claims: ['d1'] }),

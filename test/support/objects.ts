@@ -211,3 +211,13 @@ export function pvc(name: string, namespace = 'db', annotations: Record<string, 
 }
 
 export const TIMES = { T0, T1 };
+
+/** KubeBlocks' Restore (the object its restore pods' group is named after), in a phase. */
+export function restoreCr(phase = 'Running', name = 'mysql-restore'): KubeObject {
+  return {
+    apiVersion: 'dataprotection.kubeblocks.io/v1alpha1',
+    kind: 'Restore',
+    metadata: { name, namespace: 'db', uid: name === 'mysql-restore' ? 'uid-r' : `uid-${name}` },
+    status: { phase },
+  } as KubeObject;
+}
