@@ -150,9 +150,12 @@ async function withLivePodFailure(
 const EVENT_WINDOW_MS = 10 * 60_000;
 
 /**
- * Records on the Job: read, patch with the resourceVersion as precondition, and on a conflict
- * (another record or retry's verdict landed first) read again and recompute, so no history entry
- * is lost and no verdict overwritten. True when it wrote.
+ * Records on the Job: read, patch on the precondition that what the patch was computed from (the
+ * history, the outcome, the state and group labels) is unchanged, and on a conflict (another record
+ * or retry's verdict landed first) read again and recompute, so no history entry is lost and no
+ * verdict overwritten. Not the resourceVersion: the Job controller writes the Job's status two or
+ * three times as its pod ends, just when the pod's record comes, and each would be a conflict.
+ * True when it wrote.
  */
 async function recordOnJob(
   cluster: Cluster,
@@ -165,14 +168,16 @@ async function recordOnJob(
   for (let i = 0; job && i < 5; i++) {
     const patch = jobRecordPatch(job, d, k, text, RETRY_VERDICTS);
     if (!patch) return false;
-    const rv = job.metadata.resourceVersion;
     try {
       await cluster.patch(
         'Job',
         d.namespace,
         job.metadata.name,
-        { metadata: { ...patch, ...(rv ? { resourceVersion: rv } : {}) } },
-        { witness: [job] },
+        { metadata: patch },
+        {
+          witness: [job],
+          unchanged: { of: job, labels: [k.state, k.group], annotations: [k.outcome, k.history] },
+        },
       );
       return true;
     } catch (e) {

@@ -369,13 +369,13 @@ test("a write landing between labeling's read of the Job and its patch: no histo
   };
   const patch = h.cluster.patch.bind(h.cluster);
   let raced = 0;
-  h.cluster.patch = async (kind, namespace, name, body) => {
+  h.cluster.patch = async (kind, namespace, name, body, opts) => {
     if (kind === 'Job' && name === 'restore-0' && raced++ === 0) {
       await patch('Job', namespace, name, {
         metadata: { labels: { [STATE]: 'retried' }, annotations: { [HISTORY]: JSON.stringify([older]) } },
       });
     }
-    return patch(kind, namespace, name, body);
+    return patch(kind, namespace, name, body, opts);
   };
   const r = await chain(h, pod);
   assert.is(r.completion.reply!.type, EventType.failed);
@@ -393,6 +393,27 @@ test("a write landing between labeling's read of the Job and its patch: no histo
   );
   assert.is(job.metadata.labels![STATE], 'retried', "a pod's failure never overwrites retry's verdict");
   assert.is(JSON.parse(job.metadata.annotations![OUTCOME]!).uid, pod.metadata.uid, 'the record itself is written');
+});
+
+test("the Job controller's status update between labeling's read of the Job and its patch is no conflict: one patch", async () => {
+  const h = harness();
+  const pod = restorePod({ restore: { exit: 0 }, helperRunning: false, phase: 'Succeeded' });
+  await h.seed(pod, restoreJob(), pvc('data-mysql-0'));
+  const patch = h.cluster.patch.bind(h.cluster);
+  let raced = 0;
+  h.cluster.patch = async (kind, namespace, name, body, opts) => {
+    if (kind === 'Job' && name === 'restore-0' && raced++ === 0)
+      await patch('Job', namespace, name, { status: { succeeded: 1, uncountedTerminatedPods: {} } });
+    return patch(kind, namespace, name, body, opts);
+  };
+  const r = await chain(h, pod);
+  assert.is(r.labeling.reply?.type, EventType.recorded, r.labeling.text);
+  const jobPatches = h.cluster.writes.filter((w) => w.verb === 'patch' && w.kind === 'Job');
+  assert.is(jobPatches.length, 2, "the controller's status write, then the record, once");
+  assert.ok(jobPatches.every((w) => w.changed));
+  const job = (await h.cluster.get('Job', 'db', 'restore-0'))!;
+  assert.is(JSON.parse(job.metadata.annotations![HISTORY]!)[0].uid, pod.metadata.uid);
+  assert.equal(job.status, { ...(restoreJob().status ?? {}), succeeded: 1, uncountedTerminatedPods: {} });
 });
 
 test("a Job that failed before its pod's failure reached its history: its live pod decides whether it is retryable", async () => {

@@ -21,6 +21,23 @@ export interface WriteOptions {
   witness?: readonly KubeObject[];
 }
 
+/**
+ * A patch's precondition on exactly what it was computed from: these labels and annotations still
+ * have the values they have in `of` (absent stays absent). Narrower than a resourceVersion
+ * precondition, which every status update of a controller (the Job controller's, as a pod ends)
+ * would break.
+ */
+export interface Unchanged {
+  of: KubeObject;
+  labels?: readonly string[];
+  annotations?: readonly string[];
+}
+
+export interface PatchOptions extends WriteOptions {
+  /** Apply only while these keys are unchanged; otherwise a 409-like conflict (see isConflict). */
+  unchanged?: Unchanged;
+}
+
 export interface DeleteOptions extends WriteOptions {
   /** Precondition: delete only the object with this uid (never a successor with the same name). */
   uid?: string;
@@ -54,7 +71,7 @@ export interface Cluster {
     namespace: string,
     name: string,
     patch: Record<string, unknown>,
-    opts?: WriteOptions,
+    opts?: PatchOptions,
   ): Promise<KubeObject | null>;
   /** False when there was nothing to delete (gone, or a different uid). */
   delete(kind: Kind, namespace: string, name: string, opts?: DeleteOptions): Promise<boolean>;
@@ -73,6 +90,68 @@ export const VERBS: Record<keyof Cluster, string[]> = {
   delete: ['delete'],
   logs: ['get'],
 };
+
+/** An RFC 6902 operation. */
+export type JsonPatchOp = { op: 'test'; path: string; value: unknown } | { op: 'add'; path: string; value: unknown };
+
+const pointer = (...parts: string[]) => parts.map((p) => `/${p.replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
+type Meta = { labels?: Record<string, string>; annotations?: Record<string, string> };
+
+/**
+ * A merge patch of labels and annotations (string values, nothing removed) as a JSON Patch (RFC
+ * 6902) that applies only while `unchanged`'s keys hold their values in `of`: a `test` per key
+ * (null for one that is absent: kube-apiserver's JSON Patch treats a missing member as null), then
+ * an `add` per key. A map absent from `of` is tested absent and added whole. Throws on any other
+ * patch: only these can be expressed without reading the object again.
+ */
+export function guardedJsonPatch(patch: Record<string, unknown>, unchanged: Unchanged): JsonPatchOp[] {
+  const extra = Object.keys(patch).filter((x) => x !== 'metadata');
+  const meta = (patch.metadata ?? {}) as Record<string, unknown>;
+  const metaExtra = Object.keys(meta).filter((x) => x !== 'labels' && x !== 'annotations');
+  if (extra.length || metaExtra.length)
+    throw new Error(`a guarded patch sets labels and annotations only, not ${[...extra, ...metaExtra].join(', ')}`);
+  const of = unchanged.of.metadata as Meta;
+  const ops: JsonPatchOp[] = [];
+  const adds: JsonPatchOp[] = [];
+  for (const map of ['labels', 'annotations'] as const) {
+    const set = (meta[map] ?? {}) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(set))
+      if (typeof v !== 'string') throw new Error(`a guarded patch sets string values only (${map} ${k})`);
+    const have = of[map];
+    const keys = unchanged[map] ?? [];
+    if (!have) {
+      // The whole map was absent: it must still be, and it is added with every key.
+      if (keys.length || Object.keys(set).length) ops.push({ op: 'test', path: pointer('metadata', map), value: null });
+      if (Object.keys(set).length) adds.push({ op: 'add', path: pointer('metadata', map), value: set });
+      continue;
+    }
+    for (const k of keys) ops.push({ op: 'test', path: pointer('metadata', map, k), value: have[k] ?? null });
+    for (const [k, v] of Object.entries(set)) adds.push({ op: 'add', path: pointer('metadata', map, k), value: v });
+  }
+  return [...ops, ...adds];
+}
+
+/**
+ * Whether the `test` operations of `ops` pass on `obj`, as kube-apiserver's JSON Patch decides them:
+ * a missing member equals null; a missing parent fails. (MemoryCluster's side of guardedJsonPatch.)
+ */
+export function jsonPatchTestsPass(obj: KubeObject, ops: readonly JsonPatchOp[]): boolean {
+  for (const op of ops) {
+    if (op.op !== 'test') continue;
+    const parts = op.path
+      .split('/')
+      .slice(1)
+      .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+    let at: unknown = obj;
+    for (const [i, p] of parts.entries()) {
+      if (at === null || typeof at !== 'object') return false; // the parent is missing
+      at = (at as Record<string, unknown>)[p];
+      if (at === undefined && i < parts.length - 1) return false;
+    }
+    if (JSON.stringify(at ?? null) !== JSON.stringify(op.value)) return false;
+  }
+  return true;
+}
 
 /** RFC 7386 merge patch, applied to a plain JSON value. */
 export function mergePatch(target: unknown, patch: unknown): unknown {

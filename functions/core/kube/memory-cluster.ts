@@ -1,5 +1,5 @@
-import type { Cluster, DeleteOptions, Kind, LogOptions } from './cluster.ts';
-import { matchesSelector, mergePatch } from './cluster.ts';
+import type { Cluster, DeleteOptions, Kind, LogOptions, PatchOptions } from './cluster.ts';
+import { guardedJsonPatch, jsonPatchTestsPass, matchesSelector, mergePatch } from './cluster.ts';
 import type { KubeObject } from './objects.ts';
 import { stableHash } from './names.ts';
 import { TransientClusterError } from '../errors.ts';
@@ -92,7 +92,13 @@ export class MemoryCluster implements Cluster {
     return { created: true, object: copy(entry) };
   }
 
-  async patch(kind: Kind, namespace: string, name: string, patch: Record<string, unknown>): Promise<KubeObject | null> {
+  async patch(
+    kind: Kind,
+    namespace: string,
+    name: string,
+    patch: Record<string, unknown>,
+    opts: PatchOptions = {},
+  ): Promise<KubeObject | null> {
     const key = `${namespace}/${name}`;
     const existing = this.bucket(kind).get(key);
     if (!existing) {
@@ -100,8 +106,13 @@ export class MemoryCluster implements Cluster {
       return null;
     }
     // A resourceVersion in the patch is a precondition, as on the API server: 409 when it moved on.
+    // So are `unchanged` keys (sent as a JSON Patch's tests): a conflict when one moved on.
     const rv = (patch.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
-    if (rv !== undefined && rv !== existing.obj.metadata.resourceVersion) {
+    const tests = opts.unchanged ? guardedJsonPatch(patch, opts.unchanged) : [];
+    if (
+      (rv !== undefined && rv !== existing.obj.metadata.resourceVersion) ||
+      !jsonPatchTestsPass(existing.obj, tests)
+    ) {
       this.writes.push({ verb: 'patch', kind, namespace, name, body: patch, changed: false });
       throw new TransientClusterError(
         `patch ${kind} ${namespace}/${name}: API server answered 409: the object has been modified`,

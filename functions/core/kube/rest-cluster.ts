@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Cluster, DeleteOptions, Kind, LogOptions } from './cluster.ts';
-import { RESOURCES } from './cluster.ts';
+import { RESOURCES, guardedJsonPatch } from './cluster.ts';
 import { BUILD } from '../build-info.ts';
 import { ClusterRequestError, ClusterUnavailableError, TransientClusterError } from '../errors.ts';
 import type { KubeObject } from './objects.ts';
@@ -123,6 +123,16 @@ export async function connectApiServer(
   return { request, server };
 }
 
+/** A 422 that names what is invalid (a validation error, with field causes), not a patch that did not apply. */
+function patchInvalid(text: string): boolean {
+  try {
+    const causes = (JSON.parse(text) as { details?: { causes?: unknown[] } }).details?.causes;
+    return Array.isArray(causes) && causes.length > 0;
+  } catch {
+    return true;
+  }
+}
+
 function clusterOver(request: ApiRequest): Cluster {
   const fail = (verb: string, what: string, r: { status: number; text: string }): never => {
     let message = r.text.slice(0, 500);
@@ -190,14 +200,24 @@ function clusterOver(request: ApiRequest): Cluster {
       }
       return fail('create', `${kind} ${namespace}/${obj.metadata.name}`, r);
     },
-    async patch(kind, namespace, name, patch) {
+    async patch(kind, namespace, name, patch, opts) {
+      const guarded = opts?.unchanged ? guardedJsonPatch(patch, opts.unchanged) : null;
       const r = await request(
         'PATCH',
         `${base(kind, namespace)}/${encodeURIComponent(name)}?${WRITE_QUERY}`,
-        patch,
-        'application/merge-patch+json',
+        guarded ?? patch,
+        guarded ? 'application/json-patch+json' : 'application/merge-patch+json',
       );
       if (r.status === 404) return null;
+      // A failed `test` (a key moved on, or a map appeared) is a conflict, as a failed resourceVersion
+      // precondition is. kube-apiserver answers a JSON Patch that does not apply with a bare 422
+      // (no field causes, unlike a validation error), and ours has only tests and adds of paths
+      // that existed when read: only a test can fail to apply.
+      if (guarded && r.status === 422 && !patchInvalid(r.text))
+        fail('patch', `${kind} ${namespace}/${name}`, {
+          status: 409,
+          text: `a tested label or annotation moved on: ${r.text}`,
+        });
       if (r.status !== 200) fail('patch', `${kind} ${namespace}/${name}`, r);
       return withKind(kind, JSON.parse(r.text) as KubeObject);
     },

@@ -208,7 +208,7 @@ export function guarded(inner: Cluster, selector: Selector, domain: string, log:
         const why = await notMounted(ns, name, patch, opts);
         if (why) refuse('patch', kind, ns, name, why);
       } else refuse('patch', kind, ns, name, 'never patched');
-      return inner.patch(kind, ns, name, patch);
+      return inner.patch(kind, ns, name, patch, opts?.unchanged ? { unchanged: opts.unchanged } : undefined);
     },
     async delete(kind, ns, name, opts = {}) {
       if (kind !== 'Pod' && kind !== 'Job') refuse('delete', kind, ns, name, 'never deleted');
