@@ -176,7 +176,10 @@ async function recordOnJob(
         { metadata: patch },
         {
           witness: [job],
-          unchanged: { of: job, labels: [k.state, k.group], annotations: [k.outcome, k.history] },
+          // What the record was computed from, and the labels that make the Job a restore Job (its
+          // template, the other place selection looks, is immutable): the write guard's check of
+          // this read stands, as under a resourceVersion precondition.
+          unchanged: { of: job, labels: [k.state, k.group, KB.restore], annotations: [k.outcome, k.history] },
         },
       );
       return true;
