@@ -21,7 +21,7 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { ensureRig, NODE_NAMES } from '../rig/index.ts';
-import { L, startChain } from '../support/chain.ts';
+import { L, podNodeOptions, startChain } from '../support/chain.ts';
 import { byName, podOf, runGroups, type GroupSpec } from './groups.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -40,6 +40,9 @@ for (const [ci, cell] of cells.entries()) {
     mode: 'guard',
     logLevel: 'warn',
     isolated: true,
+    // the pod's heap ceiling (func.yaml), as the chaos replicas run: the process is the shipped
+    // bundle as its pod runs it (and its memory can be watched from outside: /proc, /metrics)
+    env: podNodeOptions(),
     namespace: `late-${ci}-${Date.now().toString(36)}`,
   });
   try {
@@ -53,7 +56,14 @@ for (const [ci, cell] of cells.entries()) {
       workload: false,
       tag: `l${ci}-`,
     }));
-    const results = await runGroups(chain, specs, 5);
+    const started = Date.now();
+    // progress on stderr (a 5,000-pod run takes an hour): one line every 50 groups
+    const results = await runGroups(chain, specs, 5, (done) => {
+      if (done % 50 === 0 || done === perCell)
+        process.stderr.write(
+          `${JSON.stringify({ at: new Date().toISOString(), cell: ci, groupsDone: done, of: perCell, s: Math.round((Date.now() - started) / 1000) })}\n`,
+        );
+    });
     // what runGroup read, and what the watch holds once everything has had 10 s to land
     await new Promise((r) => setTimeout(r, 10_000));
     const c = {
