@@ -52,7 +52,7 @@ export interface CheckInput {
  * The never-killed replica's memory over the run. Its RSS alone says little: V8 keeps heap it has
  * committed (the young generation, old-space pages) and the allocator keeps freed memory, so RSS
  * rises after a start and then levels off, leak or not. What is bounded is checked three ways:
- *  - the live heap after a full GC (through the replica's inspector) at the end vs the start: a
+ *  - the live heap after a full GC (through the replica's inspector) at the end vs once warm: a
  *    JavaScript leak keeps objects alive, and a GC cannot give them back;
  *  - the RSS plateau: its highest in the last third of the workload's window (the faults phase)
  *    vs its highest before, so memory that still grows when the process has long been warm (a
@@ -65,7 +65,7 @@ export interface MemoryInput {
   limitKb: number;
   /** RSS samples (kB), from the first GC reading on */
   rss: { at: number; kb: number }[];
-  /** the live heap after a full GC (kB): the first after the warm start, the last after the run */
+  /** the live heap after a full GC (kB): the first once the process is warm, the last after the run */
   heap: { at: number; usedKb: number }[];
   /** the live heap may grow this much (kB) from the first reading to the last */
   heapGrowthLimitKb: number;

@@ -46,6 +46,7 @@ import { createLogger } from '../../functions/core/log.ts';
 import { seededRandom } from '../../cli/replay/order.ts';
 import { createFront, type Front } from './front.ts';
 import { createFaultProxy, FAULT_KINDS, type FaultRates } from './proxy.ts';
+import type { HeapAfterGc } from './inspector.ts';
 import { createReplicas } from './replicas.ts';
 import { addKwokNodes, podMemoryLimitKb, replicaEnv, resyncPing } from './topology.ts';
 import { checkInvariants, jobTerminal, parseAudit, type CheckReport } from './invariants.ts';
@@ -99,7 +100,7 @@ export interface ChaosParams {
   convergeMs: number;
   seed: number;
   breaks: Break[];
-  /** the never-killed replica's live heap after a full GC may grow this much, end vs start (MB) */
+  /** the never-killed replica's live heap after a full GC may grow this much, end vs a third into the faults (MB) */
   heapGrowthMb: number;
   /** its RSS in the last third of the faults phase may top the earlier highest by this much (MB) */
   rssLateRiseMb: number;
@@ -379,8 +380,7 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     // warm, as a pod that has served before (one resync loads the Kubernetes client): the memory
     // figure starts from there, not from a cold process
     for (const url of replicas.urls) await warmWithResync(url).catch(() => undefined);
-    // the never-killed replica's live heap (after a full GC), and its RSS from then on
-    const heapStart = await replicas.heapAfterGc(0);
+    // the never-killed replica's RSS from here on
     replicas.resetRss(0);
     replicas.sampleRss();
 
@@ -427,12 +427,16 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     adapter = startAdapter(adapterOpts);
     await adapter.ready;
 
-    // -- resync pings and the RSS sampler
+    // -- resync pings, the RSS sampler, and the first live-heap reading of the never-killed
+    // replica: a third into the faults phase, once it has run every function's code (a reading
+    // right after the warm start is a few MB lower: code and caches not loaded yet, no leak)
+    const heap = { baseAt: Number.POSITIVE_INFINITY, base: null as HeapAfterGc | null };
     const ping = (): void => f.publish(resyncPing());
     const loops = (async () => {
       let nextPing = Date.now() + p.pingMs;
       for (let i = 0; !stopFlags.stop && i < 100_000; i++) {
         replicas.sampleRss();
+        if (!heap.base && Date.now() >= heap.baseAt) heap.base = await replicas.heapAfterGc(0);
         if (Date.now() >= nextPing) {
           ping();
           nextPing += p.pingMs;
@@ -448,6 +452,7 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     // -- faults on
     proxy.setEnabled(true);
     const faultStart = Date.now();
+    heap.baseAt = faultStart + p.minFaultMs / 3;
     const setFaults = (on: boolean) => {
       proxy.setEnabled(on);
       f.setFaults(on ? p.duplicate : 0, on ? p.maxDelayMs : 0);
@@ -643,7 +648,7 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
       memory: {
         limitKb: podMemoryLimitKb(),
         rss: r0.rssSamples,
-        heap: [heapStart, heapEnd].flatMap((h) => (h ? [{ at: h.at, usedKb: h.usedKb }] : [])),
+        heap: [heap.base, heapEnd].flatMap((h) => (h ? [{ at: h.at, usedKb: h.usedKb }] : [])),
         heapGrowthLimitKb: p.heapGrowthMb * 1024,
         windowEndAt: lastFaultAt,
         lateRiseLimitKb: p.rssLateRiseMb * 1024,
@@ -671,7 +676,10 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
       memory: {
         limitMb: podMemoryLimitKb() / 1024,
         rss: rssMb.length ? { startMb: rssMb[0]!, peakMb: Math.max(...rssMb), endMb: rssMb[rssMb.length - 1]! } : null,
-        heap: { startMb: heapStart ? heapStart.usedKb / 1024 : null, endMb: heapEnd ? heapEnd.usedKb / 1024 : null },
+        heap: {
+          startMb: heap.base ? heap.base.usedKb / 1024 : null,
+          endMb: heapEnd ? heapEnd.usedKb / 1024 : null,
+        },
       },
       timings: { setupMs, faultMs, convergeMs: endAt - lastFaultAt, totalMs: Date.now() - t0 },
       breaks: p.breaks,

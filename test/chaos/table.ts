@@ -57,7 +57,7 @@ export function chaosTable(r: ChaosResult): string {
   ]);
   rows.push([
     'memory',
-    'its live heap after a full GC, start → end',
+    'its live heap after a full GC, a third into the faults → end',
     m.heap.startMb === null || m.heap.endMb === null
       ? '—'
       : `${fmtNum(m.heap.startMb, 1)} → ${fmtNum(m.heap.endMb, 1)} MB`,
