@@ -6,7 +6,7 @@
  * the group's last Job is Complete or Failed) and again after the run (every record restore-guard
  * ever wrote on the pod, its Job's history).
  *
- *   npx node test/bench/late-records.ts [groups per cell, default 100]
+ *   npx node test/bench/late-records.ts [groups per cell, default 100] [in flight, default 5]
  *
  * Prints one JSON line per cell and one in all: members, null when runGroup read, recorded later
  * (pod label after the read), on the Job's history, and never recorded anywhere.
@@ -26,6 +26,16 @@ import { byName, podOf, runGroups, type GroupSpec } from './groups.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const perCell = Number(process.argv[2] ?? 100);
+// groups in flight at once (the full benchmark's 5 unless told)
+const concurrency = Number(process.argv[3] ?? 5);
+/**
+ * The resync ping's period here. Deployed, PingSource sends it every 5 minutes (eventing/); a run
+ * of hundreds of groups packs hours of restores into minutes, and a group whose completion release
+ * did not see at its last event (its anchors then live on, re-made when their lease ends) waits for
+ * the next resync: without pings, such anchors piled up to the KWOK nodes' 110-pod limit after
+ * ~250 groups and every later group waited out its cap (2026-12-01, 840 groups per cell).
+ */
+const PING_MS = 30_000;
 const built = spawnSync(process.execPath, ['esbuild.config.ts'], { cwd: ROOT, encoding: 'utf8' });
 if (built.status !== 0) throw new Error(`build failed: ${built.stderr || built.stdout}`);
 await ensureRig();
@@ -58,7 +68,15 @@ for (const [ci, cell] of cells.entries()) {
     }));
     const started = Date.now();
     // progress on stderr (a 5,000-pod run takes an hour): one line every 50 groups
-    const results = await runGroups(chain, specs, 5, (done) => {
+    let stop = false;
+    const pings = (async () => {
+      for (let i = 0; !stop && i < 10_000; i++) {
+        await new Promise((r) => setTimeout(r, PING_MS));
+        if (!stop)
+          await Promise.race([chain.ping().catch(() => undefined), new Promise((r) => setTimeout(r, PING_MS))]);
+      }
+    })();
+    const results = await runGroups(chain, specs, concurrency, (done) => {
       if (done % 50 === 0 || done === perCell)
         process.stderr.write(
           `${JSON.stringify({ at: new Date().toISOString(), cell: ci, groupsDone: done, of: perCell, s: Math.round((Date.now() - started) / 1000) })}\n`,
@@ -66,6 +84,8 @@ for (const [ci, cell] of cells.entries()) {
     });
     // what runGroup read, and what the watch holds once everything has had 10 s to land
     await new Promise((r) => setTimeout(r, 10_000));
+    stop = true;
+    await Promise.race([pings, new Promise((r) => setTimeout(r, 2 * PING_MS))]);
     const c = {
       cell,
       members: 0,
