@@ -169,6 +169,25 @@ export async function createReplicas(opts: ReplicaSetOptions) {
       if (!r.inspectPort || !set.alive(i)) return null;
       return heapAfterGc(r.inspectPort);
     },
+    /**
+     * Replica i's live heap once the work in hand is done: readings 5 s apart (at most `tries`) until
+     * two agree within 512 kB; the lowest. What a handler or a resync sweep holds while it runs (a
+     * sweep holds every Job it listed) is live, but it is let go when the work ends; a leak is not,
+     * so it stays in every reading.
+     */
+    async settledHeap(i: number, tries = 12): Promise<HeapAfterGc | null> {
+      let low: HeapAfterGc | null = null;
+      let prev: HeapAfterGc | null = null;
+      for (let t = 0; t < tries; t++) {
+        if (t) await new Promise((res) => setTimeout(res, 5000));
+        const h = await set.heapAfterGc(i);
+        if (!h) continue;
+        if (!low || h.usedKb < low.usedKb) low = h;
+        if (prev && Math.abs(h.usedKb - prev.usedKb) < 512) break;
+        prev = h;
+      }
+      return low;
+    },
     /** SIGTERM every replica (SIGKILL after 5 s). */
     async stopAll(): Promise<void> {
       await Promise.all(

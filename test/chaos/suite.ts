@@ -430,13 +430,20 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     // -- resync pings, the RSS sampler, and the first live-heap reading of the never-killed
     // replica: a third into the faults phase, once it has run every function's code (a reading
     // right after the warm start is a few MB lower: code and caches not loaded yet, no leak)
-    const heap = { baseAt: Number.POSITIVE_INFINITY, base: null as HeapAfterGc | null };
+    const heap = {
+      baseAt: Number.POSITIVE_INFINITY,
+      reading: null as Promise<void> | null,
+      base: null as HeapAfterGc | null,
+    };
     const ping = (): void => f.publish(resyncPing());
     const loops = (async () => {
       let nextPing = Date.now() + p.pingMs;
       for (let i = 0; !stopFlags.stop && i < 100_000; i++) {
         replicas.sampleRss();
-        if (!heap.base && Date.now() >= heap.baseAt) heap.base = await replicas.heapAfterGc(0);
+        if (!heap.reading && Date.now() >= heap.baseAt)
+          heap.reading = replicas.settledHeap(0, 3).then((h) => {
+            heap.base = h;
+          });
         if (Date.now() >= nextPing) {
           ping();
           nextPing += p.pingMs;
@@ -623,7 +630,9 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     replicas.sampleRss();
     stopFlags.stop = true;
     await loops;
-    const heapEnd = await replicas.heapAfterGc(0);
+    await heap.reading;
+    // once the last pings' sweeps and the last deliveries are done (bounded: a minute)
+    const heapEnd = await replicas.settledHeap(0);
     await adapter.stop();
     adapter = null;
 
