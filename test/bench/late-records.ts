@@ -6,7 +6,7 @@
  * the group's last Job is Complete or Failed) and again after the run (every record restore-guard
  * ever wrote on the pod, its Job's history).
  *
- *   npx node test/bench/late-records.ts [groups per cell, default 100] [in flight, default 5]
+ *   npx node test/bench/late-records.ts [groups per cell, default 100] [in flight, default 5] [cells, e.g. 0 or 0,1]
  *
  * Prints one JSON line per cell and one in all: members, null when runGroup read, recorded later
  * (pod label after the read), on the Job's history, and never recorded anywhere.
@@ -28,6 +28,8 @@ const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const perCell = Number(process.argv[2] ?? 100);
 // groups in flight at once (the full benchmark's 5 unless told)
 const concurrency = Number(process.argv[3] ?? 5);
+// which cells (comma-separated indexes; default both)
+const only = process.argv[4]?.split(',').map(Number);
 /**
  * The resync ping's period here. Deployed, PingSource sends it every 5 minutes (eventing/); a run
  * of hundreds of groups packs hours of restores into minutes, and a group whose completion release
@@ -46,6 +48,7 @@ const cells = [
 ];
 const total = { members: 0, nullAtRead: 0, recordedLater: 0, onJobHistory: 0, never: 0 };
 for (const [ci, cell] of cells.entries()) {
+  if (only && !only.includes(ci)) continue;
   const chain = await startChain({
     mode: 'guard',
     logLevel: 'warn',
