@@ -42,12 +42,75 @@ export interface CheckInput {
   /** when the last fault ended, and when the run's observation ended (ms since epoch) */
   lastFaultAt: number;
   endAt: number;
-  /** the never-killed replica's RSS, kB */
-  rss: { startKb: number | null; endKb: number | null };
-  /** RSS at the end may be at most this many kB above the start */
-  rssGrowthLimitKb: number;
+  /** the never-killed replica's memory (memoryProblems) */
+  memory: MemoryInput;
   /** helper containers (not restore containers) */
   helpers?: string[];
+}
+
+/**
+ * The never-killed replica's memory over the run. Its RSS alone says little: V8 keeps heap it has
+ * committed (the young generation, old-space pages) and the allocator keeps freed memory, so RSS
+ * rises after a start and then levels off, leak or not. What is bounded is checked three ways:
+ *  - the live heap after a full GC (through the replica's inspector) at the end vs once warm: a
+ *    JavaScript leak keeps objects alive, and a GC cannot give them back;
+ *  - the RSS plateau: its highest in the last third of the workload's window (the faults phase)
+ *    vs its highest before, so memory that still grows when the process has long been warm (a
+ *    native leak too) is reported, and a warm-up rise is not;
+ *  - the RSS below the pod's memory limit (func.yaml limits.memory) at every sample: the kubelet
+ *    would OOM-kill it there.
+ */
+export interface MemoryInput {
+  /** the pod's memory limit, kB */
+  limitKb: number;
+  /** RSS samples (kB), from the first GC reading on */
+  rss: { at: number; kb: number }[];
+  /** the live heap after a full GC (kB): the first once the process is warm, the last after the run */
+  heap: { at: number; usedKb: number }[];
+  /** the live heap may grow this much (kB) from the first reading to the last */
+  heapGrowthLimitKb: number;
+  /** the plateau's window: samples from its start to this moment (the last fault) are split in thirds */
+  windowEndAt: number;
+  /** the last third's highest RSS may exceed the earlier highest by this much (kB) */
+  lateRiseLimitKb: number;
+}
+
+const mb = (kb: number) => `${Math.round(kb / 1024)} MB`;
+
+/** What breaks "memory stays bounded" in these samples (empty: nothing). Pure. */
+export function memoryProblems(m: MemoryInput): string[] {
+  const out: string[] = [];
+  if (m.heap.length < 2) out.push('live heap not measured (no inspector reading at the start and the end)');
+  else {
+    const first = m.heap[0]!;
+    const last = m.heap[m.heap.length - 1]!;
+    if (last.usedKb - first.usedKb > m.heapGrowthLimitKb)
+      out.push(
+        `live heap after a full GC grew from ${mb(first.usedKb)} to ${mb(last.usedKb)} (limit +${mb(m.heapGrowthLimitKb)})`,
+      );
+  }
+  if (m.rss.length < 3) {
+    out.push('RSS not measured');
+    return out;
+  }
+  const peak = m.rss.reduce((a, b) => (b.kb > a.kb ? b : a));
+  if (peak.kb >= m.limitKb)
+    out.push(`RSS reached ${mb(peak.kb)}, at or over the pod's memory limit (${mb(m.limitKb)})`);
+  const from = m.rss[0]!.at;
+  const window = m.rss.filter((x) => x.at <= m.windowEndAt);
+  const cut = from + ((m.windowEndAt - from) * 2) / 3;
+  const early = window.filter((x) => x.at < cut);
+  const late = window.filter((x) => x.at >= cut);
+  if (!early.length || !late.length) out.push('RSS samples do not cover the workload window');
+  else {
+    const hiEarly = Math.max(...early.map((x) => x.kb));
+    const hiLate = Math.max(...late.map((x) => x.kb));
+    if (hiLate - hiEarly > m.lateRiseLimitKb)
+      out.push(
+        `RSS still rising: highest ${mb(hiEarly)} in the first two thirds of the workload, ${mb(hiLate)} in the last (limit +${mb(m.lateRiseLimitKb)})`,
+      );
+  }
+  return out;
 }
 
 export interface InvariantResult {
@@ -405,12 +468,7 @@ export function checkInvariants(inp: CheckInput): CheckReport {
   }
 
   // -- 7. memory
-  const rssProblems: string[] = [];
-  if (inp.rss.startKb === null || inp.rss.endKb === null) rssProblems.push('RSS not measured');
-  else if (inp.rss.endKb - inp.rss.startKb > inp.rssGrowthLimitKb)
-    rssProblems.push(
-      `RSS grew from ${Math.round(inp.rss.startKb / 1024)} MB to ${Math.round(inp.rss.endKb / 1024)} MB (limit +${Math.round(inp.rssGrowthLimitKb / 1024)} MB)`,
-    );
+  const memory = memoryProblems(inp.memory);
 
   const result = (name: string, list: string[]): InvariantResult => ({
     name,
@@ -429,7 +487,7 @@ export function checkInvariants(inp: CheckInput): CheckReport {
       result('anchors alive more than one resync period after their group completed (and the faults ended)', leaked),
       result('retries beyond the attempts, or two retry Jobs for one attempt', retryProblems),
       result('groups not completed', incomplete),
-      result('replica memory unbounded (RSS end vs start)', rssProblems),
+      result('replica memory unbounded (live heap after GC, RSS plateau, pod limit)', memory),
     ],
     groups: inp.groups.length,
     restorePods: restorePods.length,

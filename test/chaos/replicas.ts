@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { heapAfterGc, type HeapAfterGc } from './inspector.ts';
 
 export interface ReplicaSetOptions {
   count: number;
@@ -16,6 +17,13 @@ export interface ReplicaSetOptions {
   env: Record<string, string>;
   logDir: string;
   tag: string;
+  /**
+   * Each replica listens for an inspector on a loopback port of its own (`--inspect`): the suite
+   * reads its live heap after a full GC (inspector.ts). Not in production: the pods run without.
+   */
+  inspect?: boolean;
+  /** more Node options before the entry (e.g. a test-only `--import`) */
+  nodeArgs?: string[];
 }
 
 interface Replica {
@@ -27,6 +35,10 @@ interface Replica {
   /** RSS (kB) first read after its latest start, and the latest read */
   rssStartKb: number | null;
   rssLastKb: number | null;
+  /** every RSS read since its latest start (or since resetRss) */
+  rssSamples: { at: number; kb: number }[];
+  /** its inspector's port (inspect), else null */
+  inspectPort: number | null;
   /** answered its readiness probe since its latest start */
   ready: boolean;
 }
@@ -66,6 +78,8 @@ export async function createReplicas(opts: ReplicaSetOptions) {
       logFile: path.join(opts.logDir, `chaos-${opts.tag}-replica-${i}.log`),
       rssStartKb: null,
       rssLastKb: null,
+      rssSamples: [],
+      inspectPort: opts.inspect ? await freePort() : null,
       ready: false,
     });
   }
@@ -99,7 +113,12 @@ export async function createReplicas(opts: ReplicaSetOptions) {
           continue;
         }
         const fd = fs.openSync(r.logFile, 'a');
-        r.child = spawn(process.execPath, [opts.entry], {
+        const args = [
+          ...(r.inspectPort ? [`--inspect=127.0.0.1:${r.inspectPort}`] : []),
+          ...(opts.nodeArgs ?? []),
+          opts.entry,
+        ];
+        r.child = spawn(process.execPath, args, {
           env: { ...opts.env, PORT: String(r.port), HOST: '127.0.0.1' },
           stdio: ['ignore', fd, fd],
         });
@@ -107,6 +126,7 @@ export async function createReplicas(opts: ReplicaSetOptions) {
         r.starts++;
         r.ready = false;
         r.rssStartKb = null;
+        r.rssSamples = [];
         if (await ready(r, 30_000)) {
           r.ready = true;
           return;
@@ -135,7 +155,38 @@ export async function createReplicas(opts: ReplicaSetOptions) {
         if (kb === null) continue;
         r.rssStartKb ??= kb;
         r.rssLastKb = kb;
+        r.rssSamples.push({ at: Date.now(), kb });
       }
+    },
+    /** Forgets replica i's RSS reads: the next read is its starting figure. */
+    resetRss(i: number): void {
+      replicas[i]!.rssStartKb = null;
+      replicas[i]!.rssSamples = [];
+    },
+    /** Replica i's live heap after a full GC (through its inspector), or null (no inspector, not up). */
+    async heapAfterGc(i: number): Promise<HeapAfterGc | null> {
+      const r = replicas[i]!;
+      if (!r.inspectPort || !set.alive(i)) return null;
+      return heapAfterGc(r.inspectPort);
+    },
+    /**
+     * Replica i's live heap once the work in hand is done: readings 5 s apart (at most `tries`) until
+     * two agree within 512 kB; the lowest. What a handler or a resync sweep holds while it runs (a
+     * sweep holds every Job it listed) is live, but it is let go when the work ends; a leak is not,
+     * so it stays in every reading.
+     */
+    async settledHeap(i: number, tries = 12): Promise<HeapAfterGc | null> {
+      let low: HeapAfterGc | null = null;
+      let prev: HeapAfterGc | null = null;
+      for (let t = 0; t < tries; t++) {
+        if (t) await new Promise((res) => setTimeout(res, 5000));
+        const h = await set.heapAfterGc(i);
+        if (!h) continue;
+        if (!low || h.usedKb < low.usedKb) low = h;
+        if (prev && Math.abs(h.usedKb - prev.usedKb) < 512) break;
+        prev = h;
+      }
+      return low;
     },
     /** SIGTERM every replica (SIGKILL after 5 s). */
     async stopAll(): Promise<void> {

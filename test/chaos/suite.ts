@@ -12,6 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import {
   AUDIT_LOG,
@@ -45,8 +46,9 @@ import { createLogger } from '../../functions/core/log.ts';
 import { seededRandom } from '../../cli/replay/order.ts';
 import { createFront, type Front } from './front.ts';
 import { createFaultProxy, FAULT_KINDS, type FaultRates } from './proxy.ts';
+import type { HeapAfterGc } from './inspector.ts';
 import { createReplicas } from './replicas.ts';
-import { addKwokNodes, replicaEnv, resyncPing } from './topology.ts';
+import { addKwokNodes, podMemoryLimitKb, replicaEnv, resyncPing } from './topology.ts';
 import { checkInvariants, jobTerminal, parseAudit, type CheckReport } from './invariants.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -60,7 +62,15 @@ export function identity(ns: string): string {
 }
 
 /** The ways to break a property on purpose (CHAOS_BREAK=a,b): each must make its invariant fail. */
-export const BREAKS = ['colocate', 'lose-record', 'write-other', 'leak-anchor', 'double-retry', 'stall'] as const;
+export const BREAKS = [
+  'colocate',
+  'lose-record',
+  'write-other',
+  'leak-anchor',
+  'double-retry',
+  'stall',
+  'leak-memory',
+] as const;
 export type Break = (typeof BREAKS)[number];
 
 export interface ChaosParams {
@@ -90,8 +100,10 @@ export interface ChaosParams {
   convergeMs: number;
   seed: number;
   breaks: Break[];
-  /** RSS growth allowed on the never-killed replica, MB */
-  rssGrowthMb: number;
+  /** the never-killed replica's live heap after a full GC may grow this much, end vs a third into the faults (MB) */
+  heapGrowthMb: number;
+  /** its RSS in the last third of the faults phase may top the earlier highest by this much (MB) */
+  rssLateRiseMb: number;
 }
 
 /** Per API request; about one request in 16 gets a fault. */
@@ -125,7 +137,9 @@ export const SHORT: ChaosParams = {
   convergeMs: 120_000,
   seed: 1,
   breaks: [],
-  rssGrowthMb: 100,
+  // the live heap is ~20 MB: 1 KB kept per delivery is 9 MB over a full run's ~9,000 per replica
+  heapGrowthMb: 8,
+  rssLateRiseMb: 24,
 };
 
 export const FULL: ChaosParams = {
@@ -158,7 +172,12 @@ export interface ChaosResult {
     deadLettered: number;
     deadLetteredByType: Record<string, number>;
   };
-  rss: { startMb: number | null; endMb: number | null };
+  /** the never-killed replica: RSS (start, highest, end) and live heap after a full GC, MB */
+  memory: {
+    limitMb: number;
+    rss: { startMb: number; peakMb: number; endMb: number } | null;
+    heap: { startMb: number | null; endMb: number | null };
+  };
   timings: { setupMs: number; faultMs: number; convergeMs: number; totalMs: number };
   breaks: Break[];
 }
@@ -343,6 +362,11 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
       entry,
       logDir: rig.logDir,
       tag: ns,
+      inspect: true,
+      // --break=leak-memory: a test-only module that keeps heap for every request (leak.ts)
+      nodeArgs: p.breaks.includes('leak-memory')
+        ? [`--import=${pathToFileURL(path.join(import.meta.dirname, 'leak.ts')).href}`]
+        : [],
       env: replicaEnv(replicaConfig, ns, {
         LOG_LEVEL: 'info',
         RG_RETRY_JOBS: 'true',
@@ -356,6 +380,8 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     // warm, as a pod that has served before (one resync loads the Kubernetes client): the memory
     // figure starts from there, not from a cold process
     for (const url of replicas.urls) await warmWithResync(url).catch(() => undefined);
+    // the never-killed replica's RSS from here on
+    replicas.resetRss(0);
     replicas.sampleRss();
 
     // -- the front, its ingress, the adapter
@@ -401,12 +427,23 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     adapter = startAdapter(adapterOpts);
     await adapter.ready;
 
-    // -- resync pings and the RSS sampler
+    // -- resync pings, the RSS sampler, and the first live-heap reading of the never-killed
+    // replica: a third into the faults phase, once it has run every function's code (a reading
+    // right after the warm start is a few MB lower: code and caches not loaded yet, no leak)
+    const heap = {
+      baseAt: Number.POSITIVE_INFINITY,
+      reading: null as Promise<void> | null,
+      base: null as HeapAfterGc | null,
+    };
     const ping = (): void => f.publish(resyncPing());
     const loops = (async () => {
       let nextPing = Date.now() + p.pingMs;
       for (let i = 0; !stopFlags.stop && i < 100_000; i++) {
         replicas.sampleRss();
+        if (!heap.reading && Date.now() >= heap.baseAt)
+          heap.reading = replicas.settledHeap(0, 3).then((h) => {
+            heap.base = h;
+          });
         if (Date.now() >= nextPing) {
           ping();
           nextPing += p.pingMs;
@@ -422,6 +459,7 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     // -- faults on
     proxy.setEnabled(true);
     const faultStart = Date.now();
+    heap.baseAt = faultStart + p.minFaultMs / 3;
     const setFaults = (on: boolean) => {
       proxy.setEnabled(on);
       f.setFaults(on ? p.duplicate : 0, on ? p.maxDelayMs : 0);
@@ -592,6 +630,9 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     replicas.sampleRss();
     stopFlags.stop = true;
     await loops;
+    await heap.reading;
+    // once the last pings' sweeps and the last deliveries are done (bounded: a minute)
+    const heapEnd = await replicas.settledHeap(0);
     await adapter.stop();
     adapter = null;
 
@@ -613,9 +654,16 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
       maxAttempts: 3,
       lastFaultAt,
       endAt,
-      rss: { startKb: r0.rssStartKb, endKb: r0.rssLastKb },
-      rssGrowthLimitKb: p.rssGrowthMb * 1024,
+      memory: {
+        limitKb: podMemoryLimitKb(),
+        rss: r0.rssSamples,
+        heap: [heap.base, heapEnd].flatMap((h) => (h ? [{ at: h.at, usedKb: h.usedKb }] : [])),
+        heapGrowthLimitKb: p.heapGrowthMb * 1024,
+        windowEndAt: lastFaultAt,
+        lateRiseLimitKb: p.rssLateRiseMb * 1024,
+      },
     });
+    const rssMb = r0.rssSamples.map((x) => x.kb / 1024);
     for (const k of FAULT_KINDS) faults[`API ${k}`] = proxy.stats.faults[k];
     faults['delivery duplicated'] = f.stats.duplicated;
     faults[`delivery delayed (0-${p.maxDelayMs / 1000} s)`] = f.stats.delayed;
@@ -634,9 +682,13 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
         deadLettered: f.stats.deadLettered.length,
         deadLetteredByType: dlByType,
       },
-      rss: {
-        startMb: r0.rssStartKb === null ? null : r0.rssStartKb / 1024,
-        endMb: r0.rssLastKb === null ? null : r0.rssLastKb / 1024,
+      memory: {
+        limitMb: podMemoryLimitKb() / 1024,
+        rss: rssMb.length ? { startMb: rssMb[0]!, peakMb: Math.max(...rssMb), endMb: rssMb[rssMb.length - 1]! } : null,
+        heap: {
+          startMb: heap.base ? heap.base.usedKb / 1024 : null,
+          endMb: heapEnd ? heapEnd.usedKb / 1024 : null,
+        },
       },
       timings: { setupMs, faultMs, convergeMs: endAt - lastFaultAt, totalMs: Date.now() - t0 },
       breaks: p.breaks,

@@ -10,6 +10,7 @@ export const BREAK_TARGET: Record<Break, string> = {
   'leak-anchor': 'anchors alive more than one resync period',
   'double-retry': 'retries beyond the attempts',
   stall: 'groups not completed',
+  'leak-memory': 'replica memory unbounded',
 };
 
 export function chaosTable(r: ChaosResult): string {
@@ -48,10 +49,18 @@ export function chaosTable(r: ChaosResult): string {
     'requests through the fault proxy / refused by it (never reached the server)',
     `${fmtNum(r.proxy.requests)} / ${fmtNum(r.proxy.refused)}`,
   ]);
+  const m = r.memory;
   rows.push([
     'memory',
-    'RSS of the never-killed replica, start → end',
-    r.rss.startMb === null || r.rss.endMb === null ? '—' : `${fmtNum(r.rss.startMb)} → ${fmtNum(r.rss.endMb)} MB`,
+    `RSS of the never-killed replica, start → highest → end (pod limit ${fmtNum(m.limitMb)} MB)`,
+    m.rss ? `${fmtNum(m.rss.startMb)} → ${fmtNum(m.rss.peakMb)} → ${fmtNum(m.rss.endMb)} MB` : '—',
+  ]);
+  rows.push([
+    'memory',
+    'its live heap after a full GC, a third into the faults → end',
+    m.heap.startMb === null || m.heap.endMb === null
+      ? '—'
+      : `${fmtNum(m.heap.startMb, 1)} → ${fmtNum(m.heap.endMb, 1)} MB`,
   ]);
   rows.push([
     'info',

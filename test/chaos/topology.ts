@@ -3,6 +3,9 @@
  * (test/bench/scale.ts) share: extra KWOK nodes, a replica's environment, the resync ping.
  */
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse } from 'yaml';
 import type { CloudEvent } from '../../functions/core/http/cloudevent.ts';
 import { type Kube, nodeObject } from '../rig/index.ts';
 import { PING_SOURCE, podNodeOptions } from '../support/chain.ts';
@@ -40,6 +43,17 @@ export function replicaEnv(
     ...podNodeOptions(),
     ...settings,
   };
+}
+
+/** The pod's memory limit (func.yaml deploy.options.resources.limits.memory, e.g. 256Mi), in kB. */
+export function podMemoryLimitKb(): number {
+  const doc = parse(fs.readFileSync(path.resolve(import.meta.dirname, '..', '..', 'func.yaml'), 'utf8')) as {
+    deploy?: { options?: { resources?: { limits?: { memory?: string } } } };
+  };
+  const v = String(doc.deploy?.options?.resources?.limits?.memory ?? '');
+  const m = /^(\d+)(Mi|Gi)$/.exec(v);
+  if (!m) throw new Error(`func.yaml: limits.memory ${JSON.stringify(v)} is not <n>Mi or <n>Gi`);
+  return Number(m[1]) * (m[2] === 'Gi' ? 1024 * 1024 : 1024);
 }
 
 /** The resync ping, as eventing/pingsource.yaml's PingSource sends it. */

@@ -4,7 +4,14 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkInvariants, parseAudit, type AuditEvent, type CheckInput } from '../chaos/invariants.ts';
+import {
+  checkInvariants,
+  memoryProblems,
+  parseAudit,
+  type AuditEvent,
+  type CheckInput,
+  type MemoryInput,
+} from '../chaos/invariants.ts';
 import type { Change } from '../support/chain.ts';
 
 const NS = 'chaos';
@@ -146,6 +153,26 @@ function cleanRun() {
   return { w, audit };
 }
 
+/**
+ * A replica's memory over a 600 s run sampled every second (the faults phase: the first 540 s):
+ * rss(t) in kB, the live heap after a GC at the start and the end.
+ */
+function memory(o: { rss?: (t: number) => number; heapKb?: [number, number] } = {}): MemoryInput {
+  const rss = o.rss ?? ((t: number) => 80_000 + Math.min(t, 120) * 500); // warm-up to 140 MB, then flat
+  const [h0, h1] = o.heapKb ?? [19_000, 19_500];
+  return {
+    limitKb: 256 * 1024,
+    rss: Array.from({ length: 600 }, (_, t) => ({ at: 1_000_000 + t * 1000, kb: rss(t) })),
+    heap: [
+      { at: 999_000, usedKb: h0 },
+      { at: 1_600_000, usedKb: h1 },
+    ],
+    heapGrowthLimitKb: 8 * 1024,
+    windowEndAt: 1_540_000,
+    lateRiseLimitKb: 24 * 1024,
+  };
+}
+
 function input(w: Watch, audit: AuditEvent[], extra: Partial<CheckInput> = {}): CheckInput {
   return {
     changes: w.changes,
@@ -158,8 +185,7 @@ function input(w: Watch, audit: AuditEvent[], extra: Partial<CheckInput> = {}): 
     maxAttempts: 3,
     lastFaultAt: 0,
     endAt: w.at + 1000,
-    rss: { startKb: 60_000, endKb: 70_000 },
-    rssGrowthLimitKb: 50_000,
+    memory: memory(),
     ...extra,
   };
 }
@@ -316,10 +342,26 @@ test('a group with a Job not done, or not every Job created, is not completed', 
   assert.is(count(input(w, []), 'groups not completed'), 0);
 });
 
-test('RSS growth beyond the limit, or no RSS figure, is reported', () => {
+test('memory: a warm-up rise that levels off is bounded; leaks, a late rise, the pod limit and no figures are not', () => {
   const { w, audit } = cleanRun();
-  assert.is(count(input(w, audit, { rss: { startKb: 60_000, endKb: 200_000 } }), 'replica memory'), 1);
-  assert.is(count(input(w, audit, { rss: { startKb: null, endKb: null } }), 'replica memory'), 1);
+  const mem = (m: MemoryInput) => count(input(w, audit, { memory: m }), 'replica memory');
+  // the 11-30 full run's shape: RSS 80 → 200 MB in the first minutes, flat after, live heap flat
+  assert.is(mem(memory({ rss: (t) => 80_000 + Math.min(t, 240) * 500 })), 0);
+  assert.equal(memoryProblems(memory()), []);
+  // a JavaScript leak: the live heap after a GC grew 20 → 60 MB (RSS may well look flat)
+  assert.is(mem(memory({ heapKb: [20_000, 60_000] })), 1);
+  assert.match(memoryProblems(memory({ heapKb: [20_000, 60_000] }))[0]!, /live heap after a full GC grew/);
+  // a steady leak outside the heap: RSS 80 → 200 MB at an even pace, still rising at the end
+  assert.is(mem(memory({ rss: (t) => 80_000 + t * 200 })), 1);
+  assert.match(memoryProblems(memory({ rss: (t) => 80_000 + t * 200 }))[0]!, /RSS still rising/);
+  // flat but over the pod's limit
+  assert.is(mem(memory({ rss: () => 270_000 })), 1);
+  // a rise after the faults phase (outside the window: idle) does not count; within it, it does
+  assert.is(mem(memory({ rss: (t) => (t > 560 ? 150_000 : 100_000) })), 0);
+  assert.is(mem(memory({ rss: (t) => (t > 500 ? 150_000 : 100_000) })), 1);
+  // no inspector reading, no RSS samples
+  assert.is(mem({ ...memory(), heap: [] }), 1);
+  assert.is(mem({ ...memory(), rss: [] }), 1);
 });
 
 test('parseAudit keeps one identity’s completed requests within the window', () => {

@@ -833,6 +833,12 @@ test("func.yaml's environment parses with ConfigSchema, and sets nothing Knative
     heapMb > 0 && /^\d+Mi$/.test(limit) && heapMb <= Number.parseInt(limit, 10) / 2,
     `heap ${heapMb} MB, limit ${limit}`,
   );
+  // The young generation pinned as well (else V8 sizes it from the machine it finds; func.yaml), and
+  // the whole heap (old + three semi-spaces) leaves room under the limit.
+  const semiMb = Number(
+    /--max-semi-space-size=(\d+)/.exec(envs.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')?.[1],
+  );
+  assert.ok(semiMb > 0 && heapMb + 3 * semiMb <= (Number.parseInt(limit, 10) * 3) / 4, `semi-space ${semiMb} MB`);
   assert.equal(deployedConfig.RG_PROFILES, ['kubeblocks', 'generic']);
   assert.is(deployedConfig.RG_LOCAL_BROKER, false);
   assert.is(deployedConfig.RG_DRY_RUN, false);
