@@ -616,11 +616,32 @@ export async function runChaos(p: ChaosParams, progress = progressLog(Date.now()
     // -- convergence: every group settled and every anchor gone (bounded)
     const convDeadline = lastFaultAt + p.convergeMs;
     await Promise.race([workload, sleep(Math.max(0, convDeadline - Date.now()))]);
+    // Records too: one whose event was lost and whose first repair met a fault is written by a later
+    // resync sweep (resync keeps running: the suite pings every 10-15 s), so the records invariant
+    // is checked once they are written, or at the deadline (then it reports what is missing).
+    const unrecorded = () =>
+      checkInvariants({
+        changes: chain.observer.changes,
+        audit: [],
+        namespace: ns,
+        domain: 'restoreguard.dev',
+        groups: [],
+        resyncPeriodMs: 60_000,
+        slackMs: 10_000,
+        maxAttempts: 3,
+        lastFaultAt,
+        endAt: Date.now(),
+        memory: { limitKb: 0, rss: [], heap: [], heapGrowthLimitKb: 0, windowEndAt: lastFaultAt, lateRiseLimitKb: 0 },
+      }).invariants.find((x) => x.name.startsWith('finished restore pods without their records'))!.count;
     for (let i = 0; i < 100_000 && Date.now() < convDeadline; i++) {
       const open = groups.filter((x) => !groupSettled(jobsByGroup, x.g.name)).length;
       const anchors = anchorsLeft(chain);
-      if (open === 0 && anchors === 0 && !breaks.has('leak-anchor')) break;
-      if (i % 20 === 0) progress(`settling: ${open} groups open, ${anchors} anchors left`);
+      const records = open === 0 && anchors === 0 ? unrecorded() : null;
+      if (records === 0 && !breaks.has('leak-anchor')) break;
+      if (i % 20 === 0)
+        progress(
+          `settling: ${open} groups open, ${anchors} anchors left${records ? `, ${records} finished pods not recorded yet` : ''}`,
+        );
       await chain.observer.next(500);
     }
     const endAt = Date.now();
