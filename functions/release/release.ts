@@ -100,15 +100,14 @@ export async function viewGroup(
   const sel = deps.selector.groupSelector({ profile, group });
   // A generic group's members and anchors carry the same group label: one list holds both.
   const both = sel === `${k.group}=${group}` ? await cluster.list('Pod', namespace, sel) : null;
-  const isAnchor = (p: KubeObject) => p.metadata.labels?.[k.anchorFor] !== undefined;
   const anchors = both
-    ? both.filter(isAnchor)
+    ? both.filter((p) => deps.selector.isAnchor(p))
     : await cluster.list('Pod', namespace, `${k.group}=${group},${k.anchorFor}`);
   // No anchor left and no Job to delete: nothing to release (a late event of a group released before).
   if (anchors.length === 0 && !deps.config.RG_DELETE_FINISHED_JOBS)
     return { complete: false, why: 'no anchors left to release' };
   const members = both
-    ? both.filter((p) => !isAnchor(p))
+    ? both.filter((p) => !deps.selector.isAnchor(p))
     : await cluster.list('Pod', namespace, `${sel},!${k.anchorFor}`);
   const jobs = [...labelled, ...(await jobsOfPods(deps, cluster, namespace, profile, group, labelled, members))];
   return { profile, owner, jobs, pods: members, anchors, retryJobs: deps.config.RG_RETRY_JOBS };
