@@ -287,17 +287,21 @@ test('a converged sweep repeats nothing: no write, no Event once they expired, e
   assert.is(await metric(), 1, 'still once');
 });
 
-test('a finished member whose pod is gone (release deleted it) keeps its footprint: its anchor is renewed while the group is in flight', async () => {
-  const h = harness();
-  await h.seed(
+/** Two running members of KubeBlocks group mysql-restore on node-0 and node-1, each with its Job and PVC, and their Restore. */
+const seedTwoMembers = (h: ReturnType<typeof harness>, restore: KubeObject) =>
+  h.seed(
     restorePod({ name: 'r-0', job: 'restore-0', node: 'node-0', claims: ['d0'] }),
     restorePod({ name: 'r-1', job: 'restore-1', node: 'node-1', claims: ['d1'] }),
     restoreJob({ name: 'restore-0', claims: ['d0'] }),
     restoreJob({ name: 'restore-1', claims: ['d1'] }),
     pvc('d0'),
     pvc('d1'),
-    restoreCr(),
+    restore,
   );
+
+test('a finished member whose pod is gone (release deleted it) keeps its footprint: its anchor is renewed while the group is in flight', async () => {
+  const h = harness();
+  await seedTwoMembers(h, restoreCr());
   await h.post('/resync', ping());
   // r-0 is gone (its restore finished and release deleted it); only its anchor holds its node
   await h.cluster.delete('Pod', 'db', 'r-0', {});
@@ -315,15 +319,7 @@ test('a finished member whose pod is gone (release deleted it) keeps its footpri
 test('anchors are leases: a sweep renews one past half its lease, and replaces one that ended, while the group is in flight; a new generation first, then the old one goes', async () => {
   const h = harness();
   const restore = restoreCr();
-  await h.seed(
-    restorePod({ name: 'r-0', job: 'restore-0', node: 'node-0', claims: ['d0'] }),
-    restorePod({ name: 'r-1', job: 'restore-1', node: 'node-1', claims: ['d1'] }),
-    restoreJob({ name: 'restore-0', claims: ['d0'] }),
-    restoreJob({ name: 'restore-1', claims: ['d1'] }),
-    pvc('d0'),
-    pvc('d1'),
-    restore,
-  );
+  await seedTwoMembers(h, restore);
   const anchors = async () =>
     (await h.cluster.list('Pod', 'db', 'restoreguard.dev/anchor-for')).map((a) => a.metadata.name).sort();
   await h.post('/resync', ping());
